@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Set-up for a fresh Debian 12 machine: installs the Debian packages NordIQ needs, then builds
+# the Release binary at build/nordiq.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential cmake pkg-config git curl
+  libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev   # HTTP server (+ what its .pc requires)
+  libsimdjson-dev nlohmann-json3-dev                       # JSON in (fast) / out
+  libsqlite3-dev sqlite3                                   # storage
+  libdnnl-dev                                              # GEMM (oneDNN, AVX-512 kernels)
+  libspdlog-dev libfmt-dev libcli11-dev                    # logging, formatting, CLI
+  libgtest-dev libbenchmark-dev                            # tests, micro-benchmarks
+  prometheus                                               # promtool, to check /metrics in tests
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+cmake --build build -j"${NORDIQ_JOBS:-2}"
+echo "built build/nordiq"

@@ -1,0 +1,26 @@
+// nordiq: one binary, one subcommand per job. The commands live in their modules.
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include <exception>
+
+#include "cli/command.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"NordIQ: forecasts trouble on server fleets before it happens"};
+  app.set_version_flag("--version", std::string("nordiq ") + NORDIQ_VERSION);
+  app.require_subcommand(1);
+  nordiq::cli::Runner runner;
+  // (each module adds its command here)
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    return runner ? runner() : 0;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "nordiq: error: {}\n", e.what());
+    return 1;
+  }
+}
