@@ -1,0 +1,29 @@
+// GEMM backend: the one place matrix products happen. Every linear layer of the TFT is
+//   Y[M,N] (+)= X[M,K] · W[N,K]ᵀ (+ bias[N])
+// with PyTorch weight layout W[out,in] and arbitrary row strides of X and Y.
+// The fast backend is oneDNN's matmul primitive, single-threaded per call (the engine threads
+// over the batch itself), primitives cached per shape and per thread. `linear_reference` is the
+// slow, obvious twin the tests compare the backend against.
+#pragma once
+
+namespace nordiq::tft::gemm {
+
+struct Shape {
+  int M = 0, N = 0, K = 0;
+  int ldx = 0, ldy = 0;      // row strides in floats (0 = K / N)
+  bool accumulate = false;   // Y += ... instead of Y = ...
+};
+
+void linear(const Shape& s, const float* X, const float* W, const float* bias, float* Y);
+void linear_reference(const Shape& s, const float* X, const float* W, const float* bias, float* Y);
+
+// Y[M,N] (+)= X[M,K] · WT[K,N] with W stored K-major (transposed): a register-blocked kernel for
+// small M (the LSTM recurrence, M = servers of a chunk), where a library call costs more than
+// the arithmetic.
+void small_kmajor(int M, int N, int K, const float* X, int ldx, const float* WT, float* Y, int ldy,
+                  bool accumulate);
+
+// Makes oneDNN run single-threaded on the calling thread (OpenMP ICV); call once per thread.
+void pin_library_threads_to_one();
+
+}  // namespace nordiq::tft::gemm
