@@ -1,0 +1,86 @@
+// The HTTP front of the daemon on cpp-httplib: routes registered with the role they need, auth
+// and per-key rate limits applied before any handler runs, JSON errors everywhere
+// ({"error": "<code>", "message": "..."} with a real status code), TCP_NODELAY, a sized thread
+// pool. Modules add their endpoints in their own files:
+//
+//   api.get("/predictions/current", Role::read, [&](const httplib::Request& req, httplib::Response& res) {
+//     ApiServer::send_json(res, 200, body);
+//   });
+//
+// Handlers may throw HttpError(status, code, message) to answer with an error; any other
+// exception becomes a 500 {"error":"internal"} (logged, never shown to the client).
+#pragma once
+
+#include <httplib.h>
+
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "api/auth.hpp"
+#include "api/rate_limiter.hpp"
+
+namespace nordiq::api {
+
+class HttpError : public std::runtime_error {
+ public:
+  HttpError(int status, std::string code, const std::string& message)
+      : std::runtime_error(message), status_(status), code_(std::move(code)) {}
+  int status() const { return status_; }
+  const std::string& code() const { return code_; }
+
+ private:
+  int status_;
+  std::string code_;
+};
+
+struct HttpSettings {
+  std::string host = "127.0.0.1";
+  int port = 8000;                            // 0 = any free port (see ApiServer::port())
+  int threads = 16;                           // pool threads = concurrent connections served
+  size_t max_body_bytes = 32ull << 20;        // → 413
+  int keep_alive_timeout_s = 2;               // idle keep-alive connections are closed after this
+  int read_timeout_s = 10;
+  RateLimits rate_limits;
+};
+
+using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
+
+class ApiServer {
+ public:
+  ApiServer(HttpSettings settings, Authenticator auth);
+  ~ApiServer();
+
+  void get(const std::string& pattern, Role role, Handler handler);
+  void post(const std::string& pattern, Role role, Handler handler);
+  void del(const std::string& pattern, Role role, Handler handler);
+
+  // Binds (throws std::runtime_error when the address is taken/invalid); returns the port.
+  int bind();
+  int port() const { return port_; }
+  // Serves until stop(): returns after in-flight requests have finished.
+  void serve();
+  void stop();  // thread-safe, idempotent
+
+  const HttpSettings& settings() const { return settings_; }
+  const Authenticator& auth() const { return auth_; }
+
+  static void send_json(httplib::Response& res, int status, const nlohmann::json& body);
+  static void send_error(httplib::Response& res, int status, std::string_view code,
+                         std::string_view message);
+
+ private:
+  httplib::Server::Handler wrap(Role role, Handler handler);
+  bool authorize(const httplib::Request& req, httplib::Response& res, Role role);
+
+  HttpSettings settings_;
+  Authenticator auth_;
+  RateLimiter limiter_;
+  httplib::Server server_;
+  int port_ = 0;
+};
+
+}  // namespace nordiq::api

@@ -1,0 +1,36 @@
+// What `nordiq serve` wires together, handed to every service that plugs into the daemon
+// (the forecast service adds its routes, status fields and a shutdown hook through it).
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "api/api_server.hpp"
+#include "api/auth.hpp"
+#include "store/fleet_store.hpp"
+
+namespace nordiq::api {
+
+struct ServeOptions {
+  HttpSettings http;
+  AuthSettings auth;
+  StoreOptions store;
+  std::filesystem::path models_dir = "models";
+  std::string model;                // model name inside models_dir ("" = the default one)
+  std::string log_format = "text";  // text | json
+};
+
+struct ServeContext {
+  const ServeOptions& options;
+  FleetStore& store;
+  ApiServer& api;
+  // Each adds fields to the GET /status body (e.g. "model", "last_forecast"); called per request.
+  std::vector<std::function<void(nlohmann::json&)>> status_fields;
+  // Run in reverse order after the HTTP server has drained, before the store is flushed.
+  std::vector<std::function<void()>> on_shutdown;
+};
+
+}  // namespace nordiq::api

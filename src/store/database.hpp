@@ -1,0 +1,119 @@
+// The SQLite connection of the daemon's data dir, with the few helpers every table owner needs:
+// RAII statements, transactions, and versioned schema migrations per component.
+//
+// Schema versioning: table `schema_versions(component, version)`. Each component (the store's
+// "history" tables, later "alerts", "fleet", ...) registers its ordered migrations through
+// `migrate(component, migrations)` at start; migrations newer than the file are applied in one
+// transaction each, a file newer than the binary is refused. Other modules add their tables the
+// same way, in their own files, without touching the store's schema.
+//
+// Threading: one connection; use it from one thread at a time. Hold `lock()` around any
+// statement or transaction when several threads share the Database (the ingest path does).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace nordiq {
+
+// Any storage failure: a clear message naming the file and what went wrong.
+class StoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct Migration {
+  int version;      // 1, 2, 3, ... in order
+  const char* sql;  // one or more statements
+};
+
+enum class Durability {
+  normal,  // WAL + synchronous=NORMAL: a commit survives a process crash (kill -9); an OS crash
+           // or power loss may lose the last transactions (the WAL is fsynced at checkpoints)
+  full     // WAL + synchronous=FULL: every commit is fsynced (survives power loss; slower)
+};
+
+class Database {
+ public:
+  // Opens (creating if missing) a NordIQ database. Throws StoreError for a file that is not a
+  // SQLite database, a SQLite database of another application, or an unreadable/corrupt file.
+  static std::unique_ptr<Database> open(const std::filesystem::path& path,
+                                        Durability durability = Durability::normal);
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  // Applies the migrations of `component` newer than the stored version. Throws if the file's
+  // version is newer than the last migration given (a newer nordiq wrote it).
+  void migrate(std::string_view component, std::span<const Migration> migrations);
+  int schema_version(std::string_view component);  // 0 = component absent
+
+  void exec(std::string_view sql);  // one or more statements, no results
+  std::unique_lock<std::mutex> lock() { return std::unique_lock<std::mutex>(mutex_); }
+  void checkpoint();  // WAL checkpoint (TRUNCATE): called on clean shutdown
+
+  sqlite3* handle() const { return db_; }
+  const std::filesystem::path& path() const { return path_; }
+  [[noreturn]] void fail(std::string_view what, int rc) const;  // throws StoreError
+
+ private:
+  Database(sqlite3* db, std::filesystem::path path) : db_(db), path_(std::move(path)) {}
+  sqlite3* db_;
+  std::filesystem::path path_;
+  std::mutex mutex_;
+};
+
+// A prepared statement, reset (bindings kept until rebound) and reused; finalized on destruction.
+class Statement {
+ public:
+  Statement(Database& db, std::string_view sql);
+  ~Statement();
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  // Parameters are 1-based like SQLite's.
+  Statement& bind(int index, int64_t value);
+  Statement& bind(int index, double value);
+  Statement& bind(int index, std::string_view text);  // copied by SQLite (SQLITE_TRANSIENT)
+  Statement& bind_null(int index);
+
+  bool step();   // true: a row is available; false: done. Throws on error.
+  void reset();  // ready to step again (call before rebinding a used statement)
+  void run();    // step to completion (ignoring rows), then reset
+
+  int64_t column_int(int col) const;
+  double column_double(int col) const;
+  std::string_view column_text(int col) const;
+  bool column_is_null(int col) const;
+
+  sqlite3_stmt* handle() const { return stmt_; }
+
+ private:
+  Database& db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+// BEGIN IMMEDIATE on construction, ROLLBACK on destruction unless commit() was called.
+class Transaction {
+ public:
+  explicit Transaction(Database& db);
+  ~Transaction();
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  void commit();
+
+ private:
+  Database& db_;
+  bool done_ = false;
+};
+
+}  // namespace nordiq

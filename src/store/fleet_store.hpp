@@ -1,0 +1,97 @@
+// The durable store behind `POST /feed/data`: the SQLite file in the data dir (raw records,
+// step-aggregated history, servers) plus the in-memory WindowStore, kept in step.
+//
+// ingest(): interns new servers, then in ONE transaction inserts every valid record
+// (INSERT OR IGNORE on (server, timestamp) → duplicates are counted, never stored twice) and
+// upserts its step aggregate; commits; only then applies the new records to the windows and
+// notifies subscribers of the servers whose step closed. When ingest() returns, the accepted
+// records are committed (WAL): they survive a kill -9 of the process.
+//
+// open(): creates/migrates the schema and rebuilds every server's window and open step bucket
+// from the step history, so a restart loses no accepted record.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <vector>
+
+#include "core/window.hpp"
+#include "ingest/feed_batch.hpp"
+#include "store/database.hpp"
+#include "store/window_store.hpp"
+
+namespace nordiq {
+
+struct StoreOptions {
+  std::filesystem::path data_dir = "data";
+  WindowConfig window;
+  int retention_days = 30;          // raw records and step history older than this are pruned
+  size_t max_servers = 100'000;     // records of further new servers are rejected
+  Durability durability = Durability::normal;
+};
+
+struct IngestOutcome {
+  size_t accepted = 0;    // newly stored records
+  size_t duplicates = 0;  // (server, timestamp) already stored
+};
+
+// Called after a commit with the ids of servers whose window gained a closed step (each once),
+// on the ingesting thread, outside every store lock. Keep it short (e.g. enqueue and return).
+using StepsClosedCallback = std::function<void(std::span<const ServerId>)>;
+
+class HistoryTables;
+
+class FleetStore {
+ public:
+  static constexpr const char* kDatabaseFile = "nordiq.db";
+
+  // Opens <data_dir>/nordiq.db (creating the dir), migrates, restores windows. Throws StoreError.
+  static std::unique_ptr<FleetStore> open(const StoreOptions& options);
+  ~FleetStore();
+
+  // Stores the batch's valid records. Records that cannot be taken (server limit) get an error
+  // added to batch.errors (and batch.rejected grows). Serialised: one ingest at a time.
+  IngestOutcome ingest(FeedBatch& batch);
+
+  // Subscribe before serving starts (not thread-safe against concurrent ingest).
+  void on_steps_closed(StepsClosedCallback callback);
+
+  WindowStore& windows() { return windows_; }
+  const WindowStore& windows() const { return windows_; }
+  Database& database() { return *db_; }
+  const StoreOptions& options() const { return options_; }
+  uint64_t records_stored() const { return records_stored_.load(std::memory_order_relaxed); }
+
+  // Step history of one server in [from, to) (step starts), oldest first — the training source.
+  std::vector<StepAggregate> history(ServerId id, EpochMs from, EpochMs to);
+
+  void flush();  // checkpoint the WAL (clean shutdown)
+
+ private:
+  explicit FleetStore(const StoreOptions& options);
+  void restore();
+  void prune_if_due(EpochMs now);
+
+  StoreOptions options_;
+  std::unique_ptr<Database> db_;
+  std::unique_ptr<HistoryTables> tables_;
+  WindowStore windows_;
+  std::mutex ingest_mutex_;
+  std::vector<StepsClosedCallback> subscribers_;
+  std::atomic<uint64_t> records_stored_{0};
+  std::vector<uint8_t> persisted_;  // by ServerId: its row exists in `servers`
+  // Scratch reused across ingests (no per-request allocation once warm).
+  std::vector<ServerId> ids_scratch_;
+  std::vector<uint8_t> fresh_scratch_;
+  std::vector<WindowStore::Sample> samples_scratch_;
+  std::vector<ServerId> closed_scratch_;
+  EpochMs next_prune_ = 0;
+};
+
+}  // namespace nordiq
