@@ -1,0 +1,100 @@
+// Feature assembly: windows → the TFT's input tensors (TFT.md §2) and back. Shared by serving
+// (assemble_features) and training (assemble_training_batch): both call the same row writer, so
+// the network sees identical features for identical history whatever the caller.
+//
+// Per row b (one server or one training window), with ℓ encoder steps and ℓd decoder steps:
+//   x_cat[b,t,0] = profile enum + 1 (every valid step), x_cat[b,t,1] = status enum + 1 on
+//     encoder steps (0 = unknown on decoder steps, which the network never reads)
+//   x_cont[b,t,0]         encoder_length feature = 2ℓ/E_max − 1
+//   x_cont[b,t,1+2k]      center_feature(k),  x_cont[b,t,2+2k] scale_feature(k)  (normalizer.hpp)
+//   x_cont[b,t,29..34]    hour_sin hour_cos dow_sin dow_cos is_weekend is_business_hours of the
+//                         step's start time (UTC; hour includes minutes; Monday = 0)
+//   x_cont[b,t,35]        relative_time_idx = (i − ℓ)/E_max for encoder step i, j/E_max for
+//                         decoder step j (0-based)
+//   x_cont[b,t,36+k]      normalised metric k on encoder steps, 0 on decoder steps
+// Encoder steps sit at t = 0..ℓ−1, decoder steps at t = E..E+ℓd−1 (E = padded encoder length
+// of the batch); every other cell is 0 (finite padding, TFT.md §13).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "core/window.hpp"
+#include "forecast/forecaster.hpp"
+#include "forecast/normalizer.hpp"
+
+namespace nordiq::forecast {
+
+inline constexpr int kNumCat = 2;
+inline constexpr int kNumCont = 50;
+inline constexpr int kNumTimeFeatures = 6;
+inline constexpr int kColEncoderLength = 0;
+inline constexpr int col_center(int k) { return 1 + 2 * k; }
+inline constexpr int col_scale(int k) { return 2 + 2 * k; }
+inline constexpr int kColHourSin = 29;  // then hour_cos, dow_sin, dow_cos, is_weekend, is_business_hours
+inline constexpr int kColRelativeTime = 35;
+inline constexpr int col_target(int k) { return 36 + k; }
+
+struct FeatureConfig {
+  int max_encoder = kMaxEncoderSteps;  // E_max of the model (its manifest)
+  int horizon = kHorizonSteps;         // D of the model
+};
+
+// hour_sin hour_cos dow_sin dow_cos is_weekend is_business_hours (Mon–Fri 09:00–17:00 UTC).
+void time_features(EpochMs t, float out[kNumTimeFeatures]);
+
+struct FeatureBatch {
+  int batch = 0;
+  int encoder = 0;  // E: padded encoder length = max ℓ of the batch
+  int decoder = 0;  // D: padded decoder length
+  std::vector<int64_t> x_cat;            // [B, E+D, 2]
+  std::vector<float> x_cont;             // [B, E+D, 50]
+  std::vector<int64_t> encoder_lengths;  // [B]
+  std::vector<int64_t> decoder_lengths;  // [B]
+  std::vector<float> target_scale;       // [B, 14, 2] (center, scale), transformed units
+  std::vector<Normalization> norms;      // [B] the same statistics, for de-normalisation
+
+  int steps() const { return encoder + decoder; }
+  // Sizes every buffer and zeroes the tensors; capacity is kept across calls.
+  void resize(int batch, int encoder, int decoder);
+  float* cont_row(int b, int t) { return x_cont.data() + (static_cast<size_t>(b) * steps() + t) * kNumCont; }
+  const float* cont_row(int b, int t) const {
+    return x_cont.data() + (static_cast<size_t>(b) * steps() + t) * kNumCont;
+  }
+  int64_t* cat_row(int b, int t) { return x_cat.data() + (static_cast<size_t>(b) * steps() + t) * kNumCat; }
+};
+
+// Serving: row b = windows[b]; its encoder is its last min(length, E_max) steps, its decoder the
+// full horizon after its last step. Windows with length 0 get ℓ = 1 of zeros (never read back:
+// the forecaster keeps the baseline for short windows).
+void assemble_features(std::span<const WindowView> windows, const FeatureConfig& config,
+                       FeatureBatch& out);
+
+// Training: one slice of a server's history — encoder = steps [begin, begin + encoder_length),
+// decoder = the next decoder_length steps (must lie inside the view).
+struct TrainingSlice {
+  WindowView view;
+  int begin = 0;
+  int encoder_length = 0;
+  int decoder_length = 0;
+};
+// Fills `out` exactly as serving would for the same encoder steps, and `targets` with the
+// normalised future values y[b, t, k] ([B, D, 14], zero beyond each row's decoder length).
+// Throws std::invalid_argument naming the slice if it does not fit its view or E_max.
+void assemble_training_batch(std::span<const TrainingSlice> slices, const FeatureConfig& config,
+                             FeatureBatch& out, std::vector<float>& targets);
+
+// Network output z ([B, D, 14, 7], normalised) → out.values for the given rows: de-normalised,
+// inverse-transformed, clamped to each metric's range, sorted across quantiles. rows[i] is the
+// feature-batch row written to forecast-batch row dest[i]; only the first out.horizon steps
+// (≤ D) are written.
+void denormalize_outputs(const float* z, const FeatureBatch& features, std::span<const int> rows,
+                         std::span<const int> dest, ForecastBatch& out);
+
+// The start time of forecast step t (0-based) of a window: the series continues past its last step.
+inline EpochMs forecast_step_time(const WindowView& w, int t) {
+  return w.last_step() + (t + 1) * w.step_ms;
+}
+
+}  // namespace nordiq::forecast

@@ -1,0 +1,99 @@
+#include "forecast/normalizer.hpp"
+
+#include <algorithm>
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+namespace nordiq::forecast {
+
+Normalization compute_normalization(const WindowView& view, int begin, int count) {
+  Normalization n;
+  begin = std::clamp(begin, 0, view.length);
+  const int end = std::clamp(begin + std::max(count, 0), begin, view.length);
+  const int len = end - begin;
+  for (int k = 0; k < kNumMetrics; ++k) {
+    const float* col = view.metric[k];
+    if (len == 0 || col == nullptr) {
+      n.center[k] = kDefaultCenter;
+      n.scale[k] = kScaleFloor[k];
+      continue;
+    }
+    // Two passes in double: the mean of 288 floats is exact enough, and the second pass avoids
+    // the cancellation of E[x²] − E[x]² on near-constant series.
+    double sum = 0;
+    for (int i = begin; i < end; ++i) sum += transform(k, col[i]);
+    const double mean = sum / len;
+    double sq = 0;
+    for (int i = begin; i < end; ++i) {
+      const double d = transform(k, col[i]) - mean;
+      sq += d * d;
+    }
+    const double stddev = len >= 2 ? std::sqrt(sq / len) : 0.0;  // n < 2: no spread → floor
+    n.center[k] = static_cast<float>(mean);
+    n.scale[k] = std::max(static_cast<float>(stddev), kScaleFloor[k]);
+    if (!std::isfinite(n.center[k])) {  // never feed a non-finite statistic to the network
+      n.center[k] = kDefaultCenter;
+      n.scale[k] = kScaleFloor[k];
+    }
+  }
+  return n;
+}
+
+nlohmann::json normalizer_manifest() {
+  nlohmann::json metrics = nlohmann::json::array();
+  for (int k = 0; k < kNumMetrics; ++k) {
+    metrics.push_back({
+        {"name", kMetrics[k].name},
+        {"transform", kMetrics[k].transform == MetricTransform::log1p ? "log1p" : "identity"},
+        {"scale_floor", kScaleFloor[k]},
+        {"center_divisor", kCenterDivisor[k]},
+    });
+  }
+  return {
+      {"version", 1},
+      {"statistics", "encoder_window"},
+      {"center", "mean(transform(x))"},
+      {"scale", "max(population_std(transform(x)), scale_floor); n<2 -> scale_floor"},
+      {"target", "(transform(x) - center) / scale"},
+      {"center_feature", "center / center_divisor"},
+      {"scale_feature", "ln(scale)"},
+      {"encoder_length_feature", "2*l/max_encoder - 1"},
+      {"relative_time_idx", "(i - l)/max_encoder; decoder step j: j/max_encoder"},
+      {"time_features", "UTC; hour=h+m/60; hour_sin=sin(2pi*hour/24); dow Monday=0, dow_sin=sin(2pi*dow/7); "
+                        "is_business_hours = Mon-Fri 09:00-17:00"},
+      {"metrics", metrics},
+  };
+}
+
+std::string check_normalizer_manifest(const nlohmann::json& manifest) {
+  const nlohmann::json expected = normalizer_manifest();
+  if (!manifest.is_object()) return "normalizer: expected an object";
+  for (const auto& [key, value] : expected.items()) {
+    if (!manifest.contains(key)) return fmt::format("normalizer.{}: missing", key);
+    if (key == "metrics") continue;
+    if (manifest[key] != value)
+      return fmt::format("normalizer.{}: model has {}, this build uses {}", key, manifest[key].dump(),
+                         value.dump());
+  }
+  const auto& got = manifest["metrics"];
+  if (!got.is_array() || got.size() != static_cast<size_t>(kNumMetrics))
+    return fmt::format("normalizer.metrics: expected an array of {} entries", kNumMetrics);
+  for (int k = 0; k < kNumMetrics; ++k) {
+    const auto& want = expected["metrics"][k];
+    const auto& have = got[k];
+    if (!have.is_object()) return fmt::format("normalizer.metrics[{}]: expected an object", k);
+    for (const auto& [key, value] : want.items()) {
+      if (!have.contains(key)) return fmt::format("normalizer.metrics[{}].{}: missing", k, key);
+      const bool same = value.is_number()
+                            ? have[key].is_number() &&
+                                  std::fabs(have[key].get<double>() - value.get<double>()) <= 1e-6
+                            : have[key] == value;
+      if (!same)
+        return fmt::format("normalizer.metrics[{}].{}: model has {}, this build uses {}", k, key,
+                           have[key].dump(), value.dump());
+    }
+  }
+  return {};
+}
+
+}  // namespace nordiq::forecast

@@ -1,0 +1,83 @@
+// Per-server, per-metric normalisation (SPEC §2.1, TFT.md §14): the ONE code path used by both
+// serving and training, so train/serve skew cannot happen. Everything here is pure.
+//
+// Rules (recorded verbatim in the model manifest by normalizer_manifest()):
+//   t      = transform(x)            identity for *_pct and uptime_days, log1p for the rest
+//   center = mean(t) over the server's encoder window
+//   scale  = max(std(t), floor[k])   population std (ddof 0); n < 2 → floor
+//   z      = (t − center) / scale    the network's target columns and loss targets
+//   x̂      = inverse(z·scale + center), then clamped to the metric's valid range
+// The network also sees (center, scale) as static reals, presented as
+//   center_feature = center / center_divisor[k]     (percentages → 0..1, uptime → years)
+//   scale_feature  = ln(scale)                      (scale ≥ floor > 0, so always finite)
+#pragma once
+
+#include <array>
+#include <cmath>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "core/metrics.hpp"
+#include "core/window.hpp"
+
+namespace nordiq::forecast {
+
+// Minimum scale per metric, in transformed units. A constant series of percentages gets a
+// scale of one percentage point (not float16 ε: TFT.md §14 pitfall 3), counters in log1p space
+// get 0.1 (≈10 %), network 0.05, load 0.05, uptime half a day.
+inline constexpr std::array<float, kNumMetrics> kScaleFloor = {
+    1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f,  // the eight *_pct metrics
+    0.05f, 0.05f,                                     // net_in_mb_s, net_out_mb_s (log1p)
+    0.1f, 0.1f,                                       // back/front_close_wait (log1p)
+    0.05f,                                            // load_average (log1p)
+    0.5f};                                            // uptime_days
+
+// Divisor applied to the center before the network sees it as a static real.
+inline constexpr std::array<float, kNumMetrics> kCenterDivisor = {
+    100.f, 100.f, 100.f, 100.f, 100.f, 100.f, 100.f, 100.f,  // percentages → 0..1
+    1.f, 1.f, 1.f, 1.f, 1.f,                                 // log1p values are already O(1)
+    365.f};                                                  // uptime days → years
+
+// Used for a server with no steps at all (documented defaults, TFT.md §14 pitfall 5).
+inline constexpr float kDefaultCenter = 0.f;
+
+inline float transform(int k, float raw) {
+  return kMetrics[k].transform == MetricTransform::log1p ? std::log1p(std::fmax(raw, 0.f)) : raw;
+}
+inline float inverse_transform(int k, float t) {
+  return kMetrics[k].transform == MetricTransform::log1p ? std::expm1(t) : t;
+}
+// Clamps to the metric's valid range; a non-finite value (a diverging network) maps to `fallback`.
+inline float clamp_to_range(int k, float v, float fallback) {
+  if (!std::isfinite(v)) v = fallback;
+  const float lo = static_cast<float>(kMetrics[k].min);
+  const float hi = static_cast<float>(kMetrics[k].max);  // +inf for unbounded metrics
+  return v < lo ? lo : (v > hi ? hi : v);
+}
+
+struct Normalization {
+  std::array<float, kNumMetrics> center{};  // transformed units
+  std::array<float, kNumMetrics> scale{};   // transformed units, ≥ floor
+
+  float normalize(int k, float raw) const { return (transform(k, raw) - center[k]) / scale[k]; }
+  // z → raw units, clamped to the metric's range.
+  float denormalize(int k, float z) const {
+    const float t = z * scale[k] + center[k];
+    return clamp_to_range(k, inverse_transform(k, t), inverse_transform(k, center[k]));
+  }
+  float center_feature(int k) const { return center[k] / kCenterDivisor[k]; }
+  float scale_feature(int k) const { return std::log(scale[k]); }
+};
+
+// Statistics over steps [begin, begin + count) of the view (clamped to the view). The encoder
+// window of a forecast is exactly those steps, in serving and in training.
+Normalization compute_normalization(const WindowView& view, int begin, int count);
+
+// The rules above as JSON, for the model manifest's "normalizer" entry; a model whose manifest
+// disagrees with this is refused by check_normalizer_manifest (with the differing field named).
+nlohmann::json normalizer_manifest();
+// Empty string when `manifest` matches this build's rules, else a message naming the difference.
+std::string check_normalizer_manifest(const nlohmann::json& manifest);
+
+}  // namespace nordiq::forecast

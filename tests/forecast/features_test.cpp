@@ -1,0 +1,206 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <numbers>
+
+#include "core/time.hpp"
+#include "forecast/features.hpp"
+#include "window_fixture.hpp"
+
+using namespace nordiq;
+using namespace nordiq::forecast;
+using nordiq::testing::OwnedWindow;
+
+namespace {
+EpochMs at(const char* iso) { return *parse_iso8601(iso); }
+}  // namespace
+
+TEST(TimeFeatures, WednesdayMorningIsBusinessHours) {
+  float f[kNumTimeFeatures];
+  time_features(at("2025-01-15T10:30:00Z"), f);
+  const double hour = 10.5, dow = 2;  // Wednesday, Monday = 0
+  EXPECT_NEAR(f[0], std::sin(2 * std::numbers::pi * hour / 24), 1e-6);
+  EXPECT_NEAR(f[1], std::cos(2 * std::numbers::pi * hour / 24), 1e-6);
+  EXPECT_NEAR(f[2], std::sin(2 * std::numbers::pi * dow / 7), 1e-6);
+  EXPECT_NEAR(f[3], std::cos(2 * std::numbers::pi * dow / 7), 1e-6);
+  EXPECT_EQ(f[4], 0.f);
+  EXPECT_EQ(f[5], 1.f);
+}
+
+TEST(TimeFeatures, BusinessHoursAreMondayToFridayNineToFiveUtc) {
+  float f[kNumTimeFeatures];
+  time_features(at("2025-01-13T08:59:00Z"), f);  // Monday
+  EXPECT_EQ(f[5], 0.f);
+  time_features(at("2025-01-13T09:00:00Z"), f);
+  EXPECT_EQ(f[5], 1.f);
+  time_features(at("2025-01-17T16:55:00Z"), f);  // Friday
+  EXPECT_EQ(f[5], 1.f);
+  time_features(at("2025-01-17T17:00:00Z"), f);
+  EXPECT_EQ(f[5], 0.f);
+  time_features(at("2025-01-18T10:00:00Z"), f);  // Saturday
+  EXPECT_EQ(f[4], 1.f);
+  EXPECT_EQ(f[5], 0.f);
+  time_features(at("2025-01-19T23:59:00Z"), f);  // Sunday
+  EXPECT_EQ(f[4], 1.f);
+  time_features(at("2025-01-13T00:00:00Z"), f);  // Monday midnight
+  EXPECT_EQ(f[4], 0.f);
+  EXPECT_NEAR(f[0], 0.f, 1e-7);
+  EXPECT_NEAR(f[1], 1.f, 1e-7);
+  EXPECT_NEAR(f[2], 0.f, 1e-7);  // dow 0
+  time_features(at("1969-12-31T23:00:00Z"), f);  // before the epoch: a Wednesday
+  EXPECT_NEAR(f[2], std::sin(2 * std::numbers::pi * 2 / 7), 1e-6);
+}
+
+class AssembleFeatures : public ::testing::Test {
+ protected:
+  OwnedWindow long_window = OwnedWindow::make(300, nordiq::testing::plausible);
+  OwnedWindow short_window = OwnedWindow::make(20, [](int k, int i) { return nordiq::testing::plausible(k, i + 5); });
+  FeatureBatch batch;
+
+  void SetUp() override {
+    long_window.profile = Profile::database;
+    short_window.profile = Profile::web_api;
+    short_window.status[19] = static_cast<uint8_t>(Status::critical_issue);
+    const WindowView views[2] = {long_window.view(300, 0), short_window.view(20, 1)};
+    assemble_features(views, FeatureConfig{}, batch);
+  }
+};
+
+TEST_F(AssembleFeatures, PadsToTheLongestEncoderCappedAtTheModelsMaximum) {
+  EXPECT_EQ(batch.batch, 2);
+  EXPECT_EQ(batch.encoder, 288);
+  EXPECT_EQ(batch.decoder, 96);
+  EXPECT_EQ(batch.encoder_lengths[0], 288);
+  EXPECT_EQ(batch.encoder_lengths[1], 20);
+  EXPECT_EQ(batch.decoder_lengths[0], 96);
+  EXPECT_EQ(batch.x_cont.size(), 2u * 384 * kNumCont);
+}
+
+TEST_F(AssembleFeatures, StaticRealsAreRepeatedOnEveryValidStep) {
+  for (int t : {0, 19, 288, 383}) {
+    const float* row = batch.cont_row(1, t);
+    EXPECT_FLOAT_EQ(row[kColEncoderLength], 2.f * 20 / 288 - 1) << t;
+    for (int k = 0; k < kNumMetrics; ++k) {
+      EXPECT_FLOAT_EQ(row[col_center(k)], batch.norms[1].center_feature(k));
+      EXPECT_FLOAT_EQ(row[col_scale(k)], batch.norms[1].scale_feature(k));
+    }
+    EXPECT_EQ(batch.x_cat[(384 + t) * 2 + 0], static_cast<int>(Profile::web_api) + 1);
+  }
+  EXPECT_FLOAT_EQ(batch.cont_row(0, 5)[kColEncoderLength], 1.f);
+}
+
+TEST_F(AssembleFeatures, EncoderUsesTheLastStepsNormalisedWithTheirOwnStatistics) {
+  // Row 0: encoder = steps 12..299 of the long window.
+  const Normalization expected = compute_normalization(long_window.view(), 12, 288);
+  for (int k = 0; k < kNumMetrics; ++k) {
+    EXPECT_FLOAT_EQ(batch.norms[0].center[k], expected.center[k]);
+    EXPECT_FLOAT_EQ(batch.target_scale[k * 2 + 0], expected.center[k]);
+    EXPECT_FLOAT_EQ(batch.target_scale[k * 2 + 1], expected.scale[k]);
+    for (int i : {0, 100, 287}) {
+      const float raw = long_window.columns[k][12 + i];
+      EXPECT_FLOAT_EQ(batch.cont_row(0, i)[col_target(k)],
+                      (transform(k, raw) - expected.center[k]) / expected.scale[k]);
+    }
+  }
+}
+
+TEST_F(AssembleFeatures, RelativeTimeIndexRunsFromMinusOneToTheHorizon) {
+  EXPECT_FLOAT_EQ(batch.cont_row(1, 0)[kColRelativeTime], -20.f / 288);
+  EXPECT_FLOAT_EQ(batch.cont_row(1, 19)[kColRelativeTime], -1.f / 288);
+  EXPECT_FLOAT_EQ(batch.cont_row(1, 288)[kColRelativeTime], 0.f);
+  EXPECT_FLOAT_EQ(batch.cont_row(1, 383)[kColRelativeTime], 95.f / 288);
+  EXPECT_FLOAT_EQ(batch.cont_row(0, 0)[kColRelativeTime], -1.f);
+}
+
+TEST_F(AssembleFeatures, StatusCodesAreEnumPlusOneAndUnknownOnTheDecoder) {
+  EXPECT_EQ(batch.x_cat[(384 + 19) * 2 + 1], static_cast<int>(Status::critical_issue) + 1);
+  EXPECT_EQ(batch.x_cat[(384 + 0) * 2 + 1], static_cast<int>(Status::healthy) + 1);
+  EXPECT_EQ(batch.x_cat[(384 + 288) * 2 + 1], 0);
+}
+
+TEST_F(AssembleFeatures, DecoderStepsContinueTheSeriesInTimeAndCarryNoTargets) {
+  float expected[kNumTimeFeatures];
+  const WindowView v = short_window.view();
+  for (int j : {0, 1, 95}) {
+    time_features(forecast_step_time(v, j), expected);
+    const float* row = batch.cont_row(1, 288 + j);
+    for (int f = 0; f < kNumTimeFeatures; ++f) EXPECT_FLOAT_EQ(row[kColHourSin + f], expected[f]);
+    for (int k = 0; k < kNumMetrics; ++k) EXPECT_EQ(row[col_target(k)], 0.f);
+  }
+  EXPECT_EQ(forecast_step_time(v, 0), v.last_step() + 300000);
+}
+
+TEST_F(AssembleFeatures, PaddingCellsAreZero) {
+  for (int t = 20; t < 288; ++t) {
+    const float* row = batch.cont_row(1, t);
+    for (int c = 0; c < kNumCont; ++c) ASSERT_EQ(row[c], 0.f) << "t=" << t << " c=" << c;
+    ASSERT_EQ(batch.x_cat[(384 + t) * 2 + 0], 0);
+  }
+}
+
+TEST(AssembleTraining, SameEncoderStepsGiveBitIdenticalFeaturesToServing) {
+  const OwnedWindow history = OwnedWindow::make(400, nordiq::testing::plausible);
+  // Serving at the moment step 299 closed: the store's window holds steps 0..299.
+  FeatureBatch served;
+  const WindowView serving_view = history.view(300);
+  assemble_features(std::span(&serving_view, 1), FeatureConfig{}, served);
+  // Training on the same history: encoder 12..299, decoder 300..395.
+  FeatureBatch trained;
+  std::vector<float> targets;
+  const TrainingSlice slice{history.view(), 12, 288, 96};
+  assemble_training_batch(std::span(&slice, 1), FeatureConfig{}, trained, targets);
+
+  ASSERT_EQ(served.x_cont.size(), trained.x_cont.size());
+  EXPECT_EQ(std::memcmp(served.x_cont.data(), trained.x_cont.data(), served.x_cont.size() * sizeof(float)), 0);
+  EXPECT_EQ(served.x_cat, trained.x_cat);
+  EXPECT_EQ(served.target_scale, trained.target_scale);
+  ASSERT_EQ(targets.size(), 96u * kNumMetrics);
+  for (int j : {0, 50, 95})
+    for (int k = 0; k < kNumMetrics; ++k)
+      EXPECT_FLOAT_EQ(targets[j * kNumMetrics + k], trained.norms[0].normalize(k, history.columns[k][300 + j]));
+}
+
+TEST(AssembleTraining, SlicesThatDoNotFitAreRefusedWithTheirIndex) {
+  const OwnedWindow history = OwnedWindow::make(100, nordiq::testing::plausible);
+  FeatureBatch out;
+  std::vector<float> targets;
+  const TrainingSlice good{history.view(), 0, 50, 10};
+  const TrainingSlice bad[2] = {good, {history.view(), 60, 30, 20}};
+  try {
+    assemble_training_batch(bad, FeatureConfig{}, out, targets);
+    FAIL() << "expected an exception";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("training slice 1"), std::string::npos) << e.what();
+  }
+  const TrainingSlice too_long{history.view(), 0, 300, 10};
+  EXPECT_THROW(assemble_training_batch(std::span(&too_long, 1), FeatureConfig{}, out, targets),
+               std::invalid_argument);
+}
+
+TEST(Denormalize, OutputsAreDenormalisedClampedAndSortedAcrossQuantiles) {
+  const OwnedWindow w = OwnedWindow::make(30, nordiq::testing::plausible);
+  FeatureBatch features;
+  const WindowView v = w.view();
+  assemble_features(std::span(&v, 1), FeatureConfig{}, features);
+  std::vector<float> z(static_cast<size_t>(96) * kNumMetrics * kNumQuantiles);
+  for (int t = 0; t < 96; ++t)
+    for (int k = 0; k < kNumMetrics; ++k)
+      for (int q = 0; q < kNumQuantiles; ++q)
+        z[(t * kNumMetrics + k) * kNumQuantiles + q] = 0.5f * (3 - q) + (k == 5 && t == 7 ? 1e4f : 0.f);
+  ForecastBatch out;
+  out.resize(1);
+  const int rows[1] = {0}, dest[1] = {0};
+  denormalize_outputs(z.data(), features, rows, dest, out);
+  const Normalization& n = features.norms[0];
+  for (int k = 0; k < kNumMetrics; ++k) {
+    for (int t = 0; t < 96; ++t)
+      for (int q = 1; q < kNumQuantiles; ++q) ASSERT_LE(out.at(0, t, k, q - 1), out.at(0, t, k, q));
+    // The crossing input (descending in q) comes out ascending: p02 is z = −1.5.
+    if (k != 5) {
+      EXPECT_NEAR(out.at(0, 3, k, 0), n.denormalize(k, -1.5f), 1e-4f * std::max(1.f, out.at(0, 3, k, 0)));
+      EXPECT_NEAR(out.at(0, 3, k, kP50), inverse_transform(k, n.center[k]), 1e-4f * std::max(1.f, n.center[k]));
+    }
+  }
+  EXPECT_EQ(out.at(0, 7, 5, kP90), 100.f);
+}
