@@ -1,0 +1,91 @@
+#include "risk/alerts.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fmt/core.h>
+
+namespace nordiq::risk {
+
+namespace {
+
+int first_crossing(Signal s, Outlook o, const forecast::ForecastBatch& f, int b, double threshold,
+                   int step_minutes) {
+  for (int t = 0; t < f.horizon; ++t)
+    if (signal_forecast(s, o, f, b, t) >= threshold) return (t + 1) * step_minutes;
+  return kNoCrossing;
+}
+
+std::string format_value(Signal s, double v) {
+  const bool percent = s != Signal::load;
+  const std::string num = std::fabs(v - std::round(v)) < 0.05 ? fmt::format("{:.0f}", v) : fmt::format("{:.1f}", v);
+  return percent ? num + "%" : num;
+}
+
+std::string format_duration(int minutes) {
+  if (minutes < 120) return fmt::format("{} min", minutes);
+  const double hours = minutes / 60.0;
+  return std::fabs(hours - std::round(hours)) < 0.05 ? fmt::format("{:.0f} h", hours)
+                                                     : fmt::format("{:.1f} h", hours);
+}
+
+// "25–80 min" when both ends are in minutes, else each end with its unit.
+std::string format_range(int lo, int hi) {
+  if (lo < 120 && hi < 120) return fmt::format("{}–{} min", lo, hi);
+  return format_duration(lo) + "–" + format_duration(hi);
+}
+
+int urgency_key(int eta) { return eta == kNoCrossing ? 1 << 30 : eta; }
+
+}  // namespace
+
+void detect_alerts(const WindowView& w, const forecast::ForecastBatch& f, int b,
+                   const RiskAssessment& risk, std::vector<Alert>& out) {
+  const int step_minutes = static_cast<int>(std::max<int64_t>(w.step_ms / 60000, 1));
+  for (int i = 0; i < kNumSignals; ++i) {
+    const auto s = static_cast<Signal>(i);
+    const double threshold = alert_threshold(s, w.profile);
+    const double current = signal_current(s, w);
+    Alert a;
+    a.server = w.server;
+    a.signal = s;
+    a.threshold = static_cast<float>(threshold);
+    a.current = static_cast<float>(current);
+    a.horizon_minutes = f.horizon * step_minutes;
+    if (w.length > 0 && current >= threshold) {
+      a.eta_p90 = a.eta_p50 = a.eta_p10 = 0;  // every path starts above the threshold
+    } else {
+      a.eta_p90 = first_crossing(s, Outlook::pessimistic, f, b, threshold, step_minutes);
+      if (a.eta_p90 == kNoCrossing) continue;  // no alert: not even the p90 path gets there
+      a.eta_p50 = first_crossing(s, Outlook::median, f, b, threshold, step_minutes);
+      a.eta_p10 = first_crossing(s, Outlook::optimistic, f, b, threshold, step_minutes);
+    }
+    a.level = std::max(level_for(risk.signal_risk[i]), Level::degraded);
+    out.push_back(a);
+  }
+}
+
+std::string alert_message(const Alert& a) {
+  const std::string name{signal_name(a.signal)};
+  const std::string thr = format_value(a.signal, a.threshold);
+  if (a.eta_p90 == 0 && a.eta_p50 == 0)
+    return fmt::format("{} at {} (threshold {}) now", name, format_value(a.signal, a.current), thr);
+  const std::string never = "not within " + format_duration(a.horizon_minutes);
+  if (a.eta_p50 == kNoCrossing)
+    return fmt::format("{} {} possibly in ~{}; median {}", name, thr, format_duration(a.eta_p90), never);
+  if (a.eta_p10 == kNoCrossing)
+    return fmt::format("{} {} in ~{} ({} – {})", name, thr, format_duration(a.eta_p50),
+                       format_duration(a.eta_p90), never);
+  return fmt::format("{} {} in ~{} ({})", name, thr, format_duration(a.eta_p50),
+                     format_range(a.eta_p90, a.eta_p10));
+}
+
+bool more_urgent(const Alert& a, const Alert& b) {
+  if (a.level != b.level) return a.level > b.level;
+  if (a.eta_p90 != b.eta_p90) return urgency_key(a.eta_p90) < urgency_key(b.eta_p90);
+  if (a.eta_p50 != b.eta_p50) return urgency_key(a.eta_p50) < urgency_key(b.eta_p50);
+  if (a.eta_p10 != b.eta_p10) return urgency_key(a.eta_p10) < urgency_key(b.eta_p10);
+  if (a.server != b.server) return a.server < b.server;
+  return a.signal < b.signal;
+}
+
+}  // namespace nordiq::risk

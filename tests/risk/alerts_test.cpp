@@ -1,0 +1,137 @@
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "risk/alerts.hpp"
+#include "risk_fixture.hpp"
+
+using namespace nordiq;
+using namespace nordiq::risk;
+using nordiq::forecast::kP10;
+using nordiq::forecast::kP50;
+using nordiq::forecast::kP90;
+using nordiq::testing::OneServer;
+
+namespace {
+std::vector<Alert> alerts_of(OneServer& s) {
+  std::vector<Alert> out;
+  detect_alerts(s.view, s.forecast, 0, assess_risk(s.view, s.forecast, 0), out);
+  return out;
+}
+// A rising memory fan: p90 from step a, p50 from step b, p10 from step c (all to the end).
+void memory_fan(OneServer& s, int a, int b, int c, float v = 96) {
+  s.set_upper(Metric::mem_used_pct, kP90, a, 96, v);
+  if (b >= 0) s.set_upper(Metric::mem_used_pct, kP50, b, 96, v);
+  if (c >= 0) s.set_upper(Metric::mem_used_pct, 0, c, 96, v);
+}
+}  // namespace
+
+TEST(Alerts, CalmServerHasNone) {
+  OneServer s;
+  EXPECT_TRUE(alerts_of(s).empty());
+}
+
+TEST(Alerts, MemoryCrossingGivesTheFirstCrossingOfEachQuantile) {
+  OneServer s;
+  memory_fan(s, 4, 8, 15);  // steps are 5 min: crossing at step t is (t + 1)·5 minutes away
+  const auto alerts = alerts_of(s);
+  ASSERT_EQ(alerts.size(), 1u);
+  const Alert& a = alerts[0];
+  EXPECT_EQ(a.signal, Signal::memory);
+  EXPECT_EQ(signal_metric(a.signal), "mem_used_pct");
+  EXPECT_EQ(a.threshold, 95.f);
+  EXPECT_EQ(a.eta_p90, 25);
+  EXPECT_EQ(a.eta_p50, 45);
+  EXPECT_EQ(a.eta_p10, 80);
+  EXPECT_EQ(a.server, 7u);
+  EXPECT_EQ(alert_message(a), "memory 95% in ~45 min (25–80 min)");
+}
+
+TEST(Alerts, OnlyTheP90CrossingStillAlertsAndSaysTheMedianDoesNot) {
+  OneServer s;
+  memory_fan(s, 40, -1, -1);
+  const auto alerts = alerts_of(s);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].eta_p90, 205);
+  EXPECT_EQ(alerts[0].eta_p50, kNoCrossing);
+  EXPECT_EQ(alerts[0].eta_p10, kNoCrossing);
+  EXPECT_EQ(alert_message(alerts[0]), "memory 95% possibly in ~3.4 h; median not within 8 h");
+  EXPECT_EQ(alerts[0].level, Level::degraded);  // never below degraded
+}
+
+TEST(Alerts, OptimisticPathNotCrossingIsNotWithinTheHorizon) {
+  OneServer s;
+  memory_fan(s, 2, 23, -1);
+  const auto alerts = alerts_of(s);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alert_message(alerts[0]), "memory 95% in ~2 h (15 min – not within 8 h)");
+}
+
+TEST(Alerts, CurrentValueAboveTheThresholdIsNow) {
+  OneServer s;
+  s.set_current(Metric::mem_used_pct, 97);
+  for (int q = 0; q < 7; ++q) s.set(Metric::mem_used_pct, q, 0, 96, 97);
+  const auto alerts = alerts_of(s);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].eta_p90, 0);
+  EXPECT_EQ(alerts[0].eta_p50, 0);
+  EXPECT_EQ(alerts[0].eta_p10, 0);
+  EXPECT_EQ(alerts[0].level, Level::critical);
+  EXPECT_EQ(alert_message(alerts[0]), "memory at 97% (threshold 95%) now");
+}
+
+TEST(Alerts, DatabaseMemoryThresholdIs98) {
+  OneServer db(Profile::database), web(Profile::web_api);
+  memory_fan(db, 0, 0, 0, 97);
+  memory_fan(web, 0, 0, 0, 97);
+  EXPECT_TRUE(alerts_of(db).empty());
+  ASSERT_EQ(alerts_of(web).size(), 1u);
+  memory_fan(db, 10, 10, 10, 98);
+  const auto alerts = alerts_of(db);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].threshold, 98.f);
+}
+
+TEST(Alerts, EachSignalAlertsAtItsThreshold) {
+  struct Case { Metric metric; float value; Signal signal; float threshold; };
+  const Case cases[] = {{Metric::cpu_iowait_pct, 20, Signal::iowait, 20},
+                        {Metric::swap_used_pct, 25, Signal::swap, 25},
+                        {Metric::disk_usage_pct, 90, Signal::disk, 90},
+                        {Metric::load_average, 12, Signal::load, 12}};
+  for (const Case& c : cases) {
+    OneServer s;
+    s.set_upper(c.metric, kP90, 5, 96, c.value - 0.1f);
+    EXPECT_TRUE(alerts_of(s).empty()) << signal_name(c.signal);
+    s.set_upper(c.metric, kP90, 5, 96, c.value);
+    const auto alerts = alerts_of(s);
+    ASSERT_EQ(alerts.size(), 1u) << signal_name(c.signal);
+    EXPECT_EQ(alerts[0].signal, c.signal);
+    EXPECT_EQ(alerts[0].threshold, c.threshold);
+    EXPECT_EQ(alerts[0].eta_p90, 30);
+  }
+}
+
+TEST(Alerts, CpuAlertComesFromIdleFallingAndNamesCpuUsed) {
+  OneServer s;
+  for (int q = 0; q <= kP10; ++q) s.set(Metric::cpu_idle_pct, q, 10, 96, 8);  // CPU used 92 at p90
+  const auto alerts = alerts_of(s);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].signal, Signal::cpu);
+  EXPECT_EQ(signal_metric(alerts[0].signal), "cpu_used_pct");
+  EXPECT_EQ(alerts[0].eta_p90, 55);
+  EXPECT_EQ(alerts[0].eta_p50, kNoCrossing);
+  EXPECT_EQ(alerts[0].current, 10.f);
+}
+
+TEST(Alerts, UrgencyOrdersByLevelThenEarliestCrossing) {
+  Alert crit_late{1, Signal::disk, Level::critical, 90, 0, 200, 300, kNoCrossing, 480};
+  Alert warn_now{2, Signal::memory, Level::warning, 95, 0, 0, 0, 0, 480};
+  Alert warn_soon{3, Signal::swap, Level::warning, 25, 0, 10, kNoCrossing, kNoCrossing, 480};
+  Alert warn_soon_median{4, Signal::swap, Level::warning, 25, 0, 10, 40, kNoCrossing, 480};
+  std::vector<Alert> v = {warn_soon, crit_late, warn_soon_median, warn_now};
+  std::sort(v.begin(), v.end(), more_urgent);
+  EXPECT_EQ(v[0].server, 1u);
+  EXPECT_EQ(v[1].server, 2u);
+  EXPECT_EQ(v[2].server, 4u);
+  EXPECT_EQ(v[3].server, 3u);
+}
