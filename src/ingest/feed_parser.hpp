@@ -11,8 +11,6 @@
 #include "core/time.hpp"
 #include "ingest/feed_batch.hpp"
 
-namespace simdjson::ondemand { class parser; }
-
 namespace nordiq {
 
 struct FeedLimits {
@@ -44,10 +42,12 @@ class FeedParser {
   FeedParseResult parse(std::string_view body, EpochMs now, FeedBatch& out);
 
   const FeedLimits& limits() const { return limits_; }
+  void set_limits(const FeedLimits& limits) { limits_ = limits; }
 
  private:
   FeedLimits limits_;
-  std::unique_ptr<simdjson::ondemand::parser> parser_;
+  struct Json;  // the simdjson on-demand parser (kept out of this header)
+  std::unique_ptr<Json> json_;
   std::unique_ptr<char[]> buffer_;  // padded copy of the body (simdjson reads past the end)
   size_t buffer_capacity_ = 0;
 };

@@ -58,6 +58,7 @@ class Database {
   int schema_version(std::string_view component);  // 0 = component absent
 
   void exec(std::string_view sql);  // one or more statements, no results
+  int changes() const;              // rows changed by the last INSERT/UPDATE/DELETE
   std::unique_lock<std::mutex> lock() { return std::unique_lock<std::mutex>(mutex_); }
   void checkpoint();  // WAL checkpoint (TRUNCATE): called on clean shutdown
 

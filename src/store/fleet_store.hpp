@@ -85,7 +85,6 @@ class FleetStore {
   std::mutex ingest_mutex_;
   std::vector<StepsClosedCallback> subscribers_;
   std::atomic<uint64_t> records_stored_{0};
-  std::vector<uint8_t> persisted_;  // by ServerId: its row exists in `servers`
   // Scratch reused across ingests (no per-request allocation once warm).
   std::vector<ServerId> ids_scratch_;
   std::vector<uint8_t> fresh_scratch_;

@@ -134,6 +134,7 @@ class WindowStore {
   std::unordered_map<std::string, ServerId, NameHash, std::equal_to<>> ids_;
   std::atomic<size_t> server_count_{0};
   std::atomic<size_t> ready_count_{0};
+  uint64_t generation_ = 0;  // apply_batch calls, to report each closed server once per batch
 };
 
 }  // namespace nordiq

@@ -1,0 +1,178 @@
+#include "api/api_server.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace nordiq::api {
+
+namespace {
+
+std::string_view error_code_for(int status) {
+  switch (status) {
+    case 400: return "bad_request";
+    case 401: return "unauthorized";
+    case 403: return "forbidden";
+    case 404: return "not_found";
+    case 405: return "method_not_allowed";
+    case 409: return "conflict";
+    case 413: return "payload_too_large";
+    case 422: return "unprocessable";
+    case 429: return "rate_limited";
+    case 503: return "unavailable";
+    default: return status >= 500 ? "internal" : "error";
+  }
+}
+
+LimitClass limit_class(Role role) {
+  switch (role) {
+    case Role::ingest: return LimitClass::feed;
+    case Role::admin: return LimitClass::admin;
+    default: return LimitClass::read;
+  }
+}
+
+// X-API-Key, else `Authorization: Bearer <key>`.
+std::string presented_key(const httplib::Request& req) {
+  if (req.has_header("X-API-Key")) return req.get_header_value("X-API-Key");
+  if (req.has_header("Authorization")) {
+    const std::string value = req.get_header_value("Authorization");
+    constexpr std::string_view kBearer = "Bearer ";
+    if (value.size() > kBearer.size() &&
+        std::equal(kBearer.begin(), kBearer.end(), value.begin(),
+                   [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
+      return value.substr(kBearer.size());
+  }
+  return {};
+}
+
+}  // namespace
+
+ApiServer::ApiServer(HttpSettings settings, Authenticator auth)
+    : settings_(std::move(settings)), auth_(std::move(auth)), limiter_(settings_.rate_limits) {
+  // Without TCP_NODELAY every response waits for the peer's delayed ACK (~40 ms).
+  server_.set_tcp_nodelay(true);
+  const int threads = std::max(2, settings_.threads);
+  // One pool thread serves one connection at a time: size it for the concurrent clients.
+  server_.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  server_.set_payload_max_length(settings_.max_body_bytes);
+  server_.set_keep_alive_timeout(settings_.keep_alive_timeout_s);
+  server_.set_read_timeout(settings_.read_timeout_s, 0);
+  server_.set_write_timeout(settings_.read_timeout_s, 0);
+  // Every error response is JSON, also the ones httplib produces itself (404, 413, ...).
+  server_.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    std::string message;
+    switch (res.status) {
+      case 404: message = fmt::format("no endpoint {} {}", req.method, req.path); break;
+      case 413: message = "request body too large"; break;
+      default: message = fmt::format("HTTP {}", res.status); break;
+    }
+    send_error(res, res.status, error_code_for(res.status), message);
+  });
+  server_.set_exception_handler([](const httplib::Request& req, httplib::Response& res,
+                                   std::exception_ptr ep) {
+    try {
+      if (ep) std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      spdlog::error("api: {} {} failed: {}", req.method, req.path, e.what());
+    } catch (...) {
+      spdlog::error("api: {} {} failed", req.method, req.path);
+    }
+    send_error(res, 500, "internal", "internal error");
+  });
+}
+
+ApiServer::~ApiServer() { stop(); }
+
+void ApiServer::send_json(httplib::Response& res, int status, const nlohmann::json& body) {
+  res.status = status;
+  res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                  "application/json");
+}
+
+void ApiServer::send_error(httplib::Response& res, int status, std::string_view code,
+                           std::string_view message) {
+  send_json(res, status, nlohmann::json{{"error", code}, {"message", message}});
+}
+
+bool ApiServer::authorize(const httplib::Request& req, httplib::Response& res, Role role) {
+  if (role == Role::open) return true;
+  std::string identity;
+  if (auth_.enabled()) {
+    const std::string key = presented_key(req);
+    if (key.empty()) {
+      send_error(res, 401, "unauthorized",
+                 "missing API key: send it as X-API-Key (or Authorization: Bearer <key>)");
+      return false;
+    }
+    const KeyKind kind = auth_.identify(key);
+    if (kind == KeyKind::none) {
+      send_error(res, 401, "unauthorized", "invalid API key");
+      return false;
+    }
+    if (!Authenticator::allows(kind, role)) {
+      send_error(res, 403, "forbidden",
+                 role == Role::admin && !auth_.admin_enabled()
+                     ? std::string("admin endpoints are disabled: no admin key is configured")
+                     : fmt::format("this key does not grant the {} role", role_name(role)));
+      return false;
+    }
+    identity = kind == KeyKind::admin ? "key:admin" : "key:api";
+  } else {
+    identity = "ip:" + req.remote_addr;  // --no-auth: limit per client address
+  }
+  if (const int wait = limiter_.acquire(identity, limit_class(role)); wait > 0) {
+    res.set_header("Retry-After", std::to_string(wait));
+    send_error(res, 429, "rate_limited",
+               fmt::format("rate limit exceeded; retry in {} s", wait));
+    return false;
+  }
+  return true;
+}
+
+httplib::Server::Handler ApiServer::wrap(Role role, Handler handler) {
+  return [this, role, handler = std::move(handler)](const httplib::Request& req,
+                                                    httplib::Response& res) {
+    if (!authorize(req, res, role)) return;
+    try {
+      handler(req, res);
+    } catch (const HttpError& e) {
+      send_error(res, e.status(), e.code(), e.what());
+    } catch (const std::exception& e) {
+      spdlog::error("api: {} {} failed: {}", req.method, req.path, e.what());
+      send_error(res, 500, "internal", "internal error");
+    }
+  };
+}
+
+void ApiServer::get(const std::string& pattern, Role role, Handler handler) {
+  server_.Get(pattern, wrap(role, std::move(handler)));
+}
+void ApiServer::post(const std::string& pattern, Role role, Handler handler) {
+  server_.Post(pattern, wrap(role, std::move(handler)));
+}
+void ApiServer::del(const std::string& pattern, Role role, Handler handler) {
+  server_.Delete(pattern, wrap(role, std::move(handler)));
+}
+
+int ApiServer::bind() {
+  if (settings_.port == 0) {
+    port_ = server_.bind_to_any_port(settings_.host);
+    if (port_ <= 0)
+      throw std::runtime_error(fmt::format("cannot listen on {} (any port)", settings_.host));
+  } else {
+    if (!server_.bind_to_port(settings_.host, settings_.port))
+      throw std::runtime_error(fmt::format("cannot listen on {}:{} (address in use or invalid?)",
+                                           settings_.host, settings_.port));
+    port_ = settings_.port;
+  }
+  return port_;
+}
+
+void ApiServer::serve() { server_.listen_after_bind(); }
+
+void ApiServer::stop() {
+  if (server_.is_running()) server_.stop();
+}
+
+}  // namespace nordiq::api

@@ -1,0 +1,64 @@
+#include "api/feed_endpoint.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace nordiq::api {
+
+namespace {
+
+// Parser and batch live per HTTP worker thread and are reused: a warmed-up thread parses a
+// batch without allocating per record. Parsing runs in parallel; FleetStore serialises storing.
+struct FeedScratch {
+  FeedParser parser;
+  FeedBatch batch;
+};
+
+}  // namespace
+
+void add_feed_routes(ApiServer& api, FleetStore& store, const FeedLimits& limits) {
+  api.post("/feed/data", Role::ingest, [&store, limits](const httplib::Request& req, httplib::Response& res) {
+    thread_local FeedScratch scratch;
+    scratch.parser.set_limits(limits);
+    FeedBatch& batch = scratch.batch;
+    const FeedParseResult parsed = scratch.parser.parse(req.body, now_ms(), batch);
+    switch (parsed.status) {
+      case FeedParseStatus::malformed:
+        return ApiServer::send_error(res, 400, "invalid_body", parsed.message);
+      case FeedParseStatus::too_many_records:
+        return ApiServer::send_error(res, 413, "too_many_records", parsed.message);
+      case FeedParseStatus::ok: break;
+    }
+
+    IngestOutcome outcome;
+    try {
+      outcome = store.ingest(batch);
+    } catch (const StoreError& e) {
+      spdlog::error("feed: storing {} records failed: {}", batch.records.size(), e.what());
+      return ApiServer::send_error(res, 503, "store_unavailable",
+                                   "the records could not be stored; retry later");
+    }
+
+    const size_t tracked = store.windows().server_count();
+    const size_t ready = store.windows().ready_count();
+    nlohmann::json rejected = nlohmann::json::array();
+    for (const RecordError& e : batch.errors)
+      rejected.push_back({{"index", e.index}, {"field", e.field}, {"error", e.error}});
+    // A retried batch (all duplicates) is a success: the records are stored.
+    const bool ok = batch.total == 0 || outcome.accepted + outcome.duplicates > 0;
+    nlohmann::json body = {{"status", ok ? "accepted" : "rejected"},
+                           {"accepted", outcome.accepted},
+                           {"duplicates", outcome.duplicates},
+                           {"rejected", std::move(rejected)},
+                           {"servers_tracked", tracked},
+                           {"servers_ready", ready},
+                           {"warmup_complete", tracked > 0 && ready == tracked}};
+    if (!ok) {
+      body["error"] = "no_valid_records";
+      body["message"] = fmt::format("none of the {} records was accepted", batch.total);
+    }
+    ApiServer::send_json(res, ok ? 200 : 422, body);
+  });
+}
+
+}  // namespace nordiq::api

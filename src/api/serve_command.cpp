@@ -1,0 +1,142 @@
+// `nordiq serve`: the daemon. Wires store → HTTP API, serves until SIGTERM/SIGINT, then drains
+// in-flight requests, stops the services, checkpoints the store and exits 0.
+#include <CLI/CLI.hpp>
+#include <pthread.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <memory>
+#include <thread>
+
+#include "api/api_server.hpp"
+#include "api/feed_endpoint.hpp"
+#include "api/logging.hpp"
+#include "api/serve_context.hpp"
+#include "api/status_endpoint.hpp"
+#include "cli/command.hpp"
+
+namespace nordiq::cli {
+
+namespace {
+
+struct ServeFlags {
+  api::ServeOptions options;
+  std::string api_key_file, admin_key_file;
+  bool no_auth = false;
+  std::string sync = "normal";
+  size_t max_body_mib = 32;
+  size_t max_records = 100'000;
+  size_t max_name_length = 128;
+};
+
+int run_serve(ServeFlags& flags) {
+  api::ServeOptions& opt = flags.options;
+  const auto level = api::log_level_from_env();  // a bad value is a startup error
+  api::configure_logging(opt.log_format, level);
+
+  opt.auth.enabled = !flags.no_auth;
+  opt.auth.data_dir = opt.store.data_dir;
+  if (!flags.api_key_file.empty()) opt.auth.api_key_file = flags.api_key_file;
+  if (!flags.admin_key_file.empty()) opt.auth.admin_key_file = flags.admin_key_file;
+  opt.store.durability = flags.sync == "full" ? Durability::full : Durability::normal;
+  opt.http.max_body_bytes = flags.max_body_mib << 20;
+
+  // Signals are taken by a dedicated thread (sigwait): block them before any thread exists so
+  // every thread inherits the mask and none is interrupted mid-request.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  auto store = FleetStore::open(opt.store);
+  api::Authenticator auth = opt.auth.enabled ? api::Authenticator::configure(opt.auth)
+                                             : api::Authenticator::disabled();
+  if (!opt.auth.enabled) spdlog::warn("auth: --no-auth: every endpoint is open to anyone who can connect");
+  api::ApiServer server(opt.http, std::move(auth));
+  api::ServeContext ctx{opt, *store, server, {}, {}};
+
+  FeedLimits limits;
+  limits.max_records = flags.max_records;
+  limits.max_name_length = flags.max_name_length;
+  limits.max_age_ms = int64_t{opt.store.retention_days} * 86'400'000;
+  api::add_status_routes(ctx);
+  api::add_feed_routes(server, *store, limits);
+  // Services plug in here (forecast cycle + /predictions, /alerts, /metrics: issue 3).
+
+  const int port = server.bind();
+  spdlog::info("nordiq {} listening on http://{}:{} (data dir {}, {} threads, step {} s)",
+               NORDIQ_VERSION, opt.http.host, port, opt.store.data_dir.string(),
+               opt.http.threads, opt.store.window.step_seconds);
+
+  std::atomic<bool> served{false};
+  std::atomic<bool> signalled{false};
+  std::thread signal_thread([&] {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    if (served.load()) return;  // woken by main after serve() ended on its own
+    signalled = true;
+    spdlog::info("received {}: draining in-flight requests", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    // stop() is a no-op until the listener runs: repeat until serve() has returned.
+    while (!served.load()) {
+      server.stop();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  server.serve();
+  served = true;
+  if (!signalled.load()) pthread_kill(signal_thread.native_handle(), SIGTERM);
+  signal_thread.join();
+
+  for (auto it = ctx.on_shutdown.rbegin(); it != ctx.on_shutdown.rend(); ++it) (*it)();
+  store->flush();
+  spdlog::info("stopped cleanly: {} records stored, {} servers", store->records_stored(),
+               store->windows().server_count());
+  return signalled.load() ? 0 : 1;
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app, Runner& runner) {
+  auto flags = std::make_shared<ServeFlags>();
+  api::ServeOptions& o = flags->options;
+  CLI::App* cmd = app.add_subcommand("serve", "Run the NordIQ daemon (ingest, forecasts, HTTP API)");
+  cmd->add_option("--host", o.http.host, "Address to listen on")->capture_default_str();
+  cmd->add_option("--port", o.http.port, "Port to listen on (0 = any free port)")
+      ->check(CLI::Range(0, 65535))->capture_default_str();
+  cmd->add_option("--data-dir", o.store.data_dir, "Directory of the store (SQLite, key file)")
+      ->capture_default_str();
+  cmd->add_option("--models-dir", o.models_dir, "Directory holding model directories")->capture_default_str();
+  cmd->add_option("--model", o.model, "Model name inside --models-dir (default: the shipped one)");
+  cmd->add_option("--threads", o.http.threads, "HTTP worker threads (= concurrent connections)")
+      ->check(CLI::Range(2, 1024))->capture_default_str();
+  cmd->add_option("--log-format", o.log_format, "Log output: text or json")
+      ->check(CLI::IsMember({"text", "json"}))->capture_default_str();
+  cmd->add_flag("--no-auth", flags->no_auth, "Serve without API keys (never on a shared network)");
+  cmd->add_option("--api-key-file", flags->api_key_file, "File holding the ingest/read key (else NORDIQ_API_KEY)");
+  cmd->add_option("--admin-key-file", flags->admin_key_file, "File holding the admin key (else NORDIQ_ADMIN_KEY)");
+  cmd->add_option("--step-seconds", o.store.window.step_seconds, "Step length of the time model")
+      ->check(CLI::Range(1, 86400))->capture_default_str();
+  cmd->add_option("--retention-days", o.store.retention_days, "Days of records and step history kept")
+      ->check(CLI::Range(1, 3650))->capture_default_str();
+  cmd->add_option("--max-servers", o.store.max_servers, "Servers tracked at most")->capture_default_str();
+  cmd->add_option("--max-body-mib", flags->max_body_mib, "Largest request body (MiB)")
+      ->check(CLI::Range(1, 1024))->capture_default_str();
+  cmd->add_option("--max-records", flags->max_records, "Records per request at most")
+      ->check(CLI::Range(1, 10'000'000))->capture_default_str();
+  cmd->add_option("--max-name-length", flags->max_name_length, "Longest server name")
+      ->check(CLI::Range(1, 128))->capture_default_str();
+  cmd->add_option("--rate-feed", o.http.rate_limits.feed_per_minute, "Feed requests per minute per key (0 = unlimited)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--rate-read", o.http.rate_limits.read_per_minute, "Read requests per minute per key (0 = unlimited)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--rate-admin", o.http.rate_limits.admin_per_minute, "Admin requests per minute per key (0 = unlimited)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--sync", flags->sync,
+                  "normal: commits survive a process crash (kill -9); full: also power loss (slower)")
+      ->check(CLI::IsMember({"normal", "full"}))->capture_default_str();
+  cmd->callback([flags, &runner] { runner = [flags] { return run_serve(*flags); }; });
+}
+
+}  // namespace nordiq::cli

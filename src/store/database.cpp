@@ -1,0 +1,187 @@
+#include "store/database.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <sqlite3.h>
+
+namespace nordiq {
+
+namespace {
+
+// PRAGMA application_id of NordIQ files ("NRDQ"): tells our database apart from any other
+// SQLite file someone points --data-dir at.
+constexpr int kApplicationId = 0x4E524451;
+
+}  // namespace
+
+void Database::fail(std::string_view what, int rc) const {
+  throw StoreError(fmt::format("{}: {}: {} ({})", path_.string(), what,
+                               db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc), sqlite3_errstr(rc)));
+}
+
+std::unique_ptr<Database> Database::open(const std::filesystem::path& path, Durability durability) {
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                 nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
+    sqlite3_close(raw);
+    throw StoreError(fmt::format("{}: cannot open the database: {}", path.string(), msg));
+  }
+  std::unique_ptr<Database> db(new Database(raw, path));
+  sqlite3_extended_result_codes(raw, 1);
+  sqlite3_busy_timeout(raw, 5000);
+
+  // The first read of the file: a non-SQLite (or badly corrupt) file fails here.
+  int app_id = 0, objects = 0;
+  try {
+    Statement id(*db, "PRAGMA application_id");
+    if (id.step()) app_id = static_cast<int>(id.column_int(0));
+    Statement count(*db, "SELECT count(*) FROM sqlite_master");
+    if (count.step()) objects = static_cast<int>(count.column_int(0));
+  } catch (const StoreError& e) {
+    throw StoreError(fmt::format(
+        "{} is not a usable NordIQ database (not an SQLite file, or corrupt): {}", path.string(),
+        e.what()));
+  }
+  if (app_id != kApplicationId) {
+    if (app_id != 0 || objects > 0)
+      throw StoreError(fmt::format(
+          "{} is an SQLite database of another application (application_id {:#x}, {} schema "
+          "objects); refusing to modify it — point --data-dir elsewhere",
+          path.string(), static_cast<unsigned>(app_id), objects));
+    db->exec(fmt::format("PRAGMA application_id = {}", kApplicationId));
+  }
+
+  Statement wal(*db, "PRAGMA journal_mode = WAL");
+  if (!wal.step() || wal.column_text(0) != "wal")
+    throw StoreError(fmt::format("{}: cannot switch the database to WAL mode", path.string()));
+  wal.reset();
+  db->exec(durability == Durability::full ? "PRAGMA synchronous = FULL"
+                                          : "PRAGMA synchronous = NORMAL");
+  db->exec(
+      "CREATE TABLE IF NOT EXISTS schema_versions ("
+      " component TEXT PRIMARY KEY, version INTEGER NOT NULL, updated_at INTEGER NOT NULL)");
+  return db;
+}
+
+Database::~Database() { sqlite3_close_v2(db_); }
+
+void Database::exec(std::string_view sql) {
+  const std::string text(sql);
+  char* err = nullptr;
+  const int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    std::string msg = err ? err : sqlite3_errstr(rc);
+    sqlite3_free(err);
+    throw StoreError(fmt::format("{}: {}", path_.string(), msg));
+  }
+}
+
+int Database::changes() const { return sqlite3_changes(db_); }
+
+int Database::schema_version(std::string_view component) {
+  Statement q(*this, "SELECT version FROM schema_versions WHERE component = ?");
+  q.bind(1, component);
+  return q.step() ? static_cast<int>(q.column_int(0)) : 0;
+}
+
+void Database::migrate(std::string_view component, std::span<const Migration> migrations) {
+  const int current = schema_version(component);
+  const int latest = migrations.empty() ? 0 : migrations.back().version;
+  if (current > latest)
+    throw StoreError(fmt::format(
+        "{}: schema '{}' is at version {}, newer than this nordiq understands ({}); upgrade nordiq",
+        path_.string(), component, current, latest));
+  for (const Migration& m : migrations) {
+    if (m.version <= current) continue;
+    Transaction tx(*this);
+    exec(m.sql);
+    Statement set(*this,
+                  "INSERT INTO schema_versions(component, version, updated_at) VALUES(?, ?, "
+                  "CAST(strftime('%s','now') AS INTEGER)) ON CONFLICT(component) DO UPDATE SET "
+                  "version = excluded.version, updated_at = excluded.updated_at");
+    set.bind(1, component).bind(2, int64_t{m.version});
+    set.run();
+    tx.commit();
+    spdlog::info("store: schema '{}' migrated to version {}", component, m.version);
+  }
+}
+
+void Database::checkpoint() {
+  const int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY) fail("WAL checkpoint failed", rc);
+}
+
+// ---- Statement --------------------------------------------------------------------------------
+
+Statement::Statement(Database& db, std::string_view sql) : db_(db) {
+  const int rc = sqlite3_prepare_v3(db.handle(), sql.data(), static_cast<int>(sql.size()),
+                                    SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr);
+  if (rc != SQLITE_OK) db_.fail(fmt::format("cannot prepare `{}`", sql.substr(0, 80)), rc);
+}
+
+Statement::~Statement() { sqlite3_finalize(stmt_); }
+
+Statement& Statement::bind(int index, int64_t value) {
+  if (int rc = sqlite3_bind_int64(stmt_, index, value); rc != SQLITE_OK) db_.fail("bind", rc);
+  return *this;
+}
+Statement& Statement::bind(int index, double value) {
+  if (int rc = sqlite3_bind_double(stmt_, index, value); rc != SQLITE_OK) db_.fail("bind", rc);
+  return *this;
+}
+Statement& Statement::bind(int index, std::string_view text) {
+  if (int rc = sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()),
+                                 SQLITE_TRANSIENT);
+      rc != SQLITE_OK)
+    db_.fail("bind", rc);
+  return *this;
+}
+Statement& Statement::bind_null(int index) {
+  if (int rc = sqlite3_bind_null(stmt_, index); rc != SQLITE_OK) db_.fail("bind", rc);
+  return *this;
+}
+
+bool Statement::step() {
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  sqlite3_reset(stmt_);
+  db_.fail(fmt::format("`{}`", std::string_view(sqlite3_sql(stmt_)).substr(0, 80)), rc);
+}
+
+void Statement::reset() { sqlite3_reset(stmt_); }
+
+void Statement::run() {
+  while (step()) {
+  }
+  reset();
+}
+
+int64_t Statement::column_int(int col) const { return sqlite3_column_int64(stmt_, col); }
+double Statement::column_double(int col) const { return sqlite3_column_double(stmt_, col); }
+std::string_view Statement::column_text(int col) const {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+  return p ? std::string_view(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
+           : std::string_view();
+}
+bool Statement::column_is_null(int col) const {
+  return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
+}
+
+// ---- Transaction ------------------------------------------------------------------------------
+
+Transaction::Transaction(Database& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
+
+Transaction::~Transaction() {
+  if (!done_) sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+void Transaction::commit() {
+  db_.exec("COMMIT");
+  done_ = true;
+}
+
+}  // namespace nordiq

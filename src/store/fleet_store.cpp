@@ -1,0 +1,185 @@
+#include "store/fleet_store.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <system_error>
+#include <unordered_map>
+
+#include "store/history_tables.hpp"
+
+namespace nordiq {
+
+namespace {
+constexpr ServerId kNoServer = ~ServerId{0};
+constexpr int64_t kPruneEveryMs = 3600 * 1000;  // retention is enforced hourly
+}  // namespace
+
+FleetStore::FleetStore(const StoreOptions& options)
+    : options_(options), windows_(options.window) {}
+
+FleetStore::~FleetStore() = default;
+
+std::unique_ptr<FleetStore> FleetStore::open(const StoreOptions& options) {
+  std::error_code ec;
+  std::filesystem::create_directories(options.data_dir, ec);
+  if (ec)
+    throw StoreError(fmt::format("cannot create data dir {}: {}", options.data_dir.string(), ec.message()));
+  std::unique_ptr<FleetStore> store(new FleetStore(options));
+  store->db_ = Database::open(options.data_dir / kDatabaseFile, options.durability);
+  store->tables_ = std::make_unique<HistoryTables>(*store->db_);
+  store->restore();
+  return store;
+}
+
+void FleetStore::restore() {
+  auto lock = db_->lock();
+  const auto servers = tables_->servers();
+  const int64_t step_ms = options_.window.step_ms();
+  // Enough steps that forward fill/restart decisions near the window's start come out as they
+  // did live: capacity + the longest fill + the open step.
+  const int64_t span = (int64_t{options_.window.capacity} + options_.window.max_forward_fill + 2) * step_ms;
+  std::vector<StepAggregate> steps;
+  for (const auto& row : servers) {
+    const ServerId id = windows_.intern(row.name, row.profile);
+    if (id != row.id)
+      throw StoreError(fmt::format("{}: servers table is inconsistent (server '{}' has id {}, expected {})",
+                                   db_->path().string(), row.name, row.id, id));
+    const auto latest = tables_->latest_step(id);
+    if (!latest) continue;
+    steps.clear();
+    tables_->steps(id, *latest - span, *latest + 1, steps);
+    windows_.restore(id, steps);
+  }
+  records_stored_.store(tables_->count_records());
+  spdlog::info("store: {} opened: {} servers ({} with >= {} steps), {} records",
+               db_->path().string(), windows_.server_count(), windows_.ready_count(),
+               kMinEncoderSteps, records_stored_.load());
+}
+
+void FleetStore::on_steps_closed(StepsClosedCallback callback) {
+  subscribers_.push_back(std::move(callback));
+}
+
+IngestOutcome FleetStore::ingest(FeedBatch& batch) {
+  std::lock_guard ingest_lock(ingest_mutex_);
+  IngestOutcome outcome;
+  const EpochMs now = now_ms();
+  const size_t n = batch.records.size();
+  ids_scratch_.assign(n, kNoServer);
+  fresh_scratch_.assign(n, 0);
+
+  // 1. Server ids: known ones under one shared lock; new ones get the ids they WILL be interned
+  //    with after the commit (ingest is serialised, so nobody else interns meanwhile).
+  struct NewServer {
+    std::string_view name;
+    Profile profile;
+    bool override_profile;
+  };
+  std::vector<NewServer> new_servers;
+  std::unordered_map<std::string_view, ServerId> pending;
+  const size_t known = windows_.server_count();
+  windows_.read([&](const WindowStore& w) {
+    for (size_t i = 0; i < n; ++i) {
+      const std::string_view name = batch.name(batch.records[i]);
+      if (auto id = w.find(name)) {
+        ids_scratch_[i] = *id;
+      } else if (auto it = pending.find(name); it != pending.end()) {
+        ids_scratch_[i] = it->second;
+      } else if (known + new_servers.size() < options_.max_servers) {
+        const FeedRecord& r = batch.records[i];
+        const bool override_profile = r.profile >= 0;
+        const Profile profile = override_profile ? static_cast<Profile>(r.profile)
+                                                 : profile_from_server_name(name);
+        const auto id = static_cast<ServerId>(known + new_servers.size());
+        new_servers.push_back(NewServer{name, profile, override_profile});
+        pending.emplace(name, id);
+        ids_scratch_[i] = id;
+      }
+    }
+  });
+
+  bool limit_errors = false;
+  for (size_t i = 0; i < n; ++i) {
+    if (ids_scratch_[i] != kNoServer) continue;
+    batch.errors.push_back(RecordError{batch.records[i].index, "server_name",
+                                       fmt::format("server limit reached ({} servers tracked)",
+                                                   options_.max_servers)});
+    ++batch.rejected;
+    limit_errors = true;
+  }
+  if (limit_errors)
+    std::stable_sort(batch.errors.begin(), batch.errors.end(),
+                     [](const RecordError& a, const RecordError& b) { return a.index < b.index; });
+
+  // 2. One transaction: new servers, raw records (duplicates ignored), step aggregates.
+  {
+    auto db_lock = db_->lock();
+    prune_if_due(now);
+    Transaction tx(*db_);
+    for (const auto& s : new_servers)
+      tables_->insert_server(static_cast<ServerId>(pending[s.name]), s.name, s.profile,
+                             s.override_profile, now);
+    for (size_t i = 0; i < n; ++i) {
+      if (ids_scratch_[i] == kNoServer) continue;
+      const FeedRecord& r = batch.records[i];
+      if (tables_->insert_record(ids_scratch_[i], r.timestamp, r.status, r.values)) {
+        tables_->add_to_step(ids_scratch_[i], windows_.step_of(r.timestamp), r.status, r.values);
+        fresh_scratch_[i] = 1;
+        ++outcome.accepted;
+      } else {
+        ++outcome.duplicates;
+      }
+    }
+    tx.commit();
+  }
+
+  // 3. Committed: now the in-memory state follows.
+  for (const auto& s : new_servers) {
+    const ServerId id = windows_.intern(s.name, s.profile);
+    if (id != pending[s.name]) spdlog::error("store: server '{}' interned as {}, stored as {}", s.name, id, pending[s.name]);
+  }
+  samples_scratch_.clear();
+  for (size_t i = 0; i < n; ++i) {
+    if (!fresh_scratch_[i]) continue;
+    const FeedRecord& r = batch.records[i];
+    samples_scratch_.push_back(WindowStore::Sample{ids_scratch_[i], r.timestamp, r.status, r.values});
+  }
+  closed_scratch_.clear();
+  windows_.apply_batch(samples_scratch_, closed_scratch_);
+  records_stored_.fetch_add(outcome.accepted, std::memory_order_relaxed);
+
+  if (!closed_scratch_.empty())
+    for (const auto& callback : subscribers_) callback(closed_scratch_);
+  return outcome;
+}
+
+void FleetStore::prune_if_due(EpochMs now) {
+  if (options_.retention_days <= 0 || now < next_prune_) return;
+  next_prune_ = now + kPruneEveryMs;
+  const EpochMs cutoff = now - int64_t{options_.retention_days} * 86'400'000;
+  Transaction tx(*db_);
+  uint64_t deleted = 0;
+  const size_t servers = windows_.server_count();
+  for (size_t id = 0; id < servers; ++id) deleted += tables_->prune(static_cast<ServerId>(id), cutoff);
+  tx.commit();
+  if (deleted > 0) {
+    records_stored_.fetch_sub(std::min<uint64_t>(deleted, records_stored_.load()));
+    spdlog::info("store: pruned {} records older than {} days", deleted, options_.retention_days);
+  }
+}
+
+std::vector<StepAggregate> FleetStore::history(ServerId id, EpochMs from, EpochMs to) {
+  std::vector<StepAggregate> out;
+  auto lock = db_->lock();
+  tables_->steps(id, from, to, out);
+  return out;
+}
+
+void FleetStore::flush() {
+  auto lock = db_->lock();
+  db_->checkpoint();
+}
+
+}  // namespace nordiq

@@ -1,0 +1,180 @@
+#include "store/history_tables.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <string>
+
+namespace nordiq {
+
+namespace {
+
+// Column lists derived from kMetrics, so the schema follows the contract's metric order.
+std::string metric_columns(std::string_view prefix, std::string_view suffix) {
+  std::string out;
+  for (const auto& m : kMetrics) out += fmt::format(", {}{}{}", prefix, m.name, suffix);
+  return out;
+}
+
+std::string placeholders(int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += ", ?";
+  return out;
+}
+
+// Status name from the stored severity rank (critical_issue = 7 ... idle = 0).
+std::string severity_case() {
+  std::string out = "CASE worst_severity";
+  for (int s = 0; s < kNumStatuses; ++s)
+    out += fmt::format(" WHEN {} THEN '{}'", status_severity(static_cast<Status>(s)),
+                       kStatusNames[s]);
+  return out + " END";
+}
+
+const std::string& schema_v1() {
+  static const std::string sql = [] {
+    std::string means;
+    for (const auto& m : kMetrics) means += fmt::format(", s.sum_{0} / s.count AS {0}", m.name);
+    return fmt::format(
+        "CREATE TABLE servers (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+        " profile TEXT NOT NULL, profile_override INTEGER NOT NULL, first_seen INTEGER NOT NULL);"
+        "CREATE TABLE records (server_id INTEGER NOT NULL, ts INTEGER NOT NULL,"
+        " status TEXT NOT NULL{0}, PRIMARY KEY (server_id, ts)) WITHOUT ROWID;"
+        "CREATE TABLE steps (server_id INTEGER NOT NULL, step_start INTEGER NOT NULL,"
+        " count INTEGER NOT NULL, worst_severity INTEGER NOT NULL{1},"
+        " PRIMARY KEY (server_id, step_start)) WITHOUT ROWID;"
+        "CREATE VIEW step_history AS SELECT s.server_id, v.name AS server_name, v.profile,"
+        " s.step_start, s.count, ({2}) AS status{3}"
+        " FROM steps s JOIN servers v ON v.id = s.server_id;",
+        metric_columns("", " REAL NOT NULL"), metric_columns("sum_", " REAL NOT NULL"),
+        severity_case(), means);
+  }();
+  return sql;
+}
+
+const std::string& insert_record_sql() {
+  static const std::string sql =
+      fmt::format("INSERT OR IGNORE INTO records (server_id, ts, status{}) VALUES (?, ?, ?{})",
+                  metric_columns("", ""), placeholders(kNumMetrics));
+  return sql;
+}
+
+const std::string& add_to_step_sql() {
+  static const std::string sql = [] {
+    std::string updates;
+    for (const auto& m : kMetrics) updates += fmt::format(", sum_{0} = sum_{0} + excluded.sum_{0}", m.name);
+    return fmt::format(
+        "INSERT INTO steps (server_id, step_start, count, worst_severity{}) VALUES (?, ?, 1, ?{})"
+        " ON CONFLICT (server_id, step_start) DO UPDATE SET count = count + 1,"
+        " worst_severity = max(worst_severity, excluded.worst_severity){}",
+        metric_columns("sum_", ""), placeholders(kNumMetrics), updates);
+  }();
+  return sql;
+}
+
+const std::string& select_steps_sql() {
+  static const std::string sql = fmt::format(
+      "SELECT step_start, count, worst_severity{} FROM steps WHERE server_id = ? AND"
+      " step_start >= ? AND step_start < ? ORDER BY step_start",
+      metric_columns("sum_", ""));
+  return sql;
+}
+
+Status status_from_severity(int64_t severity) {
+  for (int s = 0; s < kNumStatuses; ++s)
+    if (status_severity(static_cast<Status>(s)) == severity) return static_cast<Status>(s);
+  return Status::healthy;
+}
+
+Database& migrated(Database& db) {
+  static const std::array<Migration, 1> migrations = {{{1, schema_v1().c_str()}}};
+  db.migrate(HistoryTables::kComponent, migrations);
+  return db;
+}
+
+}  // namespace
+
+HistoryTables::HistoryTables(Database& db)
+    : db_(migrated(db)),
+      insert_server_(db, "INSERT INTO servers (id, name, profile, profile_override, first_seen)"
+                         " VALUES (?, ?, ?, ?, ?)"),
+      insert_record_(db, insert_record_sql()),
+      add_to_step_(db, add_to_step_sql()),
+      select_servers_(db, "SELECT id, name, profile FROM servers ORDER BY id"),
+      latest_step_(db, "SELECT max(step_start) FROM steps WHERE server_id = ?"),
+      select_steps_(db, select_steps_sql()),
+      count_records_(db, "SELECT count(*) FROM records"),
+      prune_records_(db, "DELETE FROM records WHERE server_id = ? AND ts < ?"),
+      prune_steps_(db, "DELETE FROM steps WHERE server_id = ? AND step_start < ?") {}
+
+void HistoryTables::insert_server(ServerId id, std::string_view name, Profile profile,
+                                  bool override_profile, EpochMs now) {
+  insert_server_.bind(1, int64_t{id}).bind(2, name).bind(3, profile_id(profile));
+  insert_server_.bind(4, int64_t{override_profile ? 1 : 0}).bind(5, int64_t{now});
+  insert_server_.run();
+}
+
+bool HistoryTables::insert_record(ServerId id, EpochMs ts, Status status, const double* values) {
+  insert_record_.bind(1, int64_t{id}).bind(2, int64_t{ts}).bind(3, status_name(status));
+  for (int k = 0; k < kNumMetrics; ++k) insert_record_.bind(4 + k, values[k]);
+  insert_record_.run();
+  return db_.changes() == 1;
+}
+
+void HistoryTables::add_to_step(ServerId id, EpochMs step_start, Status status, const double* values) {
+  add_to_step_.bind(1, int64_t{id}).bind(2, int64_t{step_start});
+  add_to_step_.bind(3, int64_t{status_severity(status)});
+  for (int k = 0; k < kNumMetrics; ++k) add_to_step_.bind(4 + k, values[k]);
+  add_to_step_.run();
+}
+
+std::vector<HistoryTables::ServerRow> HistoryTables::servers() {
+  std::vector<ServerRow> rows;
+  while (select_servers_.step()) {
+    const auto profile = profile_from_id(select_servers_.column_text(2));
+    rows.push_back(ServerRow{static_cast<ServerId>(select_servers_.column_int(0)),
+                             std::string(select_servers_.column_text(1)),
+                             profile.value_or(Profile::generic)});
+  }
+  select_servers_.reset();
+  return rows;
+}
+
+std::optional<EpochMs> HistoryTables::latest_step(ServerId id) {
+  latest_step_.bind(1, int64_t{id});
+  std::optional<EpochMs> out;
+  if (latest_step_.step() && !latest_step_.column_is_null(0)) out = latest_step_.column_int(0);
+  latest_step_.reset();
+  return out;
+}
+
+void HistoryTables::steps(ServerId id, EpochMs from, EpochMs to, std::vector<StepAggregate>& out) {
+  select_steps_.bind(1, int64_t{id}).bind(2, int64_t{from}).bind(3, int64_t{to});
+  while (select_steps_.step()) {
+    StepAggregate a;
+    a.step_start = select_steps_.column_int(0);
+    a.count = static_cast<uint32_t>(select_steps_.column_int(1));
+    a.worst = status_from_severity(select_steps_.column_int(2));
+    for (int k = 0; k < kNumMetrics; ++k) a.sums[k] = select_steps_.column_double(3 + k);
+    out.push_back(a);
+  }
+  select_steps_.reset();
+}
+
+uint64_t HistoryTables::count_records() {
+  uint64_t n = 0;
+  if (count_records_.step()) n = static_cast<uint64_t>(count_records_.column_int(0));
+  count_records_.reset();
+  return n;
+}
+
+uint64_t HistoryTables::prune(ServerId id, EpochMs cutoff) {
+  prune_records_.bind(1, int64_t{id}).bind(2, int64_t{cutoff});
+  prune_records_.run();
+  const auto deleted = static_cast<uint64_t>(db_.changes());
+  prune_steps_.bind(1, int64_t{id}).bind(2, int64_t{cutoff});
+  prune_steps_.run();
+  return deleted;
+}
+
+}  // namespace nordiq

@@ -1,0 +1,48 @@
+// The store's SQLite tables (component "history") and their prepared statements:
+//   servers(id, name, profile, profile_override, first_seen)       dense ids = WindowStore ids
+//   records(server_id, ts, status, <14 metrics>)                    raw accepted records, unique (server_id, ts)
+//   steps(server_id, step_start, count, worst_severity, sum_<metric>...)  per-step sums (training source)
+//   view step_history(server_id, server_name, profile, step_start, count, status, <14 metric means>)
+// Times are epoch milliseconds (UTC). Internal to the store module.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "core/metrics.hpp"
+#include "store/database.hpp"
+#include "store/window_store.hpp"
+
+namespace nordiq {
+
+class HistoryTables {
+ public:
+  static constexpr std::string_view kComponent = "history";
+  explicit HistoryTables(Database& db);  // migrates, then prepares the statements
+
+  void insert_server(ServerId id, std::string_view name, Profile profile, bool override_profile,
+                     EpochMs now);
+  // false when (server, ts) was already stored (a duplicate).
+  bool insert_record(ServerId id, EpochMs ts, Status status, const double* values);
+  void add_to_step(ServerId id, EpochMs step_start, Status status, const double* values);
+
+  struct ServerRow {
+    ServerId id;
+    std::string name;
+    Profile profile;
+  };
+  std::vector<ServerRow> servers();
+  std::optional<EpochMs> latest_step(ServerId id);
+  void steps(ServerId id, EpochMs from, EpochMs to, std::vector<StepAggregate>& out);
+  uint64_t count_records();
+  uint64_t prune(ServerId id, EpochMs cutoff);  // returns raw records deleted
+
+ private:
+  Database& db_;
+  Statement insert_server_, insert_record_, add_to_step_, select_servers_, latest_step_,
+      select_steps_, count_records_, prune_records_, prune_steps_;
+};
+
+}  // namespace nordiq
