@@ -127,6 +127,13 @@ ResampleNormW add_resample_norm(ParamTable& t, const std::string& prefix, int in
 GateAddNormW add_gate_add_norm(ParamTable& t, const std::string& prefix, int in, int out);
 GrnW add_grn(ParamTable& t, const std::string& prefix, int in, int hidden, int out, int ctx);
 
+// Copies every tensor `prefix + name` of the table into P (canonical copies; aliases are checked
+// to be present, of the right shape and identical). Throws naming the first bad tensor, or
+// listing missing tensors; with strict_extra also refuses tensors under `prefix` that the
+// table does not know.
+void load_params(const ParamTable& table, const SafeTensors& file, const std::string& prefix, bool strict_extra,
+                 float* P);
+
 // ---- model ----------------------------------------------------------------------------------
 
 class Model {

@@ -1,0 +1,356 @@
+#include "tft/layers.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "tft/gemm.hpp"
+#include "tft/vmath.hpp"
+
+namespace nordiq::tft::nn {
+
+float sigmoid(float x) {
+  float y;
+  vm::sigmoid_n(&y, &x, 1);
+  return y;
+}
+
+InterpTable InterpTable::make(int n, int m) {
+  InterpTable t;
+  t.n = n;
+  t.m = m;
+  // The ratio is rounded to float32 and the position evaluated exactly (in double): this is
+  // torch's float32 grid, which trained weights depend on (TFT.md §3.2).
+  const float scale = m > 1 ? static_cast<float>(n - 1) / static_cast<float>(m - 1) : 0.0f;
+  for (int j = 0; j < m; ++j) {
+    const double s = static_cast<double>(scale) * j;
+    const int i0 = std::min(static_cast<int>(std::floor(s)), n - 1);
+    const int i1 = std::min(i0 + 1, n - 1);
+    const float l1 = static_cast<float>(std::clamp(s - i0, 0.0, 1.0));
+    t.i0.push_back(i0);
+    t.i1.push_back(i1);
+    t.l1.push_back(l1);
+    t.l0.push_back(1.0f - l1);
+  }
+  return t;
+}
+
+void prepare_kappa(const ParamTable& table, const float* P, float* kappa) {
+  for (const auto& s : table.specs()) {
+    if (s.alias_of >= 0 || s.name.size() < 5 || s.name.compare(s.name.size() - 5, 5, ".mask") != 0) continue;
+    vm::sigmoid_n(kappa + s.offset, P + s.offset, static_cast<ptrdiff_t>(s.numel));
+    for (size_t i = 0; i < s.numel; ++i) kappa[s.offset + i] *= 2.0f;
+  }
+}
+
+void add_interp_tables(std::map<std::pair<int, int>, InterpTable>& tables, const GrnW& g) {
+  if (g.resample && !tables.count({g.in, g.out})) tables[{g.in, g.out}] = InterpTable::make(g.in, g.out);
+}
+
+void linear_forward(float* y, int ldy, const float* x, int ldx, int rows, const LinearW& l, const float* P, bool accumulate) {
+  gemm::Shape s;
+  s.M = rows;
+  s.N = l.out;
+  s.K = l.in;
+  s.ldx = ldx;
+  s.ldy = ldy;
+  s.accumulate = accumulate;
+  gemm::linear(s, x, P + l.w, l.b == kNoParam ? nullptr : P + l.b, y);
+}
+
+void interp_forward(float* y, const float* x, int ldx, int rows, const InterpTable& t) {
+  for (int r = 0; r < rows; ++r) {
+    const float* xr = x + size_t(r) * ldx;
+    float* yr = y + size_t(r) * t.m;
+    for (int j = 0; j < t.m; ++j) yr[j] = std::fma(xr[t.i0[size_t(j)]], t.l0[size_t(j)], xr[t.i1[size_t(j)]] * t.l1[size_t(j)]);
+  }
+}
+
+namespace {
+// In-place LayerNorm of one row (float32, two passes, fixed-order lane sums).
+inline void norm_row(float* y, const float* x, int n, const float* gamma, const float* beta, float eps) {
+  const float mu = vm::sum(x, n) / static_cast<float>(n);
+  const float var = vm::sum_sq_dev(x, n, mu) / static_cast<float>(n);
+  const float r = 1.0f / std::sqrt(var + eps);
+  for (int j = 0; j < n; ++j) y[j] = (x[j] - mu) * r * gamma[j] + beta[j];
+}
+}  // namespace
+
+void layer_norm_forward(float* y, const float* x, int rows, int n, const float* gamma, const float* beta, float eps) {
+  for (int r = 0; r < rows; ++r) norm_row(y + size_t(r) * n, x + size_t(r) * n, n, gamma, beta, eps);
+}
+
+void resample_norm_forward(float* y, const float* x, int ldx, int rows, const ResampleNormW& rn, const Prepared& p) {
+  const int m = rn.out;
+  if (rn.in != rn.out) {
+    interp_forward(y, x, ldx, rows, p.table(rn.in, rn.out));
+  } else {
+    for (int r = 0; r < rows; ++r) std::memcpy(y + size_t(r) * m, x + size_t(r) * ldx, sizeof(float) * size_t(m));
+  }
+  const float* kappa = p.kappa + rn.mask;
+  const float* g = p.P + rn.norm.w;
+  const float* b = p.P + rn.norm.b;
+  for (int r = 0; r < rows; ++r) {
+    float* yr = y + size_t(r) * m;
+    for (int j = 0; j < m; ++j) yr[j] *= kappa[j];
+    norm_row(yr, yr, m, g, b, p.eps);
+  }
+}
+
+void gate_add_norm_forward(float* y, const float* u, const float* skip, int ld_skip, int rows, int o,
+                           const float* gamma, const float* beta, float eps) {
+  for (int r = 0; r < rows; ++r) {
+    const float* ur = u + size_t(r) * 2 * o;
+    const float* sr = skip + size_t(r) * ld_skip;
+    float* yr = y + size_t(r) * o;
+    vm::sigmoid_n(yr, ur + o, o);
+    for (int j = 0; j < o; ++j) yr[j] = ur[j] * yr[j] + sr[j];
+    norm_row(yr, yr, o, gamma, beta, eps);
+  }
+}
+
+size_t grn_acts_floats(const GrnW& g, int rows, int groups) {
+  const size_t R = size_t(rows);
+  return 3 * R * size_t(g.hidden) + (g.ctx ? size_t(groups) * size_t(g.hidden) : 0) + R * 2 * size_t(g.out) +
+         (g.resample ? R * size_t(g.out) : 0) + R * size_t(g.out) + 6 * 16;
+}
+
+namespace {
+float* take(float*& cursor, size_t n) {
+  float* p = cursor;
+  cursor += (n + 15) / 16 * 16;  // keep every buffer 64-byte aligned
+  return p;
+}
+}  // namespace
+
+GrnActs grn_acts_take(const GrnW& g, int rows, int groups, float*& cursor) {
+  const size_t R = size_t(rows);
+  GrnActs a;
+  a.fc1 = take(cursor, R * size_t(g.hidden));
+  a.elu = take(cursor, R * size_t(g.hidden));
+  a.fc2 = take(cursor, R * size_t(g.hidden));
+  if (g.ctx) a.ctx_proj = take(cursor, size_t(groups) * size_t(g.hidden));
+  a.glu = take(cursor, R * 2 * size_t(g.out));
+  if (g.resample) a.resid = take(cursor, R * size_t(g.out));
+  a.out = take(cursor, R * size_t(g.out));
+  return a;
+}
+
+void grn_forward(const GrnActs& a, const float* x, int ldx, int rows, const float* context, int rows_per_ctx,
+                 const GrnW& g, const Prepared& p) {
+  const float* skip = x;
+  int ld_skip = ldx;
+  if (g.resample) {
+    resample_norm_forward(a.resid, x, ldx, rows, g.res, p);
+    skip = a.resid;
+    ld_skip = g.out;
+  }
+  const int hdim = g.hidden;
+  linear_forward(a.fc1, hdim, x, ldx, rows, g.fc1, p.P);
+  if (g.ctx && context) {
+    const int groups = rows / rows_per_ctx;
+    linear_forward(a.ctx_proj, hdim, context, g.ctx, groups, g.context, p.P);
+    for (int r = 0; r < rows; ++r) {
+      float* f = a.fc1 + size_t(r) * hdim;
+      const float* c = a.ctx_proj + size_t(r / rows_per_ctx) * hdim;
+      for (int j = 0; j < hdim; ++j) f[j] += c[j];
+    }
+  }
+  // ELU(α=1): x > 0 ? x : e^x − 1
+  const size_t n = size_t(rows) * hdim;
+  vm::exp_n(a.elu, a.fc1, static_cast<ptrdiff_t>(n));
+  for (size_t i = 0; i < n; ++i) a.elu[i] = a.fc1[i] > 0.0f ? a.fc1[i] : a.elu[i] - 1.0f;
+  linear_forward(a.fc2, hdim, a.elu, hdim, rows, g.fc2, p.P);
+  linear_forward(a.glu, 2 * g.out, a.fc2, hdim, rows, g.gate.glu, p.P);
+  gate_add_norm_forward(a.out, a.glu, skip, ld_skip, rows, g.out, p.P + g.gate.norm.w, p.P + g.gate.norm.b, p.eps);
+}
+
+void softmax_rows(float* y, const float* x, int rows, int n) {
+  for (int r = 0; r < rows; ++r) {
+    const float* xr = x + size_t(r) * n;
+    float* yr = y + size_t(r) * n;
+    float mx = xr[0];
+    for (int j = 1; j < n; ++j) mx = std::max(mx, xr[j]);
+    for (int j = 0; j < n; ++j) yr[j] = xr[j] - mx;
+    vm::exp_n(yr, yr, n);
+    const float s = vm::sum(yr, n);
+    for (int j = 0; j < n; ++j) yr[j] /= s;
+  }
+}
+
+size_t vsn_acts_floats(const VsnW& v, int rows, int groups, bool keep_vars) {
+  size_t total = grn_acts_floats(v.flat, rows, groups) + 2 * size_t(rows) * size_t(v.n()) + 64;
+  size_t per_var_max = 0;
+  for (const auto& var : v.vars) {
+    const size_t need = var.categorical ? size_t(rows) * size_t(var.cat_norm.out) + 16 : grn_acts_floats(var.grn, rows, groups);
+    total += keep_vars ? need : 0;
+    per_var_max = std::max(per_var_max, need);
+  }
+  const int H = v.vars.empty() ? 0 : (v.vars[0].categorical ? v.vars[0].cat_norm.out : v.vars[0].grn.out);
+  return total + (keep_vars ? 0 : per_var_max) + size_t(rows) * size_t(H) + 16;
+}
+
+void vsn_acts_take(VsnActs& a, const VsnW& v, int rows, int groups, bool keep_vars, float*& cursor) {
+  a.flat = grn_acts_take(v.flat, rows, groups, cursor);
+  a.weights = take(cursor, size_t(rows) * size_t(v.n()));
+  a.vars.resize(v.vars.size());
+  float* shared = cursor;
+  size_t per_var_max = 0;
+  for (size_t i = 0; i < v.vars.size(); ++i) {
+    const auto& var = v.vars[i];
+    float* start = keep_vars ? cursor : shared;
+    float* c = start;
+    if (var.categorical) {
+      a.vars[i] = GrnActs{};
+      a.vars[i].out = take(c, size_t(rows) * size_t(var.cat_norm.out));
+    } else {
+      a.vars[i] = grn_acts_take(var.grn, rows, groups, c);
+    }
+    per_var_max = std::max(per_var_max, size_t(c - start));
+    if (keep_vars) cursor = c;
+  }
+  if (!keep_vars) cursor = shared + per_var_max;
+  const int H = v.vars[0].categorical ? v.vars[0].cat_norm.out : v.vars[0].grn.out;
+  a.out = take(cursor, size_t(rows) * size_t(H));
+}
+
+void vsn_forward(VsnActs& a, const float* flat, int rows, const float* context, int rows_per_ctx, const VsnW& v,
+                 int hidden, const Prepared& p) {
+  const int n = v.n();
+  const int S = v.flat_width;
+  grn_forward(a.flat, flat, S, rows, context, rows_per_ctx, v.flat, p);
+  softmax_rows(a.weights, a.flat.out, rows, n);
+  std::fill(a.out, a.out + size_t(rows) * hidden, 0.0f);
+  for (int i = 0; i < n; ++i) {
+    const auto& var = v.vars[size_t(i)];
+    const GrnActs& va = a.vars[size_t(i)];
+    if (var.categorical) resample_norm_forward(va.out, flat + var.flat_offset, S, rows, var.cat_norm, p);
+    else grn_forward(va, flat + var.flat_offset, S, rows, nullptr, 1, var.grn, p);
+    // out += w_v · ξ_v, variables in order (the reduction order of TFT.md §13)
+    for (int r = 0; r < rows; ++r) {
+      const float w = a.weights[size_t(r) * n + i];
+      const float* xi = va.out + size_t(r) * hidden;
+      float* o = a.out + size_t(r) * hidden;
+      for (int j = 0; j < hidden; ++j) o[j] += w * xi[j];
+    }
+  }
+}
+
+void vsn_gather(float* flat, const VsnW& v, const float* P, const int32_t* x_cat, int n_cat, const float* x_cont,
+                int n_real, int T, int servers, int step0, int steps, const int32_t* valid_steps) {
+  const int S = v.flat_width;
+  for (int b = 0; b < servers; ++b) {
+    const int valid = valid_steps ? valid_steps[b] : steps;
+    for (int t = 0; t < steps; ++t) {
+      float* row = flat + (size_t(b) * steps + t) * S;
+      const size_t cell = size_t(b) * T + size_t(step0 + t);
+      const bool pad = t >= valid;
+      for (const auto& var : v.vars) {
+        float* dst = row + var.flat_offset;
+        if (var.categorical) {
+          const int code = pad ? 0 : x_cat[cell * n_cat + size_t(var.source)];
+          std::memcpy(dst, P + var.embedding + size_t(code) * var.width, sizeof(float) * size_t(var.width));
+        } else {
+          const float x = pad ? 0.0f : x_cont[cell * n_real + size_t(var.source)];
+          const float* w = P + var.prescaler.w;
+          const float* bias = P + var.prescaler.b;
+          for (int j = 0; j < var.width; ++j) dst[j] = x * w[j] + bias[j];
+        }
+      }
+    }
+  }
+}
+
+void lstm_forward(float* out, size_t out_stride, float* h, float* c, float* gates, float* cells, const int32_t* lengths,
+                  int servers, int steps, int H, const float* WhhT, float* scratch) {
+  const int G = 4 * H;
+  int max_len = 0;
+  for (int b = 0; b < servers; ++b) max_len = std::max(max_len, std::min(lengths[b], steps));
+  for (int b = 0; b < servers; ++b)
+    for (int t = std::max(0, std::min(lengths[b], steps)); t < steps; ++t)
+      std::fill(out + size_t(b) * out_stride + size_t(t) * H, out + size_t(b) * out_stride + size_t(t + 1) * H, 0.0f);
+  for (int t = 0; t < max_len; ++t) {
+    // z = (x W_ihᵀ + b) + h W_hhᵀ for every server (inactive ones are discarded below)
+    for (int b = 0; b < servers; ++b)
+      std::memcpy(scratch + size_t(b) * G, gates + (size_t(b) * steps + t) * G, sizeof(float) * size_t(G));
+    gemm::small_kmajor(servers, G, H, h, H, WhhT, scratch, G, true);
+    for (int b = 0; b < servers; ++b) {
+      if (t >= lengths[b]) continue;
+      float* z = scratch + size_t(b) * G;
+      vm::sigmoid_n(z, z, 2 * H);               // i, f
+      vm::tanh_n(z + 2 * H, z + 2 * H, H);      // g
+      vm::sigmoid_n(z + 3 * H, z + 3 * H, H);   // o
+      float* cb = c + size_t(b) * H;
+      float* hb = h + size_t(b) * H;
+      float* ob = out + size_t(b) * out_stride + size_t(t) * H;
+      for (int j = 0; j < H; ++j) cb[j] = z[H + j] * cb[j] + z[j] * z[2 * H + j];
+      vm::tanh_n(ob, cb, H);
+      for (int j = 0; j < H; ++j) {
+        ob[j] *= z[3 * H + j];
+        hb[j] = ob[j];
+      }
+      std::memcpy(gates + (size_t(b) * steps + t) * G, z, sizeof(float) * size_t(G));
+      if (cells) std::memcpy(cells + (size_t(b) * steps + t) * H, cb, sizeof(float) * size_t(H));
+    }
+  }
+}
+
+void attention_forward(float* probs, float* heads, float* mean, const float* Q, const float* K, const float* V,
+                       const int32_t* enc_len, int servers, int E, int D, int n_heads, int d, float* scratch) {
+  const int T = E + D;
+  const int hd = n_heads * d;
+  const float scaler = std::sqrt(static_cast<float>(d));
+  float* kt = scratch;             // [d, T]: this head's keys transposed
+  float* s = scratch + size_t(d) * T;  // [T] scores of one query
+  for (int b = 0; b < servers; ++b) {
+    const int le = std::min(enc_len[b], E);
+    const float* Kb = K + size_t(b) * T * hd;
+    const float* Vb = V + size_t(b) * T * d;
+    float* Pb = probs + size_t(b) * D * n_heads * T;
+    std::fill(Pb, Pb + size_t(D) * n_heads * T, 0.0f);
+    for (int hh = 0; hh < n_heads; ++hh) {
+      for (int j = 0; j < T; ++j)
+        for (int k = 0; k < d; ++k) kt[size_t(k) * T + j] = Kb[size_t(j) * hd + hh * d + k];
+      for (int i = 0; i < D; ++i) {
+        const float* q = Q + (size_t(b) * D + i) * hd + hh * d;
+        // valid keys: encoder 0..le-1 and decoder E..E+i-1; masked ones get probability 0
+        // exactly, as the −1e9 replacement gives after max subtraction.
+        for (int j = 0; j < T; ++j) s[j] = 0.0f;
+        for (int k = 0; k < d; ++k) {
+          const float qk = q[k];
+          const float* kr = kt + size_t(k) * T;
+          for (int j = 0; j < le; ++j) s[j] += qk * kr[j];
+          for (int j = E; j < E + i; ++j) s[j] += qk * kr[j];
+        }
+        float mx = -INFINITY;
+        for (int j = 0; j < le; ++j) mx = std::max(mx, s[j] /= scaler);
+        for (int j = E; j < E + i; ++j) mx = std::max(mx, s[j] /= scaler);
+        float* p = Pb + (size_t(i) * n_heads + hh) * T;
+        for (int j = 0; j < le; ++j) p[j] = s[j] - mx;
+        for (int j = E; j < E + i; ++j) p[j] = s[j] - mx;
+        vm::exp_n(p, p, le);
+        vm::exp_n(p + E, p + E, i);
+        const float sum = vm::sum(p, le) + vm::sum(p + E, i);
+        for (int j = 0; j < le; ++j) p[j] /= sum;
+        for (int j = E; j < E + i; ++j) p[j] /= sum;
+        float* o = heads + ((size_t(b) * D + i) * n_heads + hh) * d;
+        for (int k = 0; k < d; ++k) o[k] = 0.0f;
+        for (int j = 0; j < le; ++j)
+          for (int k = 0; k < d; ++k) o[k] += p[j] * Vb[size_t(j) * d + k];
+        for (int j = E; j < E + i; ++j)
+          for (int k = 0; k < d; ++k) o[k] += p[j] * Vb[size_t(j) * d + k];
+      }
+    }
+    for (int i = 0; i < D; ++i) {
+      float* m = mean + (size_t(b) * D + i) * d;
+      const float* o = heads + (size_t(b) * D + i) * n_heads * d;
+      for (int k = 0; k < d; ++k) {
+        float acc = 0.0f;
+        for (int hh = 0; hh < n_heads; ++hh) acc += o[hh * d + k];
+        m[k] = acc / static_cast<float>(n_heads);
+      }
+    }
+  }
+}
+
+}  // namespace nordiq::tft::nn

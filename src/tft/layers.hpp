@@ -1,0 +1,108 @@
+// The TFT's blocks as plain forward functions over flat, row-major float arrays (llm.c style):
+// outputs first, shapes in the signature, parameters as pointers into the one parameter buffer.
+// Each block stores in its activation struct what its backward pass will need, so a
+// `*_backward` can sit beside each function later. Equations: docs/TFT.md §3–6.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <utility>
+#include <vector>
+
+#include "tft/model.hpp"
+
+namespace nordiq::tft::nn {
+
+// Linear interpolation along the feature axis, torch align_corners=True (TFT.md §3.2 exactly).
+struct InterpTable {
+  int n = 0, m = 0;
+  std::vector<int> i0, i1;
+  std::vector<float> l0, l1;
+  static InterpTable make(int n, int m);
+};
+
+// Derived, read-only data a forward needs besides the parameters: the ResampleNorm gate
+// factors κ = 2σ(mask) (stored at the mask's offset), and interpolation tables per size pair.
+struct Prepared {
+  const float* P = nullptr;      // parameters
+  const float* kappa = nullptr;  // same indexing as P; valid at ResampleNorm mask offsets
+  const std::map<std::pair<int, int>, InterpTable>* interp = nullptr;
+  float eps = 1e-5f;
+  const InterpTable& table(int n, int m) const { return interp->at({n, m}); }
+};
+
+// Fills kappa for every ResampleNorm mask of the table (name ending in ".mask").
+void prepare_kappa(const ParamTable& table, const float* P, float* kappa);
+void add_interp_tables(std::map<std::pair<int, int>, InterpTable>& tables, const GrnW& g);
+
+// y[rows, out] (+)= x[rows, in] (stride ldx) · Wᵀ + b.
+void linear_forward(float* y, int ldy, const float* x, int ldx, int rows, const LinearW& l, const float* P,
+                    bool accumulate = false);
+
+void interp_forward(float* y, const float* x, int ldx, int rows, const InterpTable& t);
+
+// y = LayerNorm(x) per row (y may alias x).
+void layer_norm_forward(float* y, const float* x, int rows, int n, const float* gamma, const float* beta, float eps);
+
+// y[rows, out] = LayerNorm(Interp(x) ⊙ κ) (no interpolation if in == out).
+void resample_norm_forward(float* y, const float* x, int ldx, int rows, const ResampleNormW& r, const Prepared& p);
+
+// y[rows, o] = LayerNorm(u[:, :o] ⊙ σ(u[:, o:]) + skip), u = the GLU's linear output [rows, 2o].
+void gate_add_norm_forward(float* y, const float* u, const float* skip, int ld_skip, int rows, int o,
+                           const float* gamma, const float* beta, float eps);
+
+// Activations of one GRN application (TFT.md §3.8). Sizes: fc1/elu/fc2 [rows, hidden],
+// ctx_proj [groups, hidden], glu [rows, 2·out], resid [rows, out] (resample only), out [rows, out].
+struct GrnActs {
+  float *fc1 = nullptr, *elu = nullptr, *fc2 = nullptr, *ctx_proj = nullptr, *glu = nullptr,
+        *resid = nullptr, *out = nullptr;
+};
+size_t grn_acts_floats(const GrnW& g, int rows, int groups);
+GrnActs grn_acts_take(const GrnW& g, int rows, int groups, float*& cursor);
+
+// context: [rows / rows_per_ctx, ctx] (one context row per group of consecutive rows), or null.
+void grn_forward(const GrnActs& a, const float* x, int ldx, int rows, const float* context, int rows_per_ctx,
+                 const GrnW& g, const Prepared& p);
+
+// Variable selection network (TFT.md §4) on the flattened input F [rows, S] (embeddings and
+// prescaled reals already in place). var_out[v] = ξ_v [rows, H]; out [rows, H]; weights [rows, n].
+struct VsnActs {
+  GrnActs flat;                 // flat.out = logits [rows, n]
+  float* weights = nullptr;     // softmax(logits)
+  std::vector<GrnActs> vars;    // per variable (categoricals use only .out); may share memory
+  float* out = nullptr;
+};
+// keep_vars=false: every variable's intermediates share one region (inference); true: all kept.
+size_t vsn_acts_floats(const VsnW& v, int rows, int groups, bool keep_vars);
+void vsn_acts_take(VsnActs& a, const VsnW& v, int rows, int groups, bool keep_vars, float*& cursor);
+void vsn_forward(VsnActs& a, const float* flat, int rows, const float* context, int rows_per_ctx,
+                 const VsnW& v, int hidden, const Prepared& p);
+
+// Builds F for `rows = servers × steps` rows reading steps step0.. of each server from the
+// model inputs: categoricals → embedding rows, reals → prescaler Lin(1→c). Steps at or past
+// `valid_steps[b]` (padding) read as code 0 / value 0, so padding can never reach an output.
+void vsn_gather(float* flat, const VsnW& v, const float* P, const int32_t* x_cat, int n_cat, const float* x_cont,
+                int n_real, int T, int servers, int step0, int steps, const int32_t* valid_steps);
+
+// LSTM over `steps` for `servers` sequences (TFT.md §5). gates: [servers·steps, 4H] holding
+// x·W_ihᵀ + b_ih + b_hh on entry; overwritten with the activated gates (i,f,g,o) of valid steps.
+// cells [servers·steps, H] receives c_t (may be null). h, c [servers, H]: initial state on entry,
+// state after each server's last valid step on exit. out row (b, t) at out + b·out_stride + t·H,
+// zero for t ≥ lengths[b]. WhhT: W_hh transposed [H, 4H]. scratch: [servers, 4H].
+void lstm_forward(float* out, size_t out_stride, float* h, float* c, float* gates, float* cells,
+                  const int32_t* lengths, int servers, int steps, int H, const float* WhhT, float* scratch);
+
+// Interpretable multi-head attention core (TFT.md §6) after the projections, per server:
+// Q [servers·D, h·d] (head i at columns i·d), K [servers·T, h·d], V [servers·T, d].
+// Mask: encoder key j blocked iff j ≥ enc_len[b]; decoder key E+j' blocked iff j' ≥ query i.
+// probs [servers, D, h, T] (masked keys exactly 0), heads [servers·D, h, d], mean [servers·D, d].
+// scratch: T·(d + 1) floats.
+void attention_forward(float* probs, float* heads, float* mean, const float* Q, const float* K, const float* V,
+                       const int32_t* enc_len, int servers, int E, int D, int n_heads, int d, float* scratch);
+
+// Element-wise helpers shared by the blocks.
+float sigmoid(float x);
+void softmax_rows(float* y, const float* x, int rows, int n);
+
+}  // namespace nordiq::tft::nn
