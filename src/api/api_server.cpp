@@ -51,6 +51,12 @@ ApiServer::ApiServer(HttpSettings settings, Authenticator auth)
     : settings_(std::move(settings)), auth_(std::move(auth)), limiter_(settings_.rate_limits) {
   // Without TCP_NODELAY every response waits for the peer's delayed ACK (~40 ms).
   server_.set_tcp_nodelay(true);
+  // httplib's default also sets SO_REUSEPORT, which lets a second daemon bind the same port and
+  // silently receive half the traffic: keep only SO_REUSEADDR (fast restarts after TIME_WAIT).
+  server_.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof yes);
+  });
   const int threads = std::max(2, settings_.threads);
   // One pool thread serves one connection at a time: size it for the concurrent clients.
   server_.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };

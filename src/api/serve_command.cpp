@@ -102,6 +102,7 @@ void add_serve_command(CLI::App& app, Runner& runner) {
   auto flags = std::make_shared<ServeFlags>();
   api::ServeOptions& o = flags->options;
   CLI::App* cmd = app.add_subcommand("serve", "Run the NordIQ daemon (ingest, forecasts, HTTP API)");
+  cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // last one wins
   cmd->add_option("--host", o.http.host, "Address to listen on")->capture_default_str();
   cmd->add_option("--port", o.http.port, "Port to listen on (0 = any free port)")
       ->check(CLI::Range(0, 65535))->capture_default_str();

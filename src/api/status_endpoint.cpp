@@ -1,6 +1,7 @@
 #include "api/status_endpoint.hpp"
 
 #include <chrono>
+#include <filesystem>
 
 namespace nordiq::api {
 
@@ -27,6 +28,29 @@ void add_status_routes(ServeContext& ctx) {
         {"last_forecast", nullptr},  // filled by the forecast service
     };
     for (const auto& add : ctx.status_fields) add(body);
+    ApiServer::send_json(res, 200, body);
+  });
+  // Where the data lives and how big it is: for operators (admin key).
+  ctx.api.get("/admin/store", Role::admin, [&ctx](const httplib::Request&, httplib::Response& res) {
+    const auto& opt = ctx.store.options();
+    const auto db_path = ctx.store.database().path();
+    auto file_size = [](const std::filesystem::path& p) -> int64_t {
+      std::error_code ec;
+      const auto n = std::filesystem::file_size(p, ec);
+      return ec ? 0 : static_cast<int64_t>(n);
+    };
+    nlohmann::json body = {
+        {"database", db_path.string()},
+        {"database_bytes", file_size(db_path)},
+        {"wal_bytes", file_size(db_path.string() + "-wal")},
+        {"records_stored", ctx.store.records_stored()},
+        {"servers_tracked", ctx.store.windows().server_count()},
+        {"retention_days", opt.retention_days},
+        {"max_servers", opt.max_servers},
+        {"step_seconds", opt.window.step_seconds},
+        {"window_capacity", opt.window.capacity},
+        {"durability", opt.durability == Durability::full ? "full" : "normal"},
+    };
     ApiServer::send_json(res, 200, body);
   });
 }

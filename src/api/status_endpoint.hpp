@@ -1,4 +1,5 @@
-// GET /health (liveness) and GET /status (what the daemon holds; services add their fields).
+// GET /health (liveness), GET /status (what the daemon holds; services add their fields) and
+// GET /admin/store (admin: database file, sizes, retention).
 #pragma once
 
 #include "api/serve_context.hpp"

@@ -1,0 +1,164 @@
+// Durability and lifecycle of the real daemon: kill -9 right after 200 responses loses nothing,
+// SIGTERM drains and exits 0, restarts restore windows, start-up errors are clear.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <map>
+
+#include "e2e/daemon.hpp"
+#include "e2e/feed_records.hpp"
+#include "store/database.hpp"
+#include "store/fleet_store.hpp"
+
+namespace nordiq::e2e {
+namespace {
+
+using nlohmann::json;
+const std::string kKey = "e2e-lifecycle-key-42";
+
+json post_ok(const Daemon& d, const std::string& body) {
+  auto res = d.client(kKey).Post("/feed/data", body, "application/json");
+  EXPECT_TRUE(res);
+  if (!res) return json();
+  EXPECT_EQ(res->status, 200) << res->body;
+  return json::parse(res->body);
+}
+
+json status_of(const Daemon& d) {
+  auto res = d.client().Get("/status");
+  EXPECT_TRUE(res && res->status == 200);
+  return res ? json::parse(res->body) : json();
+}
+
+// Everything in the records table, keyed by (server, timestamp): read straight from the file.
+std::map<std::pair<std::string, EpochMs>, std::vector<double>> stored_records(const fs::path& data_dir) {
+  auto db = Database::open(data_dir / FleetStore::kDatabaseFile);
+  std::string sql = "SELECT s.name, r.ts";
+  for (const auto& m : kMetrics) sql += ", r." + std::string(m.name);
+  sql += " FROM records r JOIN servers s ON s.id = r.server_id";
+  Statement q(*db, sql);
+  std::map<std::pair<std::string, EpochMs>, std::vector<double>> out;
+  while (q.step()) {
+    std::vector<double> values;
+    for (int k = 0; k < kNumMetrics; ++k) values.push_back(q.column_double(2 + k));
+    out[{std::string(q.column_text(0)), q.column_int(1)}] = values;
+  }
+  return out;
+}
+
+TEST(Durability, EveryAcceptedRecordSurvivesASigkillRightAfterTheResponse) {
+  TempDir dir;
+  const fs::path data = dir.path / "data";
+  Daemon d(data, {}, {{"NORDIQ_API_KEY", kKey}});
+  d.start();
+  std::vector<TestRecord> sent;
+  const EpochMs t0 = steps_ago(40);
+  size_t accepted = 0;
+  for (int batch = 0; batch < 15; ++batch) {
+    std::vector<TestRecord> records;
+    for (int s = 0; s < 10; ++s)
+      records.push_back(make_record(fmt::format("ppml{:02}", s), t0 + batch * 150'000 + s * 1'000, batch * 10 + s));
+    accepted += post_ok(d, feed_body(records))["accepted"].get<size_t>();
+    sent.insert(sent.end(), records.begin(), records.end());
+  }
+  ASSERT_EQ(accepted, sent.size());
+  EXPECT_EQ(d.stop(SIGKILL), 128 + SIGKILL);  // no chance to flush anything
+
+  const auto stored = stored_records(data);
+  ASSERT_EQ(stored.size(), sent.size());
+  for (const auto& r : sent) {
+    auto it = stored.find({r.server, r.timestamp});
+    ASSERT_NE(it, stored.end()) << r.server << " " << format_iso8601(r.timestamp);
+    for (int k = 0; k < kNumMetrics; ++k)
+      EXPECT_EQ(it->second[k], r.values[k]) << r.server << " " << kMetrics[k].name;
+  }
+
+  // The restarted daemon knows every record: counts, servers, windows, and re-posts are duplicates.
+  d.start();
+  const json status = status_of(d);
+  EXPECT_EQ(status["records_stored"], sent.size());
+  EXPECT_EQ(status["servers_tracked"], 10);
+  EXPECT_EQ(status["servers_ready"], 0);  // 7 closed steps each: not yet 12
+  const json again = post_ok(d, feed_body(sent));
+  EXPECT_EQ(again["accepted"], 0);
+  EXPECT_EQ(again["duplicates"], sent.size());
+  EXPECT_EQ(d.stop(SIGTERM), 0);
+}
+
+TEST(Lifecycle, SigtermDrainsExitsZeroAndARestartRestoresTheWindows) {
+  TempDir dir;
+  const fs::path data = dir.path / "data";
+  Daemon d(data, {"--log-format", "json"}, {{"NORDIQ_API_KEY", kKey}});
+  d.start();
+  const EpochMs t0 = steps_ago(30);
+  std::vector<TestRecord> records;
+  for (int step = 0; step < 14; ++step)
+    for (int s = 0; s < 3; ++s) records.push_back(make_record(fmt::format("oracle{}", s), t0 + step * 300'000, step + s));
+  const json r = post_ok(d, feed_body(records));
+  EXPECT_EQ(r["accepted"], records.size());
+  EXPECT_EQ(r["servers_ready"], 3);  // 13 closed steps each
+  EXPECT_EQ(r["warmup_complete"], true);
+  EXPECT_EQ(d.stop(SIGTERM), 0);
+  const std::string log = d.log();
+  EXPECT_NE(log.find("stopped cleanly"), std::string::npos) << log;
+  // --log-format json: every line is one JSON object.
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty()) continue;
+    const json entry = json::parse(line, nullptr, false);
+    ASSERT_FALSE(entry.is_discarded()) << line;
+    EXPECT_TRUE(entry.contains("level") && entry.contains("message") && entry.contains("time")) << line;
+  }
+
+  d.start();
+  const json status = status_of(d);
+  EXPECT_EQ(status["records_stored"], records.size());
+  EXPECT_EQ(status["servers_tracked"], 3);
+  EXPECT_EQ(status["servers_ready"], 3);
+  // The open step came back too: the next step closes it and the fleet keeps going.
+  std::vector<TestRecord> next;
+  for (int s = 0; s < 3; ++s) next.push_back(make_record(fmt::format("oracle{}", s), t0 + 14 * 300'000, 99));
+  EXPECT_EQ(post_ok(d, feed_body(next))["accepted"], 3);
+  EXPECT_EQ(d.stop(SIGINT), 0);
+}
+
+TEST(Lifecycle, ABadLogLevelIsAClearStartupError) {
+  TempDir dir;
+  Daemon d(dir.path / "data", {}, {{"NORDIQ_API_KEY", kKey}, {"NORDIQ_LOG_LEVEL", "LOUD"}});
+  EXPECT_NE(d.run_to_exit(), 0);
+  const std::string log = d.log();
+  EXPECT_NE(log.find("NORDIQ_LOG_LEVEL"), std::string::npos) << log;
+  EXPECT_NE(log.find("LOUD"), std::string::npos) << log;
+}
+
+TEST(Lifecycle, LogLevelsAreAcceptedCaseInsensitively) {
+  TempDir dir;
+  Daemon d(dir.path / "data", {}, {{"NORDIQ_API_KEY", kKey}, {"NORDIQ_LOG_LEVEL", "warning"}});
+  d.start();
+  EXPECT_EQ(d.stop(SIGTERM), 0);
+  EXPECT_EQ(d.log().find("listening"), std::string::npos) << "INFO lines printed at WARNING";
+}
+
+TEST(Lifecycle, AForeignDataFileIsAClearStartupError) {
+  TempDir dir;
+  fs::create_directories(dir.path / "data");
+  std::ofstream(dir.path / "data" / FleetStore::kDatabaseFile) << std::string(4096, 'z');
+  Daemon d(dir.path / "data", {}, {{"NORDIQ_API_KEY", kKey}});
+  EXPECT_NE(d.run_to_exit(), 0);
+  const std::string log = d.log();
+  EXPECT_NE(log.find("not a usable NordIQ database"), std::string::npos) << log;
+  EXPECT_EQ(log.find("Sanitizer"), std::string::npos) << log;
+}
+
+TEST(Lifecycle, AnAddressInUseIsAClearStartupError) {
+  TempDir dir;
+  Daemon first(dir.path / "a", {}, {{"NORDIQ_API_KEY", kKey}});
+  first.start();
+  Daemon second(dir.path / "b", {"--port", std::to_string(first.port())}, {{"NORDIQ_API_KEY", kKey}});
+  EXPECT_NE(second.run_to_exit(), 0);  // the later --port wins over the harness's
+  EXPECT_NE(second.log().find("cannot listen"), std::string::npos) << second.log();
+  EXPECT_EQ(first.stop(SIGTERM), 0);
+}
+
+}  // namespace
+}  // namespace nordiq::e2e
