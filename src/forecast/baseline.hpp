@@ -9,6 +9,7 @@
 #pragma once
 
 #include <array>
+#include <vector>
 
 #include "forecast/forecaster.hpp"
 
@@ -28,14 +29,23 @@ inline constexpr std::array<double, kNumMetrics> kBaselineMinSigma = {
     0.05,                                    // load
     0.001};                                  // uptime days
 
-// Writes the baseline forecast of `window` into row b of `out` (already resized) and marks it
-// "baseline". Used by BaselineForecaster and by the TFT forecaster for short windows.
-void baseline_forecast_row(const WindowView& window, ForecastBatch& out, int b);
+// What the baseline keeps of a window: three numbers per metric (phase 1, under the lock).
+struct BaselineFit {
+  bool empty = true;  // no steps: the forecast is flat zero
+  std::array<double, kNumMetrics> last{}, slope{}, sigma{};
+};
+BaselineFit fit_baseline(const WindowView& window);
+// Writes the forecast of a fit into row b of `out` and marks the row "baseline" (phase 2).
+void write_baseline(const BaselineFit& fit, ForecastBatch& out, int b);
 
 class BaselineForecaster final : public Forecaster {
  public:
   std::string_view description() const override { return "baseline"; }
-  void forecast(std::span<const WindowView> windows, ForecastBatch& out) override;
+  void prepare(std::span<const WindowView> windows, ForecastBatch& out) override;
+  void run(ForecastBatch& out) override;
+
+ private:
+  std::vector<BaselineFit> fits_;
 };
 
 }  // namespace nordiq::forecast

@@ -29,7 +29,7 @@ void fill_row(const WindowView& view, int begin, int enc, int dec, const Feature
   }
   const float e_max = static_cast<float>(config.max_encoder);
   const float length_feature = 2.f * static_cast<float>(enc) / e_max - 1.f;
-  const int64_t profile_code = static_cast<int64_t>(view.profile) + 1;
+  const int32_t profile_code = static_cast<int32_t>(view.profile) + 1;
 
   auto write_common = [&](int t, int64_t step_index, float relative_time) {
     float* row = out.cont_row(b, t);

@@ -48,10 +48,10 @@ struct FeatureBatch {
   int batch = 0;
   int encoder = 0;  // E: padded encoder length = max ℓ of the batch
   int decoder = 0;  // D: padded decoder length
-  std::vector<int64_t> x_cat;            // [B, E+D, 2]
+  std::vector<int32_t> x_cat;            // [B, E+D, 2]
   std::vector<float> x_cont;             // [B, E+D, 50]
-  std::vector<int64_t> encoder_lengths;  // [B]
-  std::vector<int64_t> decoder_lengths;  // [B]
+  std::vector<int32_t> encoder_lengths;  // [B]
+  std::vector<int32_t> decoder_lengths;  // [B]
   std::vector<float> target_scale;       // [B, 14, 2] (center, scale), transformed units
   std::vector<Normalization> norms;      // [B] the same statistics, for de-normalisation
 
@@ -62,7 +62,7 @@ struct FeatureBatch {
   const float* cont_row(int b, int t) const {
     return x_cont.data() + (static_cast<size_t>(b) * steps() + t) * kNumCont;
   }
-  int64_t* cat_row(int b, int t) { return x_cat.data() + (static_cast<size_t>(b) * steps() + t) * kNumCat; }
+  int32_t* cat_row(int b, int t) { return x_cat.data() + (static_cast<size_t>(b) * steps() + t) * kNumCat; }
 };
 
 // Serving: row b = windows[b]; its encoder is its last min(length, E_max) steps, its decoder the

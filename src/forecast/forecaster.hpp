@@ -82,12 +82,23 @@ struct ForecastBatch {
 class Forecaster {
  public:
   virtual ~Forecaster() = default;
-  // A short description for /status and logs (e.g. "baseline", "tft:default@v3").
+  // A short description for /status and logs (e.g. "baseline", "tft:default").
   virtual std::string_view description() const = 0;
-  // Forecasts windows[0..B) into out (resized to B). Windows must have length ≥ 1; a window with
-  // no steps gets a flat zero forecast rather than an exception, so one bad server cannot sink a
-  // batch. Thread-compatible: one call at a time per instance.
-  virtual void forecast(std::span<const WindowView> windows, ForecastBatch& out) = 0;
+
+  // Two phases, so the store's windows are read under its lock only as long as necessary:
+  // prepare() runs while the windows are readable (the forecast cycle holds the store's shared
+  // lock, so ingestion waits while it runs: keep it to copying what the model needs — features,
+  // baseline fits); run() does the expensive part (the network) without touching any window.
+  // prepare() sizes `out` for windows.size() servers. Windows should have length ≥ 1; one with
+  // no steps gets a flat zero forecast rather than an exception, so one bad server cannot sink
+  // a batch. Thread-compatible: one prepare/run at a time per instance.
+  virtual void prepare(std::span<const WindowView> windows, ForecastBatch& out) = 0;
+  virtual void run(ForecastBatch& out) = 0;
+
+  void forecast(std::span<const WindowView> windows, ForecastBatch& out) {
+    prepare(windows, out);
+    run(out);
+  }
 };
 
 }  // namespace nordiq::forecast

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "core/metrics.hpp"
@@ -23,6 +24,11 @@ inline constexpr std::array<std::string_view, kNumSignals> kSignalMetrics = {
     "disk_usage_pct"};
 inline std::string_view signal_name(Signal s) { return kSignalNames[static_cast<int>(s)]; }
 inline std::string_view signal_metric(Signal s) { return kSignalMetrics[static_cast<int>(s)]; }
+inline std::optional<Signal> signal_from_name(std::string_view name) {
+  for (int i = 0; i < kNumSignals; ++i)
+    if (kSignalNames[i] == name) return static_cast<Signal>(i);
+  return std::nullopt;
+}
 
 enum class Level : uint8_t { healthy, degraded, warning, critical };  // ordered by severity
 inline constexpr int kNumLevels = 4;
@@ -32,6 +38,11 @@ inline constexpr std::array<std::string_view, kNumLevels> kLevelColors = {"#00FF
                                                                           "#FFA500", "#FF0000"};
 inline std::string_view level_name(Level l) { return kLevelNames[static_cast<int>(l)]; }
 inline std::string_view level_color(Level l) { return kLevelColors[static_cast<int>(l)]; }
+inline std::optional<Level> level_from_name(std::string_view name) {
+  for (int i = 0; i < kNumLevels; ++i)
+    if (kLevelNames[i] == name) return static_cast<Level>(i);
+  return std::nullopt;
+}
 // critical ≥ 80, warning ≥ 60, degraded ≥ 50, healthy below.
 Level level_for(double risk);
 

@@ -1,0 +1,13 @@
+// GET /alerts/active: the open alerts of the latest snapshot, most urgent first.
+#pragma once
+
+#include <memory>
+
+#include "api/api_server.hpp"
+#include "api/predictions_service.hpp"
+
+namespace nordiq::api {
+
+void add_alert_routes(ApiServer& api, std::shared_ptr<ForecastService> service);
+
+}  // namespace nordiq::api

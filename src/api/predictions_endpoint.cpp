@@ -1,0 +1,132 @@
+#include "api/predictions_endpoint.hpp"
+
+#include <fmt/core.h>
+
+#include "api/predictions_json.hpp"
+#include "core/time.hpp"
+
+namespace nordiq::api {
+
+namespace {
+
+std::vector<std::string_view> split_list(std::string_view s) {
+  std::vector<std::string_view> out;
+  while (!s.empty()) {
+    const size_t comma = s.find(',');
+    std::string_view item = s.substr(0, comma);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (!item.empty()) out.push_back(item);
+    if (comma == std::string_view::npos) break;
+    s.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+MetricMask parse_metrics(const httplib::Request& req) {
+  if (!req.has_param("metrics")) return MetricMask().set();
+  MetricMask mask;
+  for (std::string_view name : split_list(req.get_param_value("metrics"))) {
+    const auto m = metric_from_name(name);
+    if (!m) throw HttpError(400, "invalid_parameter", fmt::format("metrics: unknown metric '{}'", name));
+    mask.set(static_cast<int>(*m));
+  }
+  if (mask.none()) throw HttpError(400, "invalid_parameter", "metrics: empty list");
+  return mask;
+}
+
+QuantileMask parse_quantiles(const httplib::Request& req, QuantileMask fallback) {
+  if (!req.has_param("quantiles")) return fallback;
+  const std::string value = req.get_param_value("quantiles");
+  if (value == "all") return all_quantiles();
+  QuantileMask mask;
+  for (std::string_view name : split_list(value)) {
+    int found = -1;
+    for (int q = 0; q < forecast::kNumQuantiles; ++q)
+      if (forecast::kQuantileNames[q] == name) found = q;
+    if (found < 0)
+      throw HttpError(400, "invalid_parameter",
+                      fmt::format("quantiles: unknown quantile '{}' (use all or p02,p10,p25,p50,p75,p90,p98)", name));
+    mask.set(found);
+  }
+  if (mask.none()) throw HttpError(400, "invalid_parameter", "quantiles: empty list");
+  return mask;
+}
+
+void send_body(httplib::Response& res, std::string&& body) {
+  res.status = 200;
+  res.set_content(std::move(body), "application/json");
+}
+
+}  // namespace
+
+void add_prediction_routes(ApiServer& api, std::shared_ptr<ForecastService> service) {
+  api.get("/predictions/current", Role::read, [service](const httplib::Request& req, httplib::Response& res) {
+    const MetricMask metrics = parse_metrics(req);
+    const QuantileMask quantiles = parse_quantiles(req, default_quantiles());
+    const auto snap = service->snapshot();
+
+    // Which servers: all, or the listed ones that have a forecast (unknown names are ignored).
+    std::vector<const ServerForecast*> chosen;
+    bool filtered = req.has_param("servers");
+    if (filtered) {
+      for (std::string_view name : split_list(req.get_param_value("servers"))) {
+        const auto id = service->store().windows().read([&](const WindowStore& w) { return w.find(name); });
+        if (const ServerForecast* sf = id ? snap->find(*id) : nullptr) chosen.push_back(sf);
+      }
+    } else {
+      chosen.reserve(snap->order.size());
+      for (ServerId id : snap->order) chosen.push_back(snap->find(id));
+    }
+
+    std::string body;
+    size_t estimate = 512;
+    for (const ServerForecast* sf : chosen)
+      estimate += sf->head.size() + sf->timestamps.size() + sf->series.size() + 64;
+    body.reserve(estimate);
+    body += "{\"timestamp\":";
+    append_json_string(body, format_iso8601(snap->computed_at ? snap->computed_at : now_ms()));
+    body += ",\"model\":";
+    body += model_json(service->model(), *snap).dump();
+    body += ",\"predictions\":{";
+    for (size_t i = 0; i < chosen.size(); ++i) {
+      if (i) body += ',';
+      append_json_string(body, chosen[i]->name);
+      body += ':';
+      append_server_object(body, *chosen[i], metrics, quantiles);
+    }
+    body += "},\"summary\":";
+    body += summary_json(snap->summary, snap->open_alerts.size()).dump();
+    body += ",\"alerts\":";
+    nlohmann::json alerts = nlohmann::json::array();
+    for (const auto& a : snap->open_alerts) {
+      if (filtered &&
+          std::none_of(chosen.begin(), chosen.end(), [&](const ServerForecast* sf) { return sf->id == a.alert.server; }))
+        continue;
+      alerts.push_back(alert_json(a));
+    }
+    body += alerts.dump();
+    body += '}';
+    send_body(res, std::move(body));
+  });
+
+  api.get(R"(/predictions/([^/]+))", Role::read, [service](const httplib::Request& req, httplib::Response& res) {
+    const std::string name = req.matches[1];
+    if (name == "current") throw HttpError(404, "not_found", "no such endpoint");  // routed above
+    const MetricMask metrics = parse_metrics(req);
+    const QuantileMask quantiles = parse_quantiles(req, all_quantiles());
+    const auto id = service->store().windows().read([&](const WindowStore& w) { return w.find(name); });
+    if (!id) throw HttpError(404, "not_found", fmt::format("unknown server '{}'", name));
+    const auto snap = service->snapshot();
+    const ServerForecast* sf = snap->find(*id);
+    if (sf == nullptr)
+      throw HttpError(404, "not_found",
+                      fmt::format("server '{}' has no closed step yet: its first forecast comes when its first step closes", name));
+    std::string body;
+    body.reserve(sf->head.size() + sf->timestamps.size() + sf->series.size() + 256);
+    append_server_object(body, *sf, metrics, quantiles);
+    send_body(res, std::move(body));
+  });
+}
+
+}  // namespace nordiq::api

@@ -1,0 +1,173 @@
+#include "api/predictions_json.hpp"
+
+#include <cmath>
+#include <fmt/format.h>
+#include <iterator>
+
+#include "core/time.hpp"
+
+namespace nordiq::api {
+
+using forecast::kNumQuantiles;
+using forecast::kQuantileNames;
+
+void append_number(std::string& out, double v) {
+  if (!std::isfinite(v)) {
+    out += "null";
+    return;
+  }
+  if (std::fabs(v) >= 1000)
+    fmt::format_to(std::back_inserter(out), "{:.1f}", v);
+  else
+    fmt::format_to(std::back_inserter(out), "{:.4g}", v);
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  out += '"';
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20)
+          fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<int>(c));
+        else
+          out += c;
+    }
+  }
+  out += '"';
+}
+
+void render_server_fragments(ServerForecast& sf) {
+  std::string& h = sf.head;
+  h.clear();
+  h += "\"server_name\":";
+  append_json_string(h, sf.name);
+  h += ",\"profile\":";
+  append_json_string(h, profile_id(sf.profile));
+  h += ",\"profile_name\":";
+  append_json_string(h, profile_display_name(sf.profile));
+  h += ",\"risk_score\":";
+  append_number(h, std::round(sf.risk.score * 10) / 10);
+  h += ",\"level\":";
+  append_json_string(h, risk::level_name(sf.risk.level));
+  h += ",\"risk_driver\":";
+  if (sf.risk.score > 0)
+    append_json_string(h, risk::signal_name(sf.risk.driver));
+  else
+    h += "null";
+  h += ",\"model\":";
+  append_json_string(h, forecast::model_kind_name(sf.model));
+  h += ",\"steps\":";
+  append_number(h, sf.steps);
+  h += ",\"last_step\":";
+  append_json_string(h, format_iso8601(sf.last_step));
+  h += ",\"current\":{";
+  for (int k = 0; k < kNumMetrics; ++k) {
+    if (k) h += ',';
+    append_json_string(h, kMetrics[k].name);
+    h += ':';
+    append_number(h, sf.current[k]);
+  }
+  h += '}';
+
+  sf.timestamps.clear();
+  sf.timestamps += '[';
+  for (int t = 0; t < sf.horizon; ++t) {
+    if (t) sf.timestamps += ',';
+    append_json_string(sf.timestamps, format_iso8601(sf.last_step + (t + 1) * sf.step_ms));
+  }
+  sf.timestamps += ']';
+
+  sf.series.clear();
+  for (int k = 0; k < kNumMetrics; ++k)
+    for (int q = 0; q < kNumQuantiles; ++q) {
+      const size_t begin = sf.series.size();
+      sf.series += '[';
+      const float* p = sf.path(k, q);
+      for (int t = 0; t < sf.horizon; ++t) {
+        if (t) sf.series += ',';
+        append_number(sf.series, p[t]);
+      }
+      sf.series += ']';
+      sf.spans[k * kNumQuantiles + q] = {static_cast<uint32_t>(begin),
+                                         static_cast<uint32_t>(sf.series.size() - begin)};
+    }
+}
+
+void append_server_object(std::string& out, const ServerForecast& sf, const MetricMask& metrics,
+                          const QuantileMask& quantiles) {
+  out += '{';
+  out += sf.head;
+  out += ",\"forecast\":{\"timestamps\":";
+  out += sf.timestamps;
+  for (int k = 0; k < kNumMetrics; ++k) {
+    if (!metrics.test(k)) continue;
+    out += ',';
+    append_json_string(out, kMetrics[k].name);
+    out += ":{";
+    bool first = true;
+    for (int q = 0; q < kNumQuantiles; ++q) {
+      if (!quantiles.test(q)) continue;
+      if (!first) out += ',';
+      first = false;
+      append_json_string(out, kQuantileNames[q]);
+      out += ':';
+      out += sf.series_json(k, q);
+    }
+    out += '}';
+  }
+  out += "}}";
+}
+
+nlohmann::json summary_json(const risk::FleetSummary& s, size_t open_alerts) {
+  using risk::Level;
+  auto round2 = [](double v) { return std::round(v * 100) / 100; };
+  return {
+      {"total_servers", s.total_servers},
+      {"critical", s.per_level[static_cast<int>(Level::critical)]},
+      {"warning", s.per_level[static_cast<int>(Level::warning)]},
+      {"degraded", s.per_level[static_cast<int>(Level::degraded)]},
+      {"healthy", s.per_level[static_cast<int>(Level::healthy)]},
+      {"fleet_health", round2(s.fleet_health)},
+      {"mean_risk", round2(s.mean_risk)},
+      {"prob_30m", round2(s.prob_30m * 100) / 100},
+      {"prob_8h", round2(s.prob_8h * 100) / 100},
+      {"open_alerts", open_alerts},
+  };
+}
+
+nlohmann::json alert_json(const risk::TrackedAlert& t) {
+  const risk::Alert& a = t.alert;
+  auto eta = [](int v) { return v == risk::kNoCrossing ? nlohmann::json(nullptr) : nlohmann::json(v); };
+  return {
+      {"server_name", t.server_name},
+      {"metric", risk::signal_metric(a.signal)},
+      {"signal", risk::signal_name(a.signal)},
+      {"level", risk::level_name(a.level)},
+      {"threshold", a.threshold},
+      {"current", std::round(a.current * 100) / 100},
+      {"eta_minutes", {{"p90", eta(a.eta_p90)}, {"p50", eta(a.eta_p50)}, {"p10", eta(a.eta_p10)}}},
+      {"message", risk::alert_message(a)},
+      {"opened_at", format_iso8601(t.opened_at)},
+      {"updated_at", format_iso8601(t.updated_at)},
+  };
+}
+
+nlohmann::json model_json(const ModelStatus& m, const PredictionSnapshot& snap) {
+  nlohmann::json j = {
+      {"name", m.name},
+      {"type", m.tft_loaded ? "tft" : "baseline"},
+      {"loaded", m.tft_loaded},
+      {"detail", m.detail},
+      {"servers_tft", snap.servers_tft},
+      {"servers_baseline", snap.servers_baseline},
+  };
+  if (!m.info.empty()) j["info"] = m.info;
+  return j;
+}
+
+}  // namespace nordiq::api

@@ -1,0 +1,34 @@
+// JSON of the predictions API (issue #3 item 5 shapes), written by hand from the snapshot:
+// per-server fragments are rendered once per forecast on the worker thread, and a GET only
+// concatenates them (a 500-server /predictions/current is a few MB of memcpy, no re-encoding).
+#pragma once
+
+#include <bitset>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "api/predictions_service.hpp"
+
+namespace nordiq::api {
+
+// Compact number: up to 4 significant digits below 1000, one decimal above; null if not finite.
+void append_number(std::string& out, double v);
+void append_json_string(std::string& out, std::string_view s);  // quoted + escaped
+
+// Fills sf.head, sf.timestamps, sf.series/spans from its values.
+void render_server_fragments(ServerForecast& sf);
+
+using MetricMask = std::bitset<kNumMetrics>;
+using QuantileMask = std::bitset<forecast::kNumQuantiles>;
+inline QuantileMask default_quantiles() { return QuantileMask(0b0100010 | 0b0001000); }  // p10 p50 p90
+inline QuantileMask all_quantiles() { return QuantileMask().set(); }
+
+// {"server_name", "profile", "risk_score", "level", "model", "current", "forecast": {...}}
+void append_server_object(std::string& out, const ServerForecast& sf, const MetricMask& metrics,
+                          const QuantileMask& quantiles);
+
+nlohmann::json summary_json(const risk::FleetSummary& s, size_t open_alerts);
+nlohmann::json alert_json(const risk::TrackedAlert& a);
+nlohmann::json model_json(const ModelStatus& m, const PredictionSnapshot& snap);
+
+}  // namespace nordiq::api

@@ -1,0 +1,252 @@
+#include "api/predictions_service.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <spdlog/spdlog.h>
+
+#include "api/predictions_json.hpp"
+#include "risk/risk_score.hpp"
+
+namespace nordiq::api {
+
+namespace {
+constexpr int64_t kHistoryRetentionMs = 30LL * 86'400'000;
+constexpr int64_t kPruneEveryMs = 3'600'000;
+}  // namespace
+
+ForecastService::ForecastService(FleetStore& store, std::unique_ptr<forecast::Forecaster> forecaster,
+                                 ModelStatus model)
+    : store_(store),
+      forecaster_(std::move(forecaster)),
+      model_(std::move(model)),
+      alert_store_(std::make_unique<risk::AlertStore>(store.database())),
+      snapshot_(std::make_shared<PredictionSnapshot>()) {}
+
+ForecastService::~ForecastService() { stop(); }
+
+void ForecastService::start() {
+  if (started_) return;
+  started_ = true;
+  // Open alerts survive restarts: put them back before the first cycle sees them again.
+  std::vector<risk::AlertEvent> orphans;
+  for (risk::TrackedAlert& t : alert_store_->load_open()) {
+    const auto id = store_.windows().read([&](const WindowStore& w) { return w.find(t.server_name); });
+    if (id) {
+      t.alert.server = *id;
+      tracker_.restore(std::move(t));
+    } else {  // the server is gone from the store (pruned): close its alert for the record
+      orphans.push_back({risk::AlertEventKind::resolved, now_ms(), t.alert.level, std::move(t)});
+    }
+  }
+  if (!orphans.empty()) alert_store_->record_cycle(orphans, nullptr, {});
+  spdlog::info("forecast: model {} ({}); {} open alerts restored", model_.name, model_.detail,
+               tracker_.open_count());
+
+  std::vector<ServerId> all(store_.windows().server_count());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<ServerId>(i);
+  if (!all.empty()) run_cycle(all);
+
+  store_.on_steps_closed([this](std::span<const ServerId> ids) { enqueue(ids); });
+  worker_ = std::thread([this] { worker_loop(); });
+}
+
+void ForecastService::stop() {
+  {
+    std::lock_guard lock(queue_mutex_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  idle_cv_.notify_all();
+  if (worker_.joinable()) worker_.join();
+}
+
+std::shared_ptr<const PredictionSnapshot> ForecastService::snapshot() const {
+  std::lock_guard lock(snapshot_mutex_);
+  return snapshot_;
+}
+
+void ForecastService::enqueue(std::span<const ServerId> ids) {
+  {
+    std::lock_guard lock(queue_mutex_);
+    for (ServerId id : ids) {
+      if (id >= pending_mark_.size()) pending_mark_.resize(static_cast<size_t>(id) + 1, 0);
+      if (!pending_mark_[id]) {
+        pending_mark_[id] = 1;
+        pending_.push_back(id);
+      }
+    }
+  }
+  queue_cv_.notify_one();
+}
+
+void ForecastService::wait_idle() {
+  std::unique_lock lock(queue_mutex_);
+  idle_cv_.wait(lock, [&] { return stopping_ || (pending_.empty() && !busy_); });
+}
+
+void ForecastService::worker_loop() {
+  std::vector<ServerId> batch;
+  std::unique_lock lock(queue_mutex_);
+  for (;;) {
+    queue_cv_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
+    if (stopping_) break;
+    batch.swap(pending_);
+    pending_.clear();
+    for (ServerId id : batch) pending_mark_[id] = 0;
+    busy_ = true;
+    lock.unlock();
+    try {
+      run_cycle(batch);
+    } catch (const std::exception& e) {
+      cycle_errors_.fetch_add(1, std::memory_order_relaxed);
+      spdlog::error("forecast cycle failed for {} servers: {}", batch.size(), e.what());
+    }
+    lock.lock();
+    busy_ = false;
+    if (pending_.empty()) idle_cv_.notify_all();
+  }
+}
+
+std::shared_ptr<ServerForecast> ForecastService::build_server(const forecast::ForecastBatch& batch, int b) {
+  const Meta& m = meta_[b];
+  auto sf = std::make_shared<ServerForecast>();
+  sf->id = m.id;
+  sf->name = m.name;
+  sf->profile = views_[b].profile;
+  sf->model = batch.model[b];
+  sf->steps = m.steps;
+  sf->last_step = m.last_step;
+  sf->step_ms = views_[b].step_ms;
+  sf->current = m.current;
+  sf->horizon = batch.horizon;
+  const float* src = batch.values.data() + b * batch.server_stride();
+  sf->values.assign(src, src + batch.server_stride());
+
+  // Risk reads only the latest step: a one-step view over the copied current values.
+  WindowView now_view;
+  now_view.server = m.id;
+  now_view.profile = sf->profile;
+  now_view.length = 1;
+  now_view.first_step = m.last_step;
+  now_view.step_ms = sf->step_ms;
+  for (int k = 0; k < kNumMetrics; ++k) now_view.metric[k] = &sf->current[k];
+  sf->risk = risk::assess_risk(now_view, batch, b);
+  risk::detect_alerts(now_view, batch, b, sf->risk, sf->alerts);
+  render_server_fragments(*sf);
+  return sf;
+}
+
+void ForecastService::run_cycle(std::span<const ServerId> servers) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const EpochMs now = now_ms();
+
+  // Phase 1 — under the store's shared lock: views + what the forecaster needs.
+  views_.clear();
+  meta_.clear();
+  store_.windows().read([&](const WindowStore& w) {
+    for (ServerId id : servers) {
+      const WindowView v = w.view(id);
+      if (v.length <= 0) continue;
+      Meta m{id, w.name(id), v.length, v.last_step(), {}};
+      for (int k = 0; k < kNumMetrics; ++k) m.current[k] = v.metric[k][v.length - 1];
+      views_.push_back(v);
+      meta_.push_back(m);
+    }
+    forecaster_->prepare(views_, batch_);
+  });
+  // Phase 2 — no lock: the model.
+  forecaster_->run(batch_);
+
+  // Risk, alerts, fragments.
+  std::vector<std::shared_ptr<ServerForecast>> fresh(meta_.size());
+  alerts_scratch_.clear();
+  std::vector<ServerId> forecast_ids(meta_.size());
+  for (int b = 0; b < static_cast<int>(meta_.size()); ++b) {
+    fresh[b] = build_server(batch_, b);
+    forecast_ids[b] = meta_[b].id;
+    alerts_scratch_.insert(alerts_scratch_.end(), fresh[b]->alerts.begin(), fresh[b]->alerts.end());
+    forecasts_[static_cast<int>(batch_.model[b])].fetch_add(1, std::memory_order_relaxed);
+  }
+  events_scratch_.clear();
+  tracker_.update(forecast_ids, alerts_scratch_, now,
+                  [&](ServerId id) {
+                    for (size_t i = 0; i < meta_.size(); ++i)
+                      if (meta_[i].id == id) return std::string(meta_[i].name);
+                    return std::string();
+                  },
+                  events_scratch_);
+
+  // The new snapshot: the previous one's servers, with this cycle's replaced.
+  const auto previous = snapshot();
+  auto snap = std::make_shared<PredictionSnapshot>();
+  snap->cycle = previous->cycle + 1;
+  snap->computed_at = now;
+  snap->by_id = previous->by_id;
+  bool new_server = false;
+  for (auto& sf : fresh) {
+    if (sf->id >= snap->by_id.size()) snap->by_id.resize(static_cast<size_t>(sf->id) + 1);
+    new_server |= snap->by_id[sf->id] == nullptr;
+    snap->by_id[sf->id] = std::move(sf);
+  }
+  if (new_server || previous->order.empty()) {
+    for (size_t i = 0; i < snap->by_id.size(); ++i)
+      if (snap->by_id[i]) snap->order.push_back(static_cast<ServerId>(i));
+    std::sort(snap->order.begin(), snap->order.end(),
+              [&](ServerId a, ServerId b) { return snap->by_id[a]->name < snap->by_id[b]->name; });
+  } else {
+    snap->order = previous->order;
+  }
+  std::vector<risk::ServerOutlook> outlooks;
+  outlooks.reserve(snap->order.size());
+  std::vector<risk::ServerRiskRow> risk_rows;
+  risk_rows.reserve(meta_.size());
+  for (ServerId id : snap->order) {
+    const ServerForecast& sf = *snap->by_id[id];
+    outlooks.push_back({sf.risk.score, sf.risk.level, risk::earliest_p90_eta(sf.alerts)});
+    snap->latest_step = std::max(snap->latest_step, sf.last_step);
+    (sf.model == forecast::ModelKind::tft ? snap->servers_tft : snap->servers_baseline)++;
+  }
+  for (ServerId id : forecast_ids) {
+    const ServerForecast& sf = *snap->by_id[id];
+    risk_rows.push_back({sf.name, sf.last_step, sf.risk.score, sf.risk.level, sf.risk.driver, sf.model});
+  }
+  snap->summary = risk::summarize_fleet(outlooks);
+  snap->open_alerts = tracker_.open_alerts();
+
+  // Persist (events, one fleet snapshot per step, per-server risk), then publish.
+  int opened = 0, resolved = 0;
+  for (const auto& e : events_scratch_) {
+    alert_events_[static_cast<int>(e.kind)].fetch_add(1, std::memory_order_relaxed);
+    opened += e.kind == risk::AlertEventKind::opened;
+    resolved += e.kind == risk::AlertEventKind::resolved;
+  }
+  try {
+    risk::FleetSnapshotRow row{snap->latest_step, now, snap->summary,
+                               static_cast<int>(snap->open_alerts.size())};
+    alert_store_->record_cycle(events_scratch_, snap->order.empty() ? nullptr : &row, risk_rows);
+    if (now >= next_prune_) {
+      alert_store_->prune(now - kHistoryRetentionMs);
+      next_prune_ = now + kPruneEveryMs;
+    }
+  } catch (const std::exception& e) {
+    cycle_errors_.fetch_add(1, std::memory_order_relaxed);
+    spdlog::error("forecast: cannot record alerts/fleet history: {}", e.what());
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  snap->cycle_seconds = seconds;
+  {
+    std::lock_guard lock(snapshot_mutex_);
+    snapshot_ = std::move(snap);
+  }
+  cycle_latency_.observe(seconds);
+  cycles_.fetch_add(1, std::memory_order_relaxed);
+  const auto& s = snapshot()->summary;
+  spdlog::info("forecast cycle: {} servers in {:.1f} ms ({}); fleet {} critical, {} warning; "
+               "alerts {} open (+{} opened, {} resolved)",
+               meta_.size(), seconds * 1e3, forecaster_->description(),
+               s.per_level[static_cast<int>(risk::Level::critical)],
+               s.per_level[static_cast<int>(risk::Level::warning)], tracker_.open_count(), opened,
+               resolved);
+}
+
+}  // namespace nordiq::api

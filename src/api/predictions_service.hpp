@@ -1,0 +1,157 @@
+// The forecast service (issue #3): when servers' steps close, ONE batched forecast for all of
+// them on a worker thread (never one per server, never on a GET), then risk, alerts and the
+// fleet summary; the result is published as an immutable snapshot swapped atomically, which
+// every GET reads. Ingestion only enqueues ids (the store's step-closed callback) and never
+// waits for a forecast; the cycle holds the store's shared lock only while the forecaster
+// copies what it needs from the windows (Forecaster::prepare).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "core/latency_histogram.hpp"
+#include "forecast/forecaster.hpp"
+#include "risk/alert_store.hpp"
+#include "risk/alert_tracker.hpp"
+#include "risk/fleet_summary.hpp"
+#include "store/fleet_store.hpp"
+
+namespace nordiq::api {
+
+// One server's forecast as published; immutable once in a snapshot. JSON fragments are rendered
+// once on the worker thread so that GETs only concatenate them.
+struct ServerForecast {
+  ServerId id = 0;
+  std::string_view name;  // owned by the store, stable for its lifetime
+  Profile profile = Profile::generic;
+  forecast::ModelKind model = forecast::ModelKind::baseline;
+  int steps = 0;  // closed steps in the window when forecast
+  EpochMs last_step = 0;
+  int64_t step_ms = 0;
+  std::array<float, kNumMetrics> current{};
+  risk::RiskAssessment risk;
+  std::vector<risk::Alert> alerts;  // alerts true at this forecast
+  int horizon = 0;
+  std::vector<float> values;  // [K][Q][horizon]
+
+  // Rendered JSON: `head` = the object's members before "forecast" (no braces),
+  // `timestamps` = the 96-string array, `series` holds every [K][Q] array, sliced by `spans`.
+  std::string head, timestamps, series;
+  std::array<std::pair<uint32_t, uint32_t>, kNumMetrics * forecast::kNumQuantiles> spans{};
+
+  const float* path(int k, int q) const {
+    return values.data() + (static_cast<size_t>(k) * forecast::kNumQuantiles + q) * horizon;
+  }
+  std::string_view series_json(int k, int q) const {
+    const auto& s = spans[k * forecast::kNumQuantiles + q];
+    return std::string_view(series).substr(s.first, s.second);
+  }
+};
+
+struct PredictionSnapshot {
+  uint64_t cycle = 0;
+  EpochMs computed_at = 0;  // wall clock of the cycle
+  EpochMs latest_step = 0;  // newest closed step over the fleet
+  double cycle_seconds = 0;
+  std::vector<std::shared_ptr<const ServerForecast>> by_id;  // index = ServerId (null: none yet)
+  std::vector<ServerId> order;                                // forecast servers, by name
+  risk::FleetSummary summary;
+  std::vector<risk::TrackedAlert> open_alerts;  // most urgent first
+  int servers_tft = 0, servers_baseline = 0;
+
+  const ServerForecast* find(ServerId id) const {
+    return id < by_id.size() ? by_id[id].get() : nullptr;
+  }
+};
+
+struct ModelStatus {
+  std::string name = "baseline";  // what /status and /predictions report
+  bool tft_loaded = false;
+  std::string detail;  // why the baseline is used, or the model's provenance
+  nlohmann::json info = nlohmann::json::object();
+};
+
+class ForecastService {
+ public:
+  ForecastService(FleetStore& store, std::unique_ptr<forecast::Forecaster> forecaster,
+                  ModelStatus model);
+  ~ForecastService();
+
+  // Restores open alerts, runs a first cycle for every restored server, subscribes to the
+  // store's step-closed notification and starts the worker. Call once, before serving.
+  void start();
+  void stop();  // idempotent; the worker finishes its current cycle
+
+  std::shared_ptr<const PredictionSnapshot> snapshot() const;
+  // Blocks until every step closed so far has been forecast (tests, benchmarks).
+  void wait_idle();
+  // Runs one cycle synchronously on the calling thread (tests, benchmarks, start-up).
+  void run_cycle(std::span<const ServerId> servers);
+
+  risk::AlertStore& alert_store() { return *alert_store_; }
+  FleetStore& store() const { return store_; }
+  const ModelStatus& model() const { return model_; }
+  const LatencyHistogram& cycle_latency() const { return cycle_latency_; }
+  uint64_t cycles() const { return cycles_.load(std::memory_order_relaxed); }
+  uint64_t forecasts(forecast::ModelKind m) const {
+    return forecasts_[static_cast<int>(m)].load(std::memory_order_relaxed);
+  }
+  uint64_t alert_events(risk::AlertEventKind k) const {
+    return alert_events_[static_cast<int>(k)].load(std::memory_order_relaxed);
+  }
+  uint64_t cycle_errors() const { return cycle_errors_.load(std::memory_order_relaxed); }
+
+ private:
+  void enqueue(std::span<const ServerId> ids);
+  void worker_loop();
+  std::shared_ptr<ServerForecast> build_server(const forecast::ForecastBatch& batch, int b);
+
+  FleetStore& store_;
+  std::unique_ptr<forecast::Forecaster> forecaster_;
+  ModelStatus model_;
+  std::unique_ptr<risk::AlertStore> alert_store_;
+  risk::AlertTracker tracker_;
+
+  // Cycle scratch, reused (worker thread only).
+  forecast::ForecastBatch batch_;
+  std::vector<WindowView> views_;
+  struct Meta {
+    ServerId id;
+    std::string_view name;
+    int steps;
+    EpochMs last_step;
+    std::array<float, kNumMetrics> current;
+  };
+  std::vector<Meta> meta_;
+  std::vector<risk::Alert> alerts_scratch_;
+  std::vector<risk::AlertEvent> events_scratch_;
+
+  mutable std::mutex snapshot_mutex_;
+  std::shared_ptr<const PredictionSnapshot> snapshot_;
+
+  std::mutex queue_mutex_;
+  std::condition_variable queue_cv_, idle_cv_;
+  std::vector<ServerId> pending_;
+  std::vector<uint8_t> pending_mark_;
+  bool busy_ = false;
+  bool stopping_ = false;
+  std::thread worker_;
+  bool started_ = false;
+
+  LatencyHistogram cycle_latency_;
+  std::atomic<uint64_t> cycles_{0}, cycle_errors_{0};
+  std::array<std::atomic<uint64_t>, 2> forecasts_{};
+  std::array<std::atomic<uint64_t>, 4> alert_events_{};
+  EpochMs next_prune_ = 0;
+};
+
+}  // namespace nordiq::api

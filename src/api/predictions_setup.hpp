@@ -1,0 +1,19 @@
+// Plugs the forecast service into `nordiq serve`: picks the model (the TFT from --models-dir /
+// --model when a model file exists, else the baseline for everyone, said in /status), starts
+// the cycle, and registers /predictions, /alerts, /historical and /metrics.
+#pragma once
+
+#include <memory>
+
+#include "api/predictions_service.hpp"
+#include "api/serve_context.hpp"
+
+namespace nordiq::api {
+
+// Chooses the forecaster for the serve options (never throws for a missing model: the baseline
+// serves; a model file that exists but is invalid is a startup error naming the problem).
+std::unique_ptr<forecast::Forecaster> make_forecaster(const ServeOptions& options, ModelStatus& status);
+
+std::shared_ptr<ForecastService> add_forecast_service(ServeContext& ctx);
+
+}  // namespace nordiq::api
