@@ -3,7 +3,9 @@
 #include <dnnl.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 #include <unordered_map>
 
 #if defined(__AVX512F__)
@@ -90,12 +92,17 @@ void linear(const Shape& s, const float* X, const float* W, const float* bias, f
   e.src.set_data_handle(const_cast<float*>(X));
   e.wei.set_data_handle(const_cast<float*>(W));
   e.dst.set_data_handle(Y);
+  // C API with a stack argument array: the C++ execute() builds an unordered_map per call.
+  dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, e.src.get()}, {DNNL_ARG_WEIGHTS, e.wei.get()}, {DNNL_ARG_DST, e.dst.get()},
+                             {DNNL_ARG_BIAS, nullptr}};
+  int nargs = 3;
   if (bias) {
     e.bias.set_data_handle(const_cast<float*>(bias));
-    e.prim.execute(ctx.strm, {{DNNL_ARG_SRC, e.src}, {DNNL_ARG_WEIGHTS, e.wei}, {DNNL_ARG_BIAS, e.bias}, {DNNL_ARG_DST, e.dst}});
-  } else {
-    e.prim.execute(ctx.strm, {{DNNL_ARG_SRC, e.src}, {DNNL_ARG_WEIGHTS, e.wei}, {DNNL_ARG_DST, e.dst}});
+    args[3].memory = e.bias.get();
+    nargs = 4;
   }
+  if (dnnl_primitive_execute(e.prim.get(), ctx.strm.get(), nargs, args) != dnnl_success)
+    throw std::runtime_error("oneDNN matmul failed");
   ctx.strm.wait();
 }
 

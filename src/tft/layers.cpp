@@ -1,5 +1,10 @@
 #include "tft/layers.hpp"
 
+// GCC 12 reports the undefined-vector idiom inside avx512fintrin.h's masked/reduce intrinsics as
+// "may be used uninitialized" at every inlining site; it is a false positive.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -59,6 +64,26 @@ void linear_forward(float* y, int ldy, const float* x, int ldx, int rows, const 
 }
 
 void interp_forward(float* y, const float* x, int ldx, int rows, const InterpTable& t) {
+#if defined(__AVX512F__)
+  if (t.n <= 32) {
+    // Whole input row in two registers; both taps gathered with in-register permutes. Same
+    // operations as the scalar loop below (fma(x[i0], λ0, x[i1]·λ1)), so the same bits.
+    const __mmask16 lo = vm::tail_mask(t.n), hi = t.n > 16 ? vm::tail_mask(t.n - 16) : __mmask16(0);
+    for (int r = 0; r < rows; ++r) {
+      const float* xr = x + size_t(r) * ldx;
+      float* yr = y + size_t(r) * t.m;
+      const __m512 x0 = _mm512_maskz_loadu_ps(lo, xr), x1 = _mm512_maskz_loadu_ps(hi, xr + 16);
+      for (int j = 0; j < t.m; j += 16) {
+        const __mmask16 mk = vm::tail_mask(t.m - j);
+        const __m512i i0 = _mm512_maskz_loadu_epi32(mk, t.i0.data() + j), i1 = _mm512_maskz_loadu_epi32(mk, t.i1.data() + j);
+        const __m512 a = _mm512_permutex2var_ps(x0, i0, x1), b = _mm512_permutex2var_ps(x0, i1, x1);
+        const __m512 l0 = _mm512_maskz_loadu_ps(mk, t.l0.data() + j), l1 = _mm512_maskz_loadu_ps(mk, t.l1.data() + j);
+        _mm512_mask_storeu_ps(yr + j, mk, _mm512_fmadd_ps(a, l0, _mm512_mul_ps(b, l1)));
+      }
+    }
+    return;
+  }
+#endif
   for (int r = 0; r < rows; ++r) {
     const float* xr = x + size_t(r) * ldx;
     float* yr = y + size_t(r) * t.m;
@@ -67,12 +92,32 @@ void interp_forward(float* y, const float* x, int ldx, int rows, const InterpTab
 }
 
 namespace {
-// In-place LayerNorm of one row (float32, two passes, fixed-order lane sums).
+// LayerNorm of one row (y may alias x): float32, two passes, fixed-order sums.
 inline void norm_row(float* y, const float* x, int n, const float* gamma, const float* beta, float eps) {
+#if defined(__AVX512F__)
+  __m512 acc = _mm512_setzero_ps();
+  for (int i = 0; i < n; i += 16) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(vm::tail_mask(n - i), x + i));
+  const float mu = _mm512_reduce_add_ps(acc) / static_cast<float>(n);
+  const __m512 vmu = _mm512_set1_ps(mu);
+  acc = _mm512_setzero_ps();
+  for (int i = 0; i < n; i += 16) {
+    const __mmask16 m = vm::tail_mask(n - i);
+    const __m512 d = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, x + i), vmu);
+    acc = _mm512_fmadd_ps(d, d, acc);
+  }
+  const float var = _mm512_reduce_add_ps(acc) / static_cast<float>(n);
+  const __m512 r = _mm512_set1_ps(1.0f / std::sqrt(var + eps));
+  for (int i = 0; i < n; i += 16) {
+    const __mmask16 m = vm::tail_mask(n - i);
+    const __m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vmu), r);
+    _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(xh, _mm512_maskz_loadu_ps(m, gamma + i), _mm512_maskz_loadu_ps(m, beta + i)));
+  }
+#else
   const float mu = vm::sum(x, n) / static_cast<float>(n);
   const float var = vm::sum_sq_dev(x, n, mu) / static_cast<float>(n);
   const float r = 1.0f / std::sqrt(var + eps);
   for (int j = 0; j < n; ++j) y[j] = (x[j] - mu) * r * gamma[j] + beta[j];
+#endif
 }
 }  // namespace
 
@@ -92,7 +137,14 @@ void resample_norm_forward(float* y, const float* x, int ldx, int rows, const Re
   const float* b = p.P + rn.norm.b;
   for (int r = 0; r < rows; ++r) {
     float* yr = y + size_t(r) * m;
+#if defined(__AVX512F__)
+    for (int j = 0; j < m; j += 16) {
+      const __mmask16 mk = vm::tail_mask(m - j);
+      _mm512_mask_storeu_ps(yr + j, mk, _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, yr + j), _mm512_maskz_loadu_ps(mk, kappa + j)));
+    }
+#else
     for (int j = 0; j < m; ++j) yr[j] *= kappa[j];
+#endif
     norm_row(yr, yr, m, g, b, p.eps);
   }
 }
@@ -103,8 +155,16 @@ void gate_add_norm_forward(float* y, const float* u, const float* skip, int ld_s
     const float* ur = u + size_t(r) * 2 * o;
     const float* sr = skip + size_t(r) * ld_skip;
     float* yr = y + size_t(r) * o;
+#if defined(__AVX512F__)
+    for (int j = 0; j < o; j += 16) {
+      const __mmask16 m = vm::tail_mask(o - j);
+      const __m512 g = vm::sigmoid16(_mm512_maskz_loadu_ps(m, ur + o + j));
+      _mm512_mask_storeu_ps(yr + j, m, _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, ur + j), g, _mm512_maskz_loadu_ps(m, sr + j)));
+    }
+#else
     vm::sigmoid_n(yr, ur + o, o);
     for (int j = 0; j < o; ++j) yr[j] = ur[j] * yr[j] + sr[j];
+#endif
     norm_row(yr, yr, o, gamma, beta, eps);
   }
 }
@@ -169,8 +229,7 @@ void softmax_rows(float* y, const float* x, int rows, int n) {
   for (int r = 0; r < rows; ++r) {
     const float* xr = x + size_t(r) * n;
     float* yr = y + size_t(r) * n;
-    float mx = xr[0];
-    for (int j = 1; j < n; ++j) mx = std::max(mx, xr[j]);
+    const float mx = vm::max_n(xr, n);
     for (int j = 0; j < n; ++j) yr[j] = xr[j] - mx;
     vm::exp_n(yr, yr, n);
     const float s = vm::sum(yr, n);
@@ -221,17 +280,35 @@ void vsn_forward(VsnActs& a, const float* flat, int rows, const float* context, 
   grn_forward(a.flat, flat, S, rows, context, rows_per_ctx, v.flat, p);
   softmax_rows(a.weights, a.flat.out, rows, n);
   std::fill(a.out, a.out + size_t(rows) * hidden, 0.0f);
-  for (int i = 0; i < n; ++i) {
-    const auto& var = v.vars[size_t(i)];
-    const GrnActs& va = a.vars[size_t(i)];
-    if (var.categorical) resample_norm_forward(va.out, flat + var.flat_offset, S, rows, var.cat_norm, p);
-    else grn_forward(va, flat + var.flat_offset, S, rows, nullptr, 1, var.grn, p);
-    // out += w_v · ξ_v, variables in order (the reduction order of TFT.md §13)
-    for (int r = 0; r < rows; ++r) {
-      const float w = a.weights[size_t(r) * n + i];
-      const float* xi = va.out + size_t(r) * hidden;
-      float* o = a.out + size_t(r) * hidden;
-      for (int j = 0; j < hidden; ++j) o[j] += w * xi[j];
+  // Rows in blocks, all variables per block: one variable's intermediates for a block stay in
+  // L2 (a whole chunk's would not). Rows are independent, so blocking changes no result.
+  constexpr int kRowBlock = 256;
+  for (int r0 = 0; r0 < rows; r0 += kRowBlock) {
+    const int nr = std::min(kRowBlock, rows - r0);
+    for (int i = 0; i < n; ++i) {
+      const auto& var = v.vars[size_t(i)];
+      const GrnActs& full = a.vars[size_t(i)];
+      GrnActs va = full;
+      if (var.categorical) {
+        va.out = full.out + size_t(r0) * hidden;
+        resample_norm_forward(va.out, flat + size_t(r0) * S + var.flat_offset, S, nr, var.cat_norm, p);
+      } else {
+        const size_t hd = size_t(var.grn.hidden), o = size_t(var.grn.out);
+        va.fc1 = full.fc1 + r0 * hd;
+        va.elu = full.elu + r0 * hd;
+        va.fc2 = full.fc2 + r0 * hd;
+        va.glu = full.glu + r0 * 2 * o;
+        if (full.resid) va.resid = full.resid + r0 * o;
+        va.out = full.out + r0 * o;
+        grn_forward(va, flat + size_t(r0) * S + var.flat_offset, S, nr, nullptr, 1, var.grn, p);
+      }
+      // out += w_v · ξ_v, variables in order (the reduction order of TFT.md §13)
+      for (int r = 0; r < nr; ++r) {
+        const float w = a.weights[size_t(r0 + r) * n + i];
+        const float* xi = va.out + size_t(r) * hidden;
+        float* o = a.out + size_t(r0 + r) * hidden;
+        for (int j = 0; j < hidden; ++j) o[j] += w * xi[j];
+      }
     }
   }
 }
@@ -300,50 +377,42 @@ void attention_forward(float* probs, float* heads, float* mean, const float* Q, 
   const int T = E + D;
   const int hd = n_heads * d;
   const float scaler = std::sqrt(static_cast<float>(d));
-  float* kt = scratch;             // [d, T]: this head's keys transposed
-  float* s = scratch + size_t(d) * T;  // [T] scores of one query
+  float* kt = scratch;  // [d, T]: this head's keys transposed (K-major for the score GEMM)
   for (int b = 0; b < servers; ++b) {
     const int le = std::min(enc_len[b], E);
     const float* Kb = K + size_t(b) * T * hd;
     const float* Vb = V + size_t(b) * T * d;
     float* Pb = probs + size_t(b) * D * n_heads * T;
-    std::fill(Pb, Pb + size_t(D) * n_heads * T, 0.0f);
     for (int hh = 0; hh < n_heads; ++hh) {
       for (int j = 0; j < T; ++j)
         for (int k = 0; k < d; ++k) kt[size_t(k) * T + j] = Kb[size_t(j) * hd + hh * d + k];
+      // scores of every (query, key) pair straight into this head's probability rows
+      float* P0 = Pb + size_t(hh) * T;
+      const size_t ldp = size_t(n_heads) * T;
+      gemm::small_kmajor(D, T, d, Q + size_t(b) * D * hd + hh * d, hd, kt, P0, int(ldp), false);
       for (int i = 0; i < D; ++i) {
-        const float* q = Q + (size_t(b) * D + i) * hd + hh * d;
-        // valid keys: encoder 0..le-1 and decoder E..E+i-1; masked ones get probability 0
-        // exactly, as the −1e9 replacement gives after max subtraction.
-        for (int j = 0; j < T; ++j) s[j] = 0.0f;
-        for (int k = 0; k < d; ++k) {
-          const float qk = q[k];
-          const float* kr = kt + size_t(k) * T;
-          for (int j = 0; j < le; ++j) s[j] += qk * kr[j];
-          for (int j = E; j < E + i; ++j) s[j] += qk * kr[j];
-        }
-        float mx = -INFINITY;
-        for (int j = 0; j < le; ++j) mx = std::max(mx, s[j] /= scaler);
-        for (int j = E; j < E + i; ++j) mx = std::max(mx, s[j] /= scaler);
-        float* p = Pb + (size_t(i) * n_heads + hh) * T;
-        for (int j = 0; j < le; ++j) p[j] = s[j] - mx;
-        for (int j = E; j < E + i; ++j) p[j] = s[j] - mx;
+        // valid keys: encoder 0..le-1 and decoder E..E+i-1. Masked keys get probability 0
+        // exactly, which is what the −1e9 replacement gives after max subtraction.
+        float* p = P0 + size_t(i) * ldp;
+        for (int j = 0; j < le; ++j) p[j] /= scaler;
+        for (int j = E; j < E + i; ++j) p[j] /= scaler;
+        const float mx = i > 0 ? std::max(vm::max_n(p, le), vm::max_n(p + E, i)) : vm::max_n(p, le);
+        for (int j = 0; j < le; ++j) p[j] -= mx;
+        for (int j = E; j < E + i; ++j) p[j] -= mx;
         vm::exp_n(p, p, le);
         vm::exp_n(p + E, p + E, i);
         const float sum = vm::sum(p, le) + vm::sum(p + E, i);
         for (int j = 0; j < le; ++j) p[j] /= sum;
         for (int j = E; j < E + i; ++j) p[j] /= sum;
-        float* o = heads + ((size_t(b) * D + i) * n_heads + hh) * d;
-        for (int k = 0; k < d; ++k) o[k] = 0.0f;
-        for (int j = 0; j < le; ++j)
-          for (int k = 0; k < d; ++k) o[k] += p[j] * Vb[size_t(j) * d + k];
-        for (int j = E; j < E + i; ++j)
-          for (int k = 0; k < d; ++k) o[k] += p[j] * Vb[size_t(j) * d + k];
+        std::fill(p + le, p + E, 0.0f);
+        std::fill(p + E + i, p + T, 0.0f);
       }
+      // O_h = A_h · V over all keys (masked probabilities are exactly 0 and V is finite)
+      gemm::small_kmajor(D, d, T, P0, int(ldp), Vb, heads + size_t(b) * D * hd + hh * d, hd, false);
     }
     for (int i = 0; i < D; ++i) {
       float* m = mean + (size_t(b) * D + i) * d;
-      const float* o = heads + (size_t(b) * D + i) * n_heads * d;
+      const float* o = heads + (size_t(b) * D + i) * hd;
       for (int k = 0; k < d; ++k) {
         float acc = 0.0f;
         for (int hh = 0; hh < n_heads; ++hh) acc += o[hh * d + k];

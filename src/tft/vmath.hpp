@@ -90,6 +90,19 @@ inline void tanh_n(float* y, const float* x, ptrdiff_t n) {
 #endif
 }
 
+// max over x[0..n) (n ≥ 1); exact, so the order does not matter.
+inline float max_n(const float* x, ptrdiff_t n) {
+#if defined(__AVX512F__)
+  __m512 m = _mm512_set1_ps(-INFINITY);
+  for (ptrdiff_t i = 0; i < n; i += 16) m = _mm512_mask_max_ps(m, tail_mask(n - i), m, _mm512_maskz_loadu_ps(tail_mask(n - i), x + i));
+  return _mm512_reduce_max_ps(m);
+#else
+  float m = -INFINITY;
+  for (ptrdiff_t i = 0; i < n; ++i) m = x[i] > m ? x[i] : m;
+  return m;
+#endif
+}
+
 // Σ x[i], 16 lanes in a fixed order.
 inline float sum(const float* x, ptrdiff_t n) {
   float acc[16] = {};
