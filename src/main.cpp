@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   nordiq::cli::Runner runner;
   // (each module adds its command here)
+  nordiq::cli::add_simulate_command(app, runner);
   nordiq::cli::add_tft_command(app, runner);
   nordiq::cli::add_serve_command(app, runner);
   try {
