@@ -1,0 +1,436 @@
+#include "tft/backward.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "tft/gemm.hpp"
+#include "tft/grad_gemm.hpp"
+#include "tft/vmath.hpp"
+
+namespace nordiq::tft::train {
+
+// ---- arena ------------------------------------------------------------------------------------
+
+void Arena::Block::allocate(size_t n) {
+  storage.assign(n + 16, 0.0f);
+  mem = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(storage.data()) + 63) & ~uintptr_t(63));
+  size = n;
+}
+
+float* Arena::take(size_t n) {
+  n = (n + 15) / 16 * 16;  // 64-byte granularity keeps every buffer aligned
+  constexpr size_t kBlock = size_t(1) << 22;
+  while (true) {
+    if (block_ == blocks_.size()) {
+      blocks_.emplace_back();
+      blocks_.back().allocate(std::max(kBlock, n));
+    }
+    Block& b = blocks_[block_];
+    if (used_ + n <= b.size) {
+      float* p = b.mem + used_;
+      used_ += n;
+      return p;
+    }
+    if (used_ == 0) {  // a fresh block too small for this request: replace it
+      b.allocate(n);
+      continue;
+    }
+    ++block_;
+    used_ = 0;
+    if (block_ < blocks_.size() && blocks_[block_].size < n) {
+      blocks_[block_].allocate(std::max(kBlock, n));
+    }
+  }
+}
+
+float* Arena::take_zero(size_t n) {
+  float* p = take(n);
+  std::memset(p, 0, sizeof(float) * n);
+  return p;
+}
+
+// ---- dropout ----------------------------------------------------------------------------------
+
+const float* dropout_forward(const float* x, int ldx, int rows, int n, float*& mask, const Ctx& c) {
+  mask = nullptr;
+  if (c.dropout <= 0.0f) return x;
+  const size_t N = size_t(rows) * n;
+  mask = c.acts->take(N);
+  float* y = c.acts->take(N);
+  const float keep = 1.0f / (1.0f - c.dropout);
+  for (size_t i = 0; i < N; ++i) mask[i] = c.rng->uniform() < c.dropout ? 0.0f : keep;
+  for (int r = 0; r < rows; ++r)
+    for (int j = 0; j < n; ++j) y[size_t(r) * n + j] = x[size_t(r) * ldx + j] * mask[size_t(r) * n + j];
+  return y;
+}
+
+void dropout_backward(float* dx, int lddx, const float* dy, int rows, int n, const float* mask) {
+  for (int r = 0; r < rows; ++r) {
+    float* d = dx + size_t(r) * lddx;
+    const float* g = dy + size_t(r) * n;
+    if (mask) {
+      const float* m = mask + size_t(r) * n;
+      for (int j = 0; j < n; ++j) d[j] += g[j] * m[j];
+    } else {
+      for (int j = 0; j < n; ++j) d[j] += g[j];
+    }
+  }
+}
+
+// ---- primitives -------------------------------------------------------------------------------
+
+void interp_backward(float* dx, int lddx, const float* dy, int rows, const nn::InterpTable& t) {
+  for (int r = 0; r < rows; ++r) {
+    float* d = dx + size_t(r) * lddx;
+    const float* g = dy + size_t(r) * t.m;
+    for (int j = 0; j < t.m; ++j) {
+      d[t.i0[size_t(j)]] += t.l0[size_t(j)] * g[j];
+      d[t.i1[size_t(j)]] += t.l1[size_t(j)] * g[j];
+    }
+  }
+}
+
+// Same arithmetic as the inference kernel (layers.cpp), so training and serving agree bit for bit.
+void layer_norm_rows(float* y, const float* x, int rows, int n, const float* gamma, const float* beta, float eps) {
+  for (int r = 0; r < rows; ++r) {
+    const float* xr = x + size_t(r) * n;
+    float* yr = y + size_t(r) * n;
+    const float mu = vm::sum(xr, n) / static_cast<float>(n);
+    const float var = vm::sum_sq_dev(xr, n, mu) / static_cast<float>(n);
+    const float rs = 1.0f / std::sqrt(var + eps);
+    for (int j = 0; j < n; ++j) yr[j] = (xr[j] - mu) * rs * gamma[j] + beta[j];
+  }
+}
+
+void layer_norm_backward(float* dx, int lddx, float* dgamma, float* dbeta, const float* dy, const float* x, int rows,
+                         int n, const float* gamma, float eps) {
+  for (int r = 0; r < rows; ++r) {
+    const float* xr = x + size_t(r) * n;
+    const float* gr = dy + size_t(r) * n;
+    float* d = dx + size_t(r) * lddx;
+    const float mu = vm::sum(xr, n) / static_cast<float>(n);
+    const float var = vm::sum_sq_dev(xr, n, mu) / static_cast<float>(n);
+    const float rs = 1.0f / std::sqrt(var + eps);
+    double mg = 0, mgx = 0;
+    for (int j = 0; j < n; ++j) {
+      const float xh = (xr[j] - mu) * rs;
+      const float g = gr[j] * gamma[j];
+      mg += g;
+      mgx += double(g) * xh;
+      dgamma[j] += gr[j] * xh;
+      dbeta[j] += gr[j];
+    }
+    const float a = float(mg / n), b = float(mgx / n);
+    for (int j = 0; j < n; ++j) {
+      const float xh = (xr[j] - mu) * rs;
+      d[j] += rs * (gr[j] * gamma[j] - a - xh * b);
+    }
+  }
+}
+
+void softmax_backward(float* ds, const float* p, const float* dp, int rows, int n) {
+  for (int r = 0; r < rows; ++r) {
+    const float* pr = p + size_t(r) * n;
+    const float* g = dp + size_t(r) * n;
+    float* d = ds + size_t(r) * n;
+    float s = 0.0f;
+    for (int j = 0; j < n; ++j) s += pr[j] * g[j];
+    for (int j = 0; j < n; ++j) d[j] = pr[j] * (g[j] - s);
+  }
+}
+
+// ---- ResampleNorm -------------------------------------------------------------------------------
+
+void resample_forward(ResAct& a, const float* x, int ldx, int rows, const ResampleNormW& r, const Ctx& c) {
+  const int m = r.out;
+  a.x = x;
+  a.ldx = ldx;
+  a.rows = rows;
+  a.u = nullptr;
+  const float* u = x;
+  int ldu = ldx;
+  if (r.in != r.out) {
+    a.u = c.acts->take(size_t(rows) * m);
+    nn::interp_forward(a.u, x, ldx, rows, c.table(r.in, r.out));
+    u = a.u;
+    ldu = m;
+  }
+  a.pre = c.acts->take(size_t(rows) * m);
+  a.out = c.acts->take(size_t(rows) * m);
+  const float* kappa = c.kappa + r.mask;
+  for (int i = 0; i < rows; ++i)
+    for (int j = 0; j < m; ++j) a.pre[size_t(i) * m + j] = u[size_t(i) * ldu + j] * kappa[j];
+  layer_norm_rows(a.out, a.pre, rows, m, c.P + r.norm.w, c.P + r.norm.b, c.eps);
+}
+
+void resample_backward(float* dx, int lddx, const float* dy, const ResAct& a, const ResampleNormW& r, const Ctx& c,
+                       float* G) {
+  const int m = r.out, rows = a.rows;
+  const size_t mark = c.scratch->mark();
+  float* dpre = c.scratch->take_zero(size_t(rows) * m);
+  layer_norm_backward(dpre, m, G + r.norm.w, G + r.norm.b, dy, a.pre, rows, m, c.P + r.norm.w, c.eps);
+  const float* kappa = c.kappa + r.mask;
+  float* dmask = G + r.mask;
+  const float* u = a.u ? a.u : a.x;
+  const int ldu = a.u ? m : a.ldx;
+  for (int i = 0; i < rows; ++i) {
+    float* d = dpre + size_t(i) * m;
+    const float* ui = u + size_t(i) * ldu;
+    for (int j = 0; j < m; ++j) {
+      dmask[j] += d[j] * ui[j] * kappa[j] * (1.0f - 0.5f * kappa[j]);  // dκ/dmask = 2σ(1−σ)
+      d[j] *= kappa[j];                                                 // du
+    }
+  }
+  if (dx) {
+    if (a.u) interp_backward(dx, lddx, dpre, rows, c.table(r.in, r.out));
+    else dropout_backward(dx, lddx, dpre, rows, m, nullptr);  // plain add
+  }
+  c.scratch->release(mark);
+}
+
+// ---- GateAddNorm ------------------------------------------------------------------------------
+
+void gan_forward(GanAct& a, const float* x, int ldx, int rows, const float* skip, int ld_skip, const GateAddNormW& g,
+                 bool dropout, const Ctx& c) {
+  const int o = g.out, in = g.glu.in;
+  a.x = x;
+  a.ldx = ldx;
+  a.rows = rows;
+  a.mask = nullptr;
+  a.xd = x;
+  if (dropout && c.dropout > 0.0f) {
+    a.xd = dropout_forward(x, ldx, rows, in, a.mask, c);
+    a.ldx = in;  // from here on the (dropped) input is dense
+  }
+  a.u = c.acts->take(size_t(rows) * 2 * o);
+  a.pre = c.acts->take(size_t(rows) * o);
+  a.out = c.acts->take(size_t(rows) * o);
+  nn::linear_forward(a.u, 2 * o, a.xd, a.ldx, rows, g.glu, c.P);
+  for (int r = 0; r < rows; ++r) {
+    const float* ur = a.u + size_t(r) * 2 * o;
+    const float* sr = skip + size_t(r) * ld_skip;
+    float* pr = a.pre + size_t(r) * o;
+    vm::sigmoid_n(pr, ur + o, o);
+    for (int j = 0; j < o; ++j) pr[j] = ur[j] * pr[j] + sr[j];
+  }
+  layer_norm_rows(a.out, a.pre, rows, o, c.P + g.norm.w, c.P + g.norm.b, c.eps);
+}
+
+void gan_backward(float* dx, int lddx, float* dskip, int ld_dskip, const float* dy, const GanAct& a,
+                  const GateAddNormW& g, const Ctx& c, float* G) {
+  const int o = g.out, in = g.glu.in, rows = a.rows;
+  const size_t mark = c.scratch->mark();
+  float* dpre = c.scratch->take_zero(size_t(rows) * o);
+  layer_norm_backward(dpre, o, G + g.norm.w, G + g.norm.b, dy, a.pre, rows, o, c.P + g.norm.w, c.eps);
+  if (dskip) dropout_backward(dskip, ld_dskip, dpre, rows, o, nullptr);
+  float* du = c.scratch->take(size_t(rows) * 2 * o);
+  for (int r = 0; r < rows; ++r) {
+    const float* ur = a.u + size_t(r) * 2 * o;
+    const float* d = dpre + size_t(r) * o;
+    float* dur = du + size_t(r) * 2 * o;
+    vm::sigmoid_n(dur + o, ur + o, o);  // s = σ(gate)
+    for (int j = 0; j < o; ++j) {
+      const float s = dur[o + j];
+      dur[j] = d[j] * s;
+      dur[o + j] = d[j] * ur[j] * s * (1.0f - s);
+    }
+  }
+  if (a.mask) {
+    float* dxd = dx ? c.scratch->take_zero(size_t(rows) * in) : nullptr;
+    grad::linear_backward(dxd, in, G, du, 2 * o, a.xd, a.ldx, rows, g.glu, c.P);
+    if (dx) dropout_backward(dx, lddx, dxd, rows, in, a.mask);
+  } else {
+    grad::linear_backward(dx, lddx, G, du, 2 * o, a.xd, a.ldx, rows, g.glu, c.P);
+  }
+  c.scratch->release(mark);
+}
+
+// ---- GRN ----------------------------------------------------------------------------------------
+
+void grn_train_forward(GrnAct& a, const float* x, int ldx, int rows, const float* ctx, int rows_per_ctx, const GrnW& g,
+                       const Ctx& c) {
+  a.x = x;
+  a.ldx = ldx;
+  a.rows = rows;
+  a.ctx = g.ctx ? ctx : nullptr;
+  a.rows_per_ctx = rows_per_ctx;
+  const float* skip = x;
+  int ld_skip = ldx;
+  if (g.resample) {
+    resample_forward(a.res, x, ldx, rows, g.res, c);
+    skip = a.res.out;
+    ld_skip = g.out;
+  }
+  const int hd = g.hidden;
+  const size_t n = size_t(rows) * hd;
+  a.eta1 = c.acts->take(n);
+  a.eta2 = c.acts->take(n);
+  a.eta3 = c.acts->take(n);
+  nn::linear_forward(a.eta1, hd, x, ldx, rows, g.fc1, c.P);
+  if (a.ctx) {
+    const int groups = rows / rows_per_ctx;
+    const size_t mark = c.scratch->mark();
+    float* proj = c.scratch->take(size_t(groups) * hd);
+    nn::linear_forward(proj, hd, a.ctx, g.ctx, groups, g.context, c.P);
+    for (int r = 0; r < rows; ++r) {
+      float* f = a.eta1 + size_t(r) * hd;
+      const float* p = proj + size_t(r / rows_per_ctx) * hd;
+      for (int j = 0; j < hd; ++j) f[j] += p[j];
+    }
+    c.scratch->release(mark);
+  }
+  vm::exp_n(a.eta2, a.eta1, static_cast<ptrdiff_t>(n));
+  for (size_t i = 0; i < n; ++i) a.eta2[i] = a.eta1[i] > 0.0f ? a.eta1[i] : a.eta2[i] - 1.0f;
+  nn::linear_forward(a.eta3, hd, a.eta2, hd, rows, g.fc2, c.P);
+  gan_forward(a.gate, a.eta3, hd, rows, skip, ld_skip, g.gate, true, c);
+}
+
+void grn_backward(float* dx, int lddx, float* dctx, const float* dy, const GrnAct& a, const GrnW& g, const Ctx& c,
+                  float* G) {
+  const int rows = a.rows, hd = g.hidden, o = g.out;
+  const size_t mark = c.scratch->mark();
+  float* dskip = nullptr;
+  int ld_dskip = o;
+  if (g.resample) {
+    dskip = c.scratch->take_zero(size_t(rows) * o);
+  } else if (dx) {
+    dskip = dx;  // the residual is x itself
+    ld_dskip = lddx;
+  }
+  float* d3 = c.scratch->take_zero(size_t(rows) * hd);
+  gan_backward(d3, hd, dskip, ld_dskip, dy, a.gate, g.gate, c, G);
+  float* d2 = c.scratch->take_zero(size_t(rows) * hd);
+  grad::linear_backward(d2, hd, G, d3, hd, a.eta2, hd, rows, g.fc2, c.P);
+  // ELU'(η1) = 1 for η1 > 0, e^η1 = ELU(η1) + 1 otherwise
+  const size_t n = size_t(rows) * hd;
+  for (size_t i = 0; i < n; ++i) d2[i] *= a.eta1[i] > 0.0f ? 1.0f : a.eta2[i] + 1.0f;
+  grad::linear_backward(dx, lddx, G, d2, hd, a.x, a.ldx, rows, g.fc1, c.P);
+  if (a.ctx) {
+    // The context is one row per group of rows: sum dη1 per group, then one small product.
+    const int groups = rows / a.rows_per_ctx;
+    float* s = c.scratch->take_zero(size_t(groups) * hd);
+    for (int r = 0; r < rows; ++r) {
+      float* sg = s + size_t(r / a.rows_per_ctx) * hd;
+      const float* d = d2 + size_t(r) * hd;
+      for (int j = 0; j < hd; ++j) sg[j] += d[j];
+    }
+    grad::linear_backward(dctx, g.ctx, G, s, hd, a.ctx, g.ctx, groups, g.context, c.P);
+  }
+  if (g.resample) resample_backward(dx, lddx, dskip, a.res, g.res, c, G);
+  c.scratch->release(mark);
+}
+
+// ---- LSTM ---------------------------------------------------------------------------------------
+
+void lstm_backward(float* dx, float* dh0, float* dc0, const float* dout, size_t dout_stride, const float* dh_n,
+                   const float* dc_n, const float* x, const float* gates, const float* cells, const float* out,
+                   size_t out_stride, const float* h0, const float* c0, const int32_t* lengths, int servers, int steps,
+                   const LstmW& w, const Ctx& c, float* G) {
+  const int H = w.hidden, G4 = 4 * H;
+  const size_t rows = size_t(servers) * steps;
+  const size_t mark = c.scratch->mark();
+  float* dZ = c.scratch->take_zero(rows * G4);
+  float* dh_next = c.scratch->take_zero(size_t(servers) * H);
+  float* dc_next = c.scratch->take_zero(size_t(servers) * H);
+  float* tmp = c.scratch->take(size_t(servers) * H);
+  float* tc = c.scratch->take(size_t(H));
+  if (dh_n) std::memcpy(dh_next, dh_n, sizeof(float) * size_t(servers) * H);
+  if (dc_n) std::memcpy(dc_next, dc_n, sizeof(float) * size_t(servers) * H);
+  int max_len = 0;
+  for (int b = 0; b < servers; ++b) max_len = std::max(max_len, std::min<int>(lengths[b], steps));
+  const float* Whh = c.P + w.hh.w;  // [4H, H] = K-major [K = 4H, N = H]
+  for (int t = max_len - 1; t >= 0; --t) {
+    for (int b = 0; b < servers; ++b) {
+      if (t >= lengths[b]) continue;
+      const size_t row = size_t(b) * steps + t;
+      const float* z = gates + row * G4;
+      const float* ct = cells + row * H;
+      const float* cp = t > 0 ? cells + (row - 1) * H : c0 + size_t(b) * H;
+      const float* go = dout + size_t(b) * dout_stride + size_t(t) * H;
+      float* dz = dZ + row * G4;
+      float* dhn = dh_next + size_t(b) * H;
+      float* dcn = dc_next + size_t(b) * H;
+      vm::tanh_n(tc, ct, H);
+      for (int j = 0; j < H; ++j) {
+        const float i = z[j], f = z[H + j], g = z[2 * H + j], o = z[3 * H + j];
+        const float dh = go[j] + dhn[j];
+        const float dc = dcn[j] + dh * o * (1.0f - tc[j] * tc[j]);
+        dz[j] = dc * g * i * (1.0f - i);
+        dz[H + j] = dc * cp[j] * f * (1.0f - f);
+        dz[2 * H + j] = dc * i * (1.0f - g * g);
+        dz[3 * H + j] = dh * tc[j] * o * (1.0f - o);
+        dcn[j] = dc * f;
+      }
+    }
+    // dh_{t−1} = dz_t · W_hh for every server; only active ones take it (the others still wait
+    // for their last valid step, carrying dh_n unchanged).
+    gemm::small_kmajor(servers, H, G4, dZ + size_t(t) * G4, steps * G4, Whh, tmp, H, false);
+    for (int b = 0; b < servers; ++b)
+      if (t < lengths[b]) std::memcpy(dh_next + size_t(b) * H, tmp + size_t(b) * H, sizeof(float) * size_t(H));
+  }
+  for (size_t i = 0; i < size_t(servers) * H; ++i) {
+    dh0[i] += dh_next[i];
+    dc0[i] += dc_next[i];
+  }
+  // Input and recurrent weight products over all rows at once (padded rows have dz = 0).
+  float* hprev = c.scratch->take(rows * H);
+  for (int b = 0; b < servers; ++b)
+    for (int t = 0; t < steps; ++t) {
+      const float* src = t == 0 ? h0 + size_t(b) * H : out + size_t(b) * out_stride + size_t(t - 1) * H;
+      std::memcpy(hprev + (size_t(b) * steps + t) * H, src, sizeof(float) * size_t(H));
+    }
+  grad::linear_backward(dx, H, G, dZ, G4, x, H, int(rows), w.ih, c.P);
+  grad::linear_backward(nullptr, 0, G, dZ, G4, hprev, H, int(rows), w.hh, c.P);
+  c.scratch->release(mark);
+}
+
+// ---- attention ----------------------------------------------------------------------------------
+
+void attention_backward(float* dQ, float* dK, float* dV, const float* dheads, const float* probs, const float* Q,
+                        const float* K, const float* V, const int32_t* enc_len, int servers, int E, int D, int n_heads,
+                        int d) {
+  const int T = E + D, hd = n_heads * d;
+  const float inv_scaler = 1.0f / std::sqrt(static_cast<float>(d));
+  std::vector<float> dA(static_cast<size_t>(T), 0.0f);
+  for (int b = 0; b < servers; ++b) {
+    const int le = std::min(enc_len[b], E);
+    const float* Vb = V + size_t(b) * T * d;
+    float* dVb = dV + size_t(b) * T * d;
+    const float* Kb = K + size_t(b) * T * hd;
+    float* dKb = dK + size_t(b) * T * hd;
+    for (int i = 0; i < D; ++i) {
+      for (int hh = 0; hh < n_heads; ++hh) {
+        const float* dO = dheads + ((size_t(b) * D + i) * n_heads + hh) * d;
+        const float* p = probs + ((size_t(b) * D + i) * n_heads + hh) * T;
+        const float* q = Q + (size_t(b) * D + i) * hd + hh * d;
+        float* dq = dQ + (size_t(b) * D + i) * hd + hh * d;
+        float s = 0.0f;
+        auto key = [&](int j) {
+          float a = 0.0f;
+          for (int k = 0; k < d; ++k) {
+            a += dO[k] * Vb[size_t(j) * d + k];
+            dVb[size_t(j) * d + k] += p[j] * dO[k];
+          }
+          dA[size_t(j)] = a;
+          s += p[j] * a;
+        };
+        for (int j = 0; j < le; ++j) key(j);
+        for (int j = E; j < E + i; ++j) key(j);
+        auto score = [&](int j) {
+          const float ds = p[j] * (dA[size_t(j)] - s) * inv_scaler;
+          const float* kj = Kb + size_t(j) * hd + hh * d;
+          float* dkj = dKb + size_t(j) * hd + hh * d;
+          for (int k = 0; k < d; ++k) {
+            dq[k] += ds * kj[k];
+            dkj[k] += ds * q[k];
+          }
+        };
+        for (int j = 0; j < le; ++j) score(j);
+        for (int j = E; j < E + i; ++j) score(j);
+      }
+    }
+  }
+}
+
+}  // namespace nordiq::tft::train
