@@ -230,7 +230,6 @@ void ServerSim::step(const StepClock& clock, const ExternalOverlay* ext, SimReco
 
   // Overlays move the family's driven value; iowait and memory first so a cpu overlay drives the
   // busy total they are part of.
-  double noise_free = -1;  // the active episode's driven target, for threshold_cross
   const Profile p = spec_.profile;
   if (s[static_cast<int>(Family::iowait)] > 0)
     mu_io = drive(s[static_cast<int>(Family::iowait)], mu_io, family_targets(Family::iowait, p));
@@ -240,14 +239,6 @@ void ServerSim::step(const StepClock& clock, const ExternalOverlay* ext, SimReco
     const double busy0 = mu_user + mu_sys + mu_io;
     const double busy = drive(s[static_cast<int>(Family::cpu)], busy0, family_targets(Family::cpu, p));
     mu_user = std::max(0.0, mu_user + busy - busy0);
-  }
-  if (active) {
-    switch (active->family) {
-      case Family::cpu: noise_free = mu_user + mu_sys + mu_io; break;
-      case Family::memory: noise_free = mu_mem; break;
-      case Family::iowait: noise_free = mu_io; break;
-      case Family::disk: break;  // below
-    }
   }
 
   // 2. CPU: smooth, round to hundredths, make the four parts sum to exactly 100.00.
@@ -285,7 +276,6 @@ void ServerSim::step(const StepClock& clock, const ExternalOverlay* ext, SimReco
   double disk_mu = disk_level_;
   if (s[static_cast<int>(Family::disk)] > 0)
     disk_mu = drive(s[static_cast<int>(Family::disk)], disk_mu, family_targets(Family::disk, p));
-  if (active && active->family == Family::disk) noise_free = disk_mu;
   const double disk = smooth(kDisk, disk_mu, 0.4, z[kDisk], phi_);
 
   // 7. Network and close-wait.
@@ -306,8 +296,14 @@ void ServerSim::step(const StepClock& clock, const ExternalOverlay* ext, SimReco
   uptime_ = std::min(3650.0, uptime_ + step_days_);
   started_ = true;
 
-  if (active && active->threshold_cross < 0 && noise_free >= 0 &&
-      noise_free >= family_targets(active->family, p).threshold)
+  // threshold_cross follows the noise-free version of each scored signal: the same AR(1) of the
+  // targets without the noise term, so the emitted series crosses near it (its lag is included).
+  const std::array<double, kNumFamilies> targets = {mu_user + mu_sys + mu_io, mu_mem, mu_io, disk_mu};
+  for (int f = 0; f < kNumFamilies; ++f)
+    noise_free_[f] = shadow_started_ ? phi_ * noise_free_[f] + (1.0 - phi_) * targets[f] : targets[f];
+  shadow_started_ = true;
+  if (active && active->threshold_cross < 0 &&
+      noise_free_[static_cast<int>(active->family)] >= family_targets(active->family, p).threshold)
     active->threshold_cross = a;
 
   // 10. Output in fixed point, clamped to the contract's ranges.

@@ -62,6 +62,8 @@ class ServerSim {
   Status markov_ = Status::healthy;
   std::array<double, kNumQ> y_{};
   bool started_ = false;
+  std::array<double, kNumFamilies> noise_free_{};  // AR(1) of the scored signals' targets, no noise
+  bool shadow_started_ = false;
   double disk_level_ = 0;
   double uptime_ = 0;
 
