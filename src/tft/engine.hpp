@@ -53,6 +53,10 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   void set_threads(int threads);
+
+  // The engine derives transposed/concatenated weights from the model's parameters on the first
+  // forward. Call this after changing the parameters (training) so the next forward re-derives.
+  void reload_parameters();
   int threads() const;
 
   // Validates the inputs (lengths in range, codes in range) and throws std::invalid_argument

@@ -3,10 +3,13 @@
 #include <dnnl.hpp>
 
 #include <algorithm>
+#include <array>
+#include <utility>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <unordered_map>
+#include <vector>
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -119,56 +122,110 @@ void linear_reference(const Shape& s, const float* X, const float* W, const floa
 
 namespace {
 #if defined(__AVX512F__)
-// MB rows × up to 64 columns, accumulating over k in order 0..K-1 (fixed order: deterministic).
-template <int MB>
-void block_kmajor(int nb, int K, const float* X, int ldx, const float* WT, int ldw, float* Y, int ldy, bool acc) {
-  __mmask16 mk[4];
-  for (int j = 0; j < 4; ++j) {
+// MB rows × NV·16 columns (the last vector masked to nb), accumulating over k in order 0..K-1
+// (one accumulator per output, a fixed order: results do not depend on M, on the row's
+// position or on the thread). Start value: Y (accumulate), else bias (or 0).
+template <int MB, int NV>
+void block_kmajor(int nb, int K, const float* X, int ldx, const float* WT, int ldw, const float* bias, float* Y, int ldy,
+                  bool acc) {
+  __mmask16 mk[NV];
+  #pragma GCC unroll 16
+  for (int j = 0; j < NV; ++j) {
     const int left = std::clamp(nb - 16 * j, 0, 16);
     mk[j] = static_cast<__mmask16>(left == 16 ? 0xFFFF : (1u << left) - 1);
   }
-  __m512 c[MB][4];
-  for (int r = 0; r < MB; ++r)
-    for (int j = 0; j < 4; ++j) c[r][j] = acc ? _mm512_maskz_loadu_ps(mk[j], Y + size_t(r) * ldy + 16 * j) : _mm512_setzero_ps();
+  __m512 c[MB][NV];
+  #pragma GCC unroll 16
+  for (int j = 0; j < NV; ++j) {
+    const __m512 b0 = bias && !acc ? _mm512_maskz_loadu_ps(mk[j], bias + 16 * j) : _mm512_setzero_ps();
+    #pragma GCC unroll 16
+    for (int r = 0; r < MB; ++r) c[r][j] = acc ? _mm512_maskz_loadu_ps(mk[j], Y + size_t(r) * ldy + 16 * j) : b0;
+  }
   for (int k = 0; k < K; ++k) {
     const float* w = WT + size_t(k) * ldw;
-    __m512 wv[4];
-    for (int j = 0; j < 4; ++j) wv[j] = _mm512_maskz_loadu_ps(mk[j], w + 16 * j);
+    __m512 wv[NV];
+    #pragma GCC unroll 16
+    for (int j = 0; j < NV; ++j) wv[j] = _mm512_maskz_loadu_ps(mk[j], w + 16 * j);
+    #pragma GCC unroll 16
     for (int r = 0; r < MB; ++r) {
       const __m512 xb = _mm512_set1_ps(X[size_t(r) * ldx + k]);
-      for (int j = 0; j < 4; ++j) c[r][j] = _mm512_fmadd_ps(xb, wv[j], c[r][j]);
+      #pragma GCC unroll 16
+      for (int j = 0; j < NV; ++j) c[r][j] = _mm512_fmadd_ps(xb, wv[j], c[r][j]);
     }
   }
+  if (acc && bias)
+    #pragma GCC unroll 16
+    for (int j = 0; j < NV; ++j) {
+      const __m512 b0 = _mm512_maskz_loadu_ps(mk[j], bias + 16 * j);
+      #pragma GCC unroll 16
+      for (int r = 0; r < MB; ++r) c[r][j] = _mm512_add_ps(c[r][j], b0);
+    }
+  #pragma GCC unroll 16
   for (int r = 0; r < MB; ++r)
-    for (int j = 0; j < 4; ++j) _mm512_mask_storeu_ps(Y + size_t(r) * ldy + 16 * j, mk[j], c[r][j]);
+    #pragma GCC unroll 16
+    for (int j = 0; j < NV; ++j) _mm512_mask_storeu_ps(Y + size_t(r) * ldy + 16 * j, mk[j], c[r][j]);
+}
+
+using BlockFn = void (*)(int, int, const float*, int, const float*, int, const float*, float*, int, bool);
+
+// rows per block: as many as the 32 vector registers allow next to NV weight vectors
+template <int NV>
+constexpr int kRows = NV == 1 ? 12 : NV == 2 ? 10 : NV == 3 ? 7 : 6;
+
+template <int NV, size_t... I>
+constexpr std::array<BlockFn, sizeof...(I)> row_table(std::index_sequence<I...>) {
+  return {&block_kmajor<int(I) + 1, NV>...};
+}
+
+template <int NV>
+void columns(int M, int nb, int K, const float* X, int ldx, const float* WT, int ldw, const float* bias, float* Y, int ldy,
+             bool acc) {
+  static constexpr auto table = row_table<NV>(std::make_index_sequence<kRows<NV>>{});
+  constexpr int R = kRows<NV>;
+  int m0 = 0;
+  for (; m0 + R <= M; m0 += R) block_kmajor<R, NV>(nb, K, X + size_t(m0) * ldx, ldx, WT, ldw, bias, Y + size_t(m0) * ldy, ldy, acc);
+  if (M > m0) table[size_t(M - m0 - 1)](nb, K, X + size_t(m0) * ldx, ldx, WT, ldw, bias, Y + size_t(m0) * ldy, ldy, acc);
 }
 #endif
 }  // namespace
 
-void small_kmajor(int M, int N, int K, const float* X, int ldx, const float* WT, float* Y, int ldy, bool accumulate) {
+void kmajor(const Shape& s, const float* X, const float* WT, const float* bias, float* Y) {
+  const int M = s.M, N = s.N, K = s.K;
+  const int ldx = s.ldx ? s.ldx : K, ldy = s.ldy ? s.ldy : N;
+  if (M <= 0 || N <= 0) return;
 #if defined(__AVX512F__)
   for (int n0 = 0; n0 < N; n0 += 64) {
     const int nb = std::min(64, N - n0);
-    int m0 = 0;
-    for (; m0 + 4 <= M; m0 += 4) block_kmajor<4>(nb, K, X + size_t(m0) * ldx, ldx, WT + n0, N, Y + size_t(m0) * ldy + n0, ldy, accumulate);
-    switch (M - m0) {
-      case 3: block_kmajor<3>(nb, K, X + size_t(m0) * ldx, ldx, WT + n0, N, Y + size_t(m0) * ldy + n0, ldy, accumulate); break;
-      case 2: block_kmajor<2>(nb, K, X + size_t(m0) * ldx, ldx, WT + n0, N, Y + size_t(m0) * ldy + n0, ldy, accumulate); break;
-      case 1: block_kmajor<1>(nb, K, X + size_t(m0) * ldx, ldx, WT + n0, N, Y + size_t(m0) * ldy + n0, ldy, accumulate); break;
-      default: break;
+    const float* w = WT + n0;
+    const float* b = bias ? bias + n0 : nullptr;
+    float* y = Y + n0;
+    switch ((nb + 15) / 16) {
+      case 1: columns<1>(M, nb, K, X, ldx, w, N, b, y, ldy, s.accumulate); break;
+      case 2: columns<2>(M, nb, K, X, ldx, w, N, b, y, ldy, s.accumulate); break;
+      case 3: columns<3>(M, nb, K, X, ldx, w, N, b, y, ldy, s.accumulate); break;
+      default: columns<4>(M, nb, K, X, ldx, w, N, b, y, ldy, s.accumulate); break;
     }
   }
 #else
   for (int m = 0; m < M; ++m) {
     float* y = Y + size_t(m) * ldy;
-    if (!accumulate) std::fill(y, y + N, 0.0f);
+    std::vector<float> acc(size_t(N), 0.0f);
+    if (s.accumulate) std::copy(y, y + N, acc.begin());
+    else if (bias) std::copy(bias, bias + N, acc.begin());
     for (int k = 0; k < K; ++k) {
       const float xk = X[size_t(m) * ldx + k];
       const float* w = WT + size_t(k) * N;
-      for (int n = 0; n < N; ++n) y[n] += xk * w[n];
+      for (int n = 0; n < N; ++n) acc[size_t(n)] += xk * w[n];
     }
+    if (s.accumulate && bias)
+      for (int n = 0; n < N; ++n) acc[size_t(n)] += bias[n];
+    std::copy(acc.begin(), acc.end(), y);
   }
 #endif
+}
+
+void small_kmajor(int M, int N, int K, const float* X, int ldx, const float* WT, float* Y, int ldy, bool accumulate) {
+  kmajor(Shape{M, N, K, ldx, ldy, accumulate}, X, WT, nullptr, Y);
 }
 
 }  // namespace nordiq::tft::gemm

@@ -17,9 +17,12 @@ struct Shape {
 void linear(const Shape& s, const float* X, const float* W, const float* bias, float* Y);
 void linear_reference(const Shape& s, const float* X, const float* W, const float* bias, float* Y);
 
-// Y[M,N] (+)= X[M,K] · WT[K,N] with W stored K-major (transposed): a register-blocked kernel for
-// small M (the LSTM recurrence, M = servers of a chunk), where a library call costs more than
-// the arithmetic.
+// Y[M,N] (+)= X[M,K] · WT[K,N] (+ bias) with W stored K-major (transposed): a register-blocked
+// AVX-512 kernel (6 rows × 64 columns) for the TFT's narrow layers (K ≤ 128), where a library
+// call costs more than the arithmetic: the single-variable GRNs (K = c), the LSTM recurrence
+// (M = servers of a chunk), attention scores and A·V. Sums over k in order, one accumulator per
+// output. With accumulate, Y += X·WT + bias.
+void kmajor(const Shape& s, const float* X, const float* WT, const float* bias, float* Y);
 void small_kmajor(int M, int N, int K, const float* X, int ldx, const float* WT, float* Y, int ldy,
                   bool accumulate);
 

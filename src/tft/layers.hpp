@@ -27,6 +27,7 @@ struct InterpTable {
 struct Prepared {
   const float* P = nullptr;      // parameters
   const float* kappa = nullptr;  // same indexing as P; valid at ResampleNorm mask offsets
+  const float* PT = nullptr;     // every 2-D weight transposed ([in, out]), at its offset in P
   const std::map<std::pair<int, int>, InterpTable>* interp = nullptr;
   float eps = 1e-5f;
   const InterpTable& table(int n, int m) const { return interp->at({n, m}); }
@@ -36,9 +37,12 @@ struct Prepared {
 void prepare_kappa(const ParamTable& table, const float* P, float* kappa);
 void add_interp_tables(std::map<std::pair<int, int>, InterpTable>& tables, const GrnW& g);
 
-// y[rows, out] (+)= x[rows, in] (stride ldx) · Wᵀ + b.
+// y[rows, out] (+)= x[rows, in] (stride ldx) · Wᵀ + b. With PT (transposed weights, see
+// Prepared) narrow layers (in ≤ 128) use the register-blocked kernel, others oneDNN.
 void linear_forward(float* y, int ldy, const float* x, int ldx, int rows, const LinearW& l, const float* P,
-                    bool accumulate = false);
+                    bool accumulate = false, const float* PT = nullptr);
+// Transposes every 2-D weight of the table into PT (same offsets).
+void prepare_transposed(const ParamTable& table, const float* P, float* PT);
 
 void interp_forward(float* y, const float* x, int ldx, int rows, const InterpTable& t);
 

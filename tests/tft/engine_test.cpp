@@ -151,5 +151,25 @@ TEST(TftGemm, SmallKMajorKernelMatchesTheReference) {
   }
 }
 
+TEST(TftGemm, KMajorKernelWithBiasMatchesTheReferenceForEveryBlockShape) {
+  std::mt19937 rng(4);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  for (int N : {7, 16, 22, 32, 44, 64, 98, 128, 256})
+    for (int M : {1, 5, 6, 7, 11, 12, 13, 300})
+      for (bool acc : {false, true}) {
+        const int K = 33, ldx = 40, ldy = N + 3;
+        std::vector<float> X(size_t(M) * ldx), W(size_t(N) * K), WT(size_t(K) * N), b(static_cast<size_t>(N)), Y(size_t(M) * ldy), R;
+        for (auto* v : {&X, &W, &b, &Y})
+          for (auto& x : *v) x = u(rng);
+        for (int n = 0; n < N; ++n)
+          for (int k = 0; k < K; ++k) WT[size_t(k) * N + n] = W[size_t(n) * K + k];
+        R = Y;
+        const gemm::Shape s{M, N, K, ldx, ldy, acc};
+        gemm::kmajor(s, X.data(), WT.data(), b.data(), Y.data());
+        gemm::linear_reference(s, X.data(), W.data(), b.data(), R.data());
+        for (size_t i = 0; i < Y.size(); ++i) ASSERT_NEAR(Y[i], R[i], 1e-5) << "M=" << M << " N=" << N << " acc=" << acc << " at " << i;
+      }
+}
+
 }  // namespace
 }  // namespace nordiq::tft

@@ -25,9 +25,10 @@ void refill_dont_care(const Model& m, Batch& b, uint32_t seed, bool zeros) {
   std::set<int> static_cat, static_real, enc_only_cat, enc_only_real, dec_real;
   for (const auto& v : w.static_vsn.vars) (v.categorical ? static_cat : static_real).insert(v.source);
   for (const auto& v : w.decoder_vsn.vars) dec_real.insert(v.source);
-  for (const auto& v : w.encoder_vsn.vars)
+  for (const auto& v : w.encoder_vsn.vars) {
     if (v.categorical) enc_only_cat.insert(v.source);
     else if (!dec_real.count(v.source)) enc_only_real.insert(v.source);
+  }
   const int T = b.E + b.D;
   for (int s = 0; s < b.B; ++s)
     for (int t = 0; t < T; ++t) {
