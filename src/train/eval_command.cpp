@@ -1,0 +1,104 @@
+// `nordiq eval --model M --data D`: forecast accuracy on held-out history, the model against the
+// three baselines (issue #6 item 3). Table on stdout, or the report as JSON with --json; logs go
+// to stderr so the JSON stays machine-readable.
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include "cli/command.hpp"
+#include "train/eval_command.hpp"
+#include "train/evaluator.hpp"
+#include "train/model_source.hpp"
+
+namespace nordiq::train {
+
+EvalReport run_eval(const EvalArgs& args, spdlog::logger* log) {
+  HistoryOptions hopt;
+  hopt.step_seconds = args.step_seconds;
+  History history = load_history(args.data, hopt);
+  if (log)
+    log->info("history {}: {} servers, {} records, {} → {}, {} forward-filled steps, {} restarts",
+              args.data, history.servers.size(), history.records,
+              format_iso8601(history.first_step), format_iso8601(history.last_step),
+              history.filled_steps, history.restarts);
+
+  OriginOptions oopt;
+  oopt.holdout_days = args.holdout_days;
+  oopt.stride = args.stride;
+  const std::vector<Origin> origins = enumerate_origins(history, oopt);
+  if (origins.empty())
+    throw std::runtime_error(fmt::format(
+        "no forecast window in {}: every origin needs {} steps of history and {} steps of future "
+        "without a restart{}",
+        args.data, oopt.min_history, oopt.horizon,
+        args.holdout_days ? fmt::format(", inside the last {} day(s)", args.holdout_days) : ""));
+
+  std::vector<EvalModel> models;
+  models.push_back({"model", model_factory(args.model)});
+  for (EvalModel& b : baseline_models()) models.push_back(std::move(b));
+
+  EvalOptions eopt;
+  eopt.threads = args.threads > 0 ? args.threads
+                                  : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::mutex progress_mutex;
+  auto last = std::chrono::steady_clock::now();
+  if (log) {
+    log->info("evaluating {} windows (stride {}), {} threads", origins.size(), args.stride,
+              eopt.threads);
+    eopt.progress = [&](int64_t done, int64_t total) {
+      std::lock_guard lock(progress_mutex);
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last < std::chrono::seconds(10)) return;  // at most one line per 10 s
+      last = now;
+      log->info("{}/{} windows ({:.0f} %)", done, total, 100.0 * done / total);
+    };
+  }
+  return evaluate(history, origins, models, eopt);
+}
+
+}  // namespace nordiq::train
+
+namespace nordiq::cli {
+
+void add_eval_command(CLI::App& app, Runner& runner) {
+  auto args = std::make_shared<train::EvalArgs>();
+  auto* cmd = app.add_subcommand(
+      "eval", "Forecast accuracy on held-out history: the model against last value, seasonal "
+              "naive (24 h) and linear trend");
+  cmd->add_option("--model", args->model,
+                   "'baseline' (the daemon's baseline forecaster) or a model directory / "
+                   "model.safetensors")
+      ->required();
+  cmd->add_option("--data", args->data,
+                   "history: a CSV as written by `nordiq simulate history`, or a daemon data dir")
+      ->required();
+  cmd->add_option("--stride", args->stride, "keep every S-th forecast origin")
+      ->check(CLI::Range(1, 1'000'000));
+  cmd->add_option("--holdout-days", args->holdout_days,
+                   "evaluate on the last N days only (0 = the whole file, for a separate eval file)")
+      ->check(CLI::Range(0, 3650));
+  cmd->add_flag("--json", args->json, "print the report as JSON");
+  cmd->add_option("--threads", args->threads, "worker threads (0 = hardware threads)")
+      ->check(CLI::Range(0, 1024));
+  cmd->add_option("--step", args->step_seconds, "step of the history in seconds")
+      ->check(CLI::Range(5, 86'400));
+  cmd->callback([args, &runner] {
+    runner = [args] {
+      auto log = std::make_shared<spdlog::logger>(
+          "eval", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+      const train::EvalReport report = train::run_eval(*args, log.get());
+      if (args->json)
+        fmt::print("{}\n", train::report_json(report).dump(2));
+      else
+        fmt::print("{}", train::report_table(report));
+      return 0;
+    };
+  });
+}
+
+}  // namespace nordiq::cli

@@ -1,0 +1,48 @@
+// Runs forecasters over the forecast origins of a History and scores them (eval_metrics.hpp).
+// Origins are cut into batches of consecutive windows; worker threads take batches from a shared
+// counter, each with its own forecaster instances; every batch has its own accumulators, merged
+// in batch order at the end, so the report is bit-identical whatever the thread count.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "forecast/forecaster.hpp"
+#include "train/eval_metrics.hpp"
+#include "train/history.hpp"
+#include "train/origins.hpp"
+
+namespace nordiq::train {
+
+struct EvalModel {
+  std::string name;  // the key in the report ("model", "last_value", ...)
+  // Called once per worker thread: Forecaster instances are used by one thread at a time.
+  std::function<std::unique_ptr<forecast::Forecaster>()> make;
+};
+
+struct EvalOptions {
+  int threads = 1;
+  int batch = 64;                         // windows per Forecaster call
+  int context = 2 * kMaxEncoderSteps;     // history steps handed to a forecaster (a model uses
+                                          // its last 288; seasonal naive reaches a day further)
+  int horizon = kHorizonSteps;
+  // Called from worker threads with (windows done, total); may be empty.
+  std::function<void(int64_t, int64_t)> progress;
+};
+
+// The view a forecaster sees for `origin`: up to `context` steps ending just before it.
+WindowView history_view(const History& h, const Origin& origin, int context);
+// The `horizon` target steps from `origin` on, and their observed flags.
+WindowView future_view(const History& h, const Origin& origin, int horizon);
+const uint8_t* future_observed(const History& h, const Origin& origin);
+
+// The three baselines of baselines.hpp as EvalModels named after them.
+std::vector<EvalModel> baseline_models(int horizon = kHorizonSteps);
+
+EvalReport evaluate(const History& history, std::span<const Origin> origins,
+                    std::span<const EvalModel> models, const EvalOptions& options);
+
+}  // namespace nordiq::train
