@@ -1,0 +1,123 @@
+#include "forecast/tft_forecaster.hpp"
+
+#include <cmath>
+#include <fmt/core.h>
+#include <stdexcept>
+
+namespace nordiq::forecast {
+
+namespace {
+
+std::vector<std::string> expected_reals() {
+  std::vector<std::string> r = {"encoder_length"};
+  for (const auto& m : kMetrics) {
+    r.push_back(std::string(m.name) + "_center");
+    r.push_back(std::string(m.name) + "_scale");
+  }
+  for (const char* n : {"hour_sin", "hour_cos", "dow_sin", "dow_cos", "is_weekend", "is_business_hours",
+                        "relative_time_idx"})
+    r.emplace_back(n);
+  for (const auto& m : kMetrics) r.emplace_back(m.name);
+  return r;
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> check_model_contract(const tft::Model& model) {
+  const tft::ModelConfig& c = model.config();
+  std::vector<std::string> warnings;
+  if (c.n_targets() != kNumMetrics)
+    throw std::runtime_error(fmt::format("model: {} targets, NordIQ forecasts {}", c.n_targets(), kNumMetrics));
+  for (int k = 0; k < kNumMetrics; ++k)
+    if (c.targets[k] != kMetrics[k].name)
+      throw std::runtime_error(fmt::format("model: target {} is '{}', expected '{}'", k, c.targets[k], kMetrics[k].name));
+  if (c.n_quantiles() != kNumQuantiles)
+    throw std::runtime_error(fmt::format("model: {} quantiles, expected {}", c.n_quantiles(), kNumQuantiles));
+  for (int q = 0; q < kNumQuantiles; ++q)
+    if (std::fabs(c.quantiles[q] - kQuantiles[q]) > 1e-6f)
+      throw std::runtime_error(fmt::format("model: quantile {} is {}, expected {}", q, c.quantiles[q], kQuantiles[q]));
+  if (c.x_categoricals != std::vector<std::string>{"profile", "status"})
+    throw std::runtime_error(fmt::format("model: x_categoricals [{}], expected [profile,status]", join(c.x_categoricals)));
+  const auto reals = expected_reals();
+  if (c.x_reals.size() != reals.size())
+    throw std::runtime_error(fmt::format("model: {} x_reals, expected {}", c.x_reals.size(), reals.size()));
+  for (size_t i = 0; i < reals.size(); ++i)
+    if (c.x_reals[i] != reals[i])
+      throw std::runtime_error(fmt::format("model: x_reals[{}] is '{}', expected '{}'", i, c.x_reals[i], reals[i]));
+  for (const auto& [name, classes] : {std::pair<std::string, int>{"profile", kNumProfiles + 1}, {"status", kNumStatuses + 1}}) {
+    auto it = c.embedding_sizes.find(name);
+    if (it != c.embedding_sizes.end() && it->second.first != classes)
+      throw std::runtime_error(fmt::format("model: embedding '{}' has {} classes, expected {}", name, it->second.first, classes));
+  }
+  const nlohmann::json& manifest = model.manifest();
+  if (manifest.contains("normalizer")) {
+    const std::string err = check_normalizer_manifest(manifest["normalizer"]);
+    if (!err.empty()) throw std::runtime_error("model manifest " + err);
+  } else {
+    warnings.push_back("model manifest has no 'normalizer' rules: assuming this build's (normalizer version 1)");
+  }
+  return warnings;
+}
+
+TftForecaster::TftForecaster(std::unique_ptr<tft::Model> model, std::string name, int threads)
+    : model_(std::move(model)), description_("tft:" + std::move(name)) {
+  if (!model_) throw std::invalid_argument("TftForecaster: no model");
+  check_model_contract(*model_);
+  const auto& c = model_->config();
+  config_.max_encoder = c.max_encoder_length > 0 ? c.max_encoder_length : kMaxEncoderSteps;
+  config_.horizon = c.max_prediction_length > 0 ? c.max_prediction_length : kHorizonSteps;
+  engine_ = std::make_unique<tft::Engine>(*model_, std::max(threads, 1));
+}
+
+TftForecaster::~TftForecaster() = default;
+
+void TftForecaster::prepare(std::span<const WindowView> windows, ForecastBatch& out) {
+  out.resize(static_cast<int>(windows.size()), config_.horizon);
+  tft_views_.clear();
+  tft_rows_.clear();
+  tft_dest_.clear();
+  baseline_dest_.clear();
+  baseline_fits_.clear();
+  for (int b = 0; b < static_cast<int>(windows.size()); ++b) {
+    if (windows[b].length >= kMinEncoderSteps) {
+      tft_rows_.push_back(static_cast<int>(tft_views_.size()));
+      tft_dest_.push_back(b);
+      tft_views_.push_back(windows[b]);
+    } else {
+      baseline_dest_.push_back(b);
+      baseline_fits_.push_back(fit_baseline(windows[b]));
+    }
+  }
+  // Copies what the network needs out of the windows; after this the windows may change.
+  if (!tft_views_.empty()) assemble_features(tft_views_, config_, features_);
+  tft_views_.clear();  // views must not be used after the store's lock is released
+}
+
+void TftForecaster::run(ForecastBatch& out) {
+  for (size_t i = 0; i < baseline_dest_.size(); ++i) write_baseline(baseline_fits_[i], out, baseline_dest_[i]);
+  if (tft_dest_.empty()) return;
+  const int B = features_.batch;
+  z_.resize(static_cast<size_t>(B) * features_.decoder * kNumMetrics * kNumQuantiles);
+  tft::ForwardInputs in;
+  in.batch = B;
+  in.encoder_steps = features_.encoder;
+  in.decoder_steps = features_.decoder;
+  in.x_cat = features_.x_cat.data();
+  in.x_cont = features_.x_cont.data();
+  in.encoder_lengths = features_.encoder_lengths.data();
+  in.decoder_lengths = features_.decoder_lengths.data();
+  in.target_scale = features_.target_scale.data();
+  tft::ForwardOutputs o;
+  o.prediction_normalized = z_.data();
+  engine_->forward(in, o);
+  denormalize_outputs(z_.data(), features_, tft_rows_, tft_dest_, out);
+  for (int d : tft_dest_) out.model[d] = ModelKind::tft;
+}
+
+}  // namespace nordiq::forecast
