@@ -321,6 +321,64 @@ void grn_backward(float* dx, int lddx, float* dctx, const float* dy, const GrnAc
   c.scratch->release(mark);
 }
 
+// ---- VSN ----------------------------------------------------------------------------------------
+
+void vsn_train_forward(VsnAct& a, const float* flat, int rows, const float* context, int rows_per_ctx, const VsnW& v,
+                       int H, const Ctx& c) {
+  const int n = v.n(), S = v.flat_width;
+  a.rows = rows;
+  a.flat = flat;
+  grn_train_forward(a.flat_grn, flat, S, rows, context, rows_per_ctx, v.flat, c);
+  a.weights = c.acts->take(size_t(rows) * n);
+  nn::softmax_rows(a.weights, a.flat_grn.out(), rows, n);
+  a.grn.assign(size_t(n), GrnAct{});
+  a.cat.assign(size_t(n), ResAct{});
+  a.out = c.acts->take_zero(size_t(rows) * H);
+  for (int i = 0; i < n; ++i) {
+    const auto& var = v.vars[size_t(i)];
+    if (var.categorical) resample_forward(a.cat[size_t(i)], flat + var.flat_offset, S, rows, var.cat_norm, c);
+    else grn_train_forward(a.grn[size_t(i)], flat + var.flat_offset, S, rows, nullptr, 1, var.grn, c);
+    const float* xi = a.xi(size_t(i), var.categorical);
+    for (int r = 0; r < rows; ++r) {  // variables in order: the engine's reduction order
+      const float wv = a.weights[size_t(r) * n + i];
+      const float* x = xi + size_t(r) * H;
+      float* o = a.out + size_t(r) * H;
+      for (int j = 0; j < H; ++j) o[j] += wv * x[j];
+    }
+  }
+}
+
+void vsn_backward(float* dF, float* dcontext, const float* dy, const VsnAct& a, const VsnW& v, int H, const Ctx& c,
+                  float* G) {
+  const int n = v.n(), S = v.flat_width, rows = a.rows;
+  const size_t mark = c.scratch->mark();
+  float* dw = c.scratch->take(size_t(rows) * n);
+  for (int r = 0; r < rows; ++r)
+    for (int i = 0; i < n; ++i) {
+      const float* x = a.xi(size_t(i), v.vars[size_t(i)].categorical) + size_t(r) * H;
+      const float* g = dy + size_t(r) * H;
+      float s = 0.0f;
+      for (int j = 0; j < H; ++j) s += g[j] * x[j];
+      dw[size_t(r) * n + i] = s;
+    }
+  float* dlogits = c.scratch->take(size_t(rows) * n);
+  softmax_backward(dlogits, a.weights, dw, rows, n);
+  grn_backward(dF, S, dcontext, dlogits, a.flat_grn, v.flat, c, G);
+  float* dxi = c.scratch->take(size_t(rows) * H);
+  for (int i = 0; i < n; ++i) {
+    const auto& var = v.vars[size_t(i)];
+    for (int r = 0; r < rows; ++r) {
+      const float wv = a.weights[size_t(r) * n + i];
+      const float* g = dy + size_t(r) * H;
+      float* d = dxi + size_t(r) * H;
+      for (int j = 0; j < H; ++j) d[j] = wv * g[j];
+    }
+    if (var.categorical) resample_backward(dF + var.flat_offset, S, dxi, a.cat[size_t(i)], var.cat_norm, c, G);
+    else grn_backward(dF + var.flat_offset, S, nullptr, dxi, a.grn[size_t(i)], var.grn, c, G);
+  }
+  c.scratch->release(mark);
+}
+
 // ---- LSTM ---------------------------------------------------------------------------------------
 
 void lstm_backward(float* dx, float* dh0, float* dc0, const float* dout, size_t dout_stride, const float* dh_n,
@@ -380,7 +438,7 @@ void lstm_backward(float* dx, float* dh0, float* dc0, const float* dout, size_t 
       const float* src = t == 0 ? h0 + size_t(b) * H : out + size_t(b) * out_stride + size_t(t - 1) * H;
       std::memcpy(hprev + (size_t(b) * steps + t) * H, src, sizeof(float) * size_t(H));
     }
-  grad::linear_backward(dx, H, G, dZ, G4, x, H, int(rows), w.ih, c.P);
+  grad::linear_backward(dx, w.ih.in, G, dZ, G4, x, w.ih.in, int(rows), w.ih, c.P);
   grad::linear_backward(nullptr, 0, G, dZ, G4, hprev, H, int(rows), w.hh, c.P);
   c.scratch->release(mark);
 }

@@ -123,11 +123,28 @@ void grn_train_forward(GrnAct& a, const float* x, int ldx, int rows, const float
 void grn_backward(float* dx, int lddx, float* dctx, const float* dy, const GrnAct& a, const GrnW& g, const Ctx& c,
                   float* G);
 
+// Variable selection network (§4) on the flattened input F [rows, S] (embeddings and prescaled
+// reals in place; F must stay alive until the backward). out [rows, H], weights [rows, n].
+struct VsnAct {
+  int rows = 0;
+  const float* flat = nullptr;
+  GrnAct flat_grn;             // → logits
+  float* weights = nullptr;    // softmax(logits)
+  std::vector<GrnAct> grn;     // real variables
+  std::vector<ResAct> cat;     // categorical variables
+  float* out = nullptr;
+  const float* xi(size_t v, bool categorical) const { return categorical ? cat[v].out : grn[v].out(); }
+};
+void vsn_train_forward(VsnAct& a, const float* flat, int rows, const float* ctx, int rows_per_ctx, const VsnW& v, int H,
+                       const Ctx& c);
+// Accumulates dflat [rows, S] (the per-variable inputs: prescaler outputs / embeddings) and dctx.
+void vsn_backward(float* dflat, float* dctx, const float* dy, const VsnAct& a, const VsnW& v, int H, const Ctx& c, float* G);
+
 // LSTM BPTT (§5) over `servers` ragged sequences of up to `steps`. x [servers·steps, H] inputs,
 // gates [servers·steps, 4H] activated (i,f,g,o), cells [servers·steps, H], out rows at
 // out + b·out_stride + t·H, h0/c0 [servers, H] initial states. dout likewise strided; dh_n/dc_n
-// [servers, H] gradient at the final state (may be null). Accumulates dx [servers·steps, H],
-// dh0/dc0 [servers, H] and the four parameter gradients.
+// [servers, H] gradient at the final state (may be null). Accumulates dx [servers·steps, in],
+// dh0/dc0 [servers, H] and the four parameter gradients (input width w.ih.in).
 void lstm_backward(float* dx, float* dh0, float* dc0, const float* dout, size_t dout_stride, const float* dh_n,
                    const float* dc_n, const float* x, const float* gates, const float* cells, const float* out,
                    size_t out_stride, const float* h0, const float* c0, const int32_t* lengths, int servers, int steps,

@@ -22,17 +22,13 @@ using train::GanAct;
 using train::GrnAct;
 using train::ResAct;
 
-// A VSN application (§4) with everything its backward needs.
+// A VSN application (§4): which input steps its rows read, plus the block's activations.
 struct VsnAct {
   int rows = 0, T = 0, step0 = 0, steps = 0;  // row (b, t) reads input step step0 + t
   const int32_t* valid = nullptr;             // per server: steps at or past it are padding
   float* flat = nullptr;                      // F [rows, S]
-  GrnAct flat_grn;                            // → logits [rows, n]
-  float* weights = nullptr;                   // softmax [rows, n]
-  std::vector<GrnAct> grn;                    // real variables
-  std::vector<ResAct> cat;                    // categorical variables
-  float* out = nullptr;                       // [rows, H]
-  const float* xi(size_t v, bool categorical) const { return categorical ? cat[v].out : grn[v].out(); }
+  train::VsnAct act;
+  float* out = nullptr;
 };
 
 GateAddNormW post_lstm_gate(const TftWeights& w, int H) {
@@ -151,7 +147,7 @@ struct TrainingGraph::Impl {
   void vsn_forward(VsnAct& a, const VsnW& v, int step0, int steps, const int32_t* valid, const float* context,
                    int rows_per_ctx) {
     const ModelConfig& c = model.config();
-    const int B = in.batch, T = in.encoder_steps + in.decoder_steps, H = c.hidden, n = v.n(), S = v.flat_width;
+    const int B = in.batch, T = in.encoder_steps + in.decoder_steps, H = c.hidden, S = v.flat_width;
     a.rows = B * steps;
     a.T = T;
     a.step0 = step0;
@@ -159,55 +155,16 @@ struct TrainingGraph::Impl {
     a.valid = valid;
     a.flat = acts.take(size_t(a.rows) * S);
     nn::vsn_gather(a.flat, v, ctx.P, in.x_cat, c.n_cat(), in.x_cont, c.n_real(), T, B, step0, steps, valid);
-    train::grn_train_forward(a.flat_grn, a.flat, S, a.rows, context, rows_per_ctx, v.flat, ctx);
-    a.weights = acts.take(size_t(a.rows) * n);
-    nn::softmax_rows(a.weights, a.flat_grn.out(), a.rows, n);
-    a.grn.assign(size_t(n), GrnAct{});
-    a.cat.assign(size_t(n), ResAct{});
-    a.out = acts.take_zero(size_t(a.rows) * H);
-    for (int i = 0; i < n; ++i) {
-      const auto& var = v.vars[size_t(i)];
-      if (var.categorical) train::resample_forward(a.cat[size_t(i)], a.flat + var.flat_offset, S, a.rows, var.cat_norm, ctx);
-      else train::grn_train_forward(a.grn[size_t(i)], a.flat + var.flat_offset, S, a.rows, nullptr, 1, var.grn, ctx);
-      const float* xi = a.xi(size_t(i), var.categorical);
-      for (int r = 0; r < a.rows; ++r) {  // variables in order: the engine's reduction order
-        const float wv = a.weights[size_t(r) * n + i];
-        const float* x = xi + size_t(r) * H;
-        float* o = a.out + size_t(r) * H;
-        for (int j = 0; j < H; ++j) o[j] += wv * x[j];
-      }
-    }
+    train::vsn_train_forward(a.act, a.flat, a.rows, context, rows_per_ctx, v, H, ctx);
+    a.out = a.act.out;
   }
 
   void vsn_backward(const VsnAct& a, const VsnW& v, const float* dy, float* dcontext, float* G, float* dx_cont) {
     const ModelConfig& c = model.config();
-    const int H = c.hidden, n = v.n(), S = v.flat_width, rows = a.rows;
+    const int H = c.hidden, S = v.flat_width, rows = a.rows;
     const size_t mark = scratch.mark();
     float* dF = scratch.take_zero(size_t(rows) * S);
-    float* dw = scratch.take(size_t(rows) * n);
-    for (int r = 0; r < rows; ++r)
-      for (int i = 0; i < n; ++i) {
-        const float* x = a.xi(size_t(i), v.vars[size_t(i)].categorical) + size_t(r) * H;
-        const float* g = dy + size_t(r) * H;
-        float s = 0.0f;
-        for (int j = 0; j < H; ++j) s += g[j] * x[j];
-        dw[size_t(r) * n + i] = s;
-      }
-    float* dlogits = scratch.take(size_t(rows) * n);
-    train::softmax_backward(dlogits, a.weights, dw, rows, n);
-    train::grn_backward(dF, S, dcontext, dlogits, a.flat_grn, v.flat, ctx, G);
-    float* dxi = scratch.take(size_t(rows) * H);
-    for (int i = 0; i < n; ++i) {
-      const auto& var = v.vars[size_t(i)];
-      for (int r = 0; r < rows; ++r) {
-        const float wv = a.weights[size_t(r) * n + i];
-        const float* g = dy + size_t(r) * H;
-        float* d = dxi + size_t(r) * H;
-        for (int j = 0; j < H; ++j) d[j] = wv * g[j];
-      }
-      if (var.categorical) train::resample_backward(dF + var.flat_offset, S, dxi, a.cat[size_t(i)], var.cat_norm, ctx, G);
-      else train::grn_backward(dF + var.flat_offset, S, nullptr, dxi, a.grn[size_t(i)], var.grn, ctx, G);
-    }
+    train::vsn_backward(dF, dcontext, dy, a.act, v, H, ctx, G);
     // Prescalers Lin(1→c) and embeddings (§4, §3.10); padded steps read 0 / code 0 → nothing.
     const int B = in.batch, T = a.T, nc = c.n_cat(), nr = c.n_real();
     for (int b = 0; b < B; ++b) {
