@@ -4,6 +4,10 @@
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
+#include <chrono>
+#include <condition_variable>
+#include <thread>
+
 namespace nordiq {
 
 namespace {
@@ -60,13 +64,87 @@ std::unique_ptr<Database> Database::open(const std::filesystem::path& path, Dura
   wal.reset();
   db->exec(durability == Durability::full ? "PRAGMA synchronous = FULL"
                                           : "PRAGMA synchronous = NORMAL");
+  // A page cache large enough for the hot B-tree pages of a big fleet (the default is 2 MB).
+  db->exec("PRAGMA cache_size = -65536");
+  // After a checkpoint the WAL is reused from its start; cap what it keeps on disk.
+  db->exec("PRAGMA journal_size_limit = 67108864");
   db->exec(
       "CREATE TABLE IF NOT EXISTS schema_versions ("
       " component TEXT PRIMARY KEY, version INTEGER NOT NULL, updated_at INTEGER NOT NULL)");
   return db;
 }
 
-Database::~Database() { sqlite3_close_v2(db_); }
+struct Database::Checkpointer {
+  sqlite3* conn = nullptr;
+  int wal_pages = 1000;
+  std::mutex mutex;
+  std::condition_variable wake;
+  bool due = false;
+  bool stop = false;
+  std::thread thread;
+};
+
+Database::Database(sqlite3* db, std::filesystem::path path) : db_(db), path_(std::move(path)) {}
+
+Database::~Database() {
+  stop_background_checkpoints();
+  sqlite3_close_v2(db_);
+}
+
+int Database::on_wal_commit(void* self, sqlite3*, const char*, int pages) {
+  // Runs inside COMMIT on the writer: only signal, never checkpoint here.
+  auto* cp = static_cast<Checkpointer*>(self);
+  if (pages >= cp->wal_pages) {
+    {
+      std::lock_guard lock(cp->mutex);
+      cp->due = true;
+    }
+    cp->wake.notify_one();
+  }
+  return SQLITE_OK;
+}
+
+void Database::start_background_checkpoints(int wal_pages) {
+  if (checkpointer_) return;
+  auto cp = std::make_unique<Checkpointer>();
+  cp->wal_pages = wal_pages;
+  if (int rc = sqlite3_open_v2(path_.c_str(), &cp->conn, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+      rc != SQLITE_OK) {
+    sqlite3_close(cp->conn);
+    fail("cannot open the checkpoint connection", rc);
+  }
+  sqlite3_busy_timeout(cp->conn, 1000);
+  exec("PRAGMA wal_autocheckpoint = 0");
+  sqlite3_wal_hook(db_, &Database::on_wal_commit, cp.get());
+  Checkpointer* raw = cp.get();
+  cp->thread = std::thread([raw, path = path_] {
+    std::unique_lock lock(raw->mutex);
+    while (!raw->stop) {
+      raw->wake.wait_for(lock, std::chrono::seconds(5), [raw] { return raw->due || raw->stop; });
+      if (raw->stop) break;
+      raw->due = false;
+      lock.unlock();
+      const int rc = sqlite3_wal_checkpoint_v2(raw->conn, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+        spdlog::warn("store: background WAL checkpoint of {} failed: {}", path.string(), sqlite3_errstr(rc));
+      lock.lock();
+    }
+  });
+  checkpointer_ = std::move(cp);
+}
+
+void Database::stop_background_checkpoints() {
+  if (!checkpointer_) return;
+  {
+    std::lock_guard lock(checkpointer_->mutex);
+    checkpointer_->stop = true;
+  }
+  checkpointer_->wake.notify_one();
+  checkpointer_->thread.join();
+  sqlite3_wal_hook(db_, nullptr, nullptr);
+  sqlite3_close_v2(checkpointer_->conn);
+  checkpointer_.reset();
+}
 
 void Database::exec(std::string_view sql) {
   const std::string text(sql);

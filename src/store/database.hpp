@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -61,16 +62,25 @@ class Database {
   int changes() const;              // rows changed by the last INSERT/UPDATE/DELETE
   std::unique_lock<std::mutex> lock() { return std::unique_lock<std::mutex>(mutex_); }
   void checkpoint();  // WAL checkpoint (TRUNCATE): called on clean shutdown
+  // Moves WAL checkpoints off the committing thread: SQLite's automatic checkpoint would copy
+  // ~1000 pages and fsync inside every ~20th request's COMMIT. Instead a thread with its own
+  // connection runs PASSIVE checkpoints (which never block the writer) once the WAL holds
+  // `wal_pages` pages, and at least every few seconds. Stopped by the destructor.
+  void start_background_checkpoints(int wal_pages = 1000);
 
   sqlite3* handle() const { return db_; }
   const std::filesystem::path& path() const { return path_; }
   [[noreturn]] void fail(std::string_view what, int rc) const;  // throws StoreError
 
  private:
-  Database(sqlite3* db, std::filesystem::path path) : db_(db), path_(std::move(path)) {}
+  Database(sqlite3* db, std::filesystem::path path);
+  static int on_wal_commit(void* self, sqlite3*, const char*, int pages);
+  void stop_background_checkpoints();
   sqlite3* db_;
   std::filesystem::path path_;
   std::mutex mutex_;
+  struct Checkpointer;
+  std::unique_ptr<Checkpointer> checkpointer_;
 };
 
 // A prepared statement, reset (bindings kept until rebound) and reused; finalized on destruction.

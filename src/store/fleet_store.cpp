@@ -30,6 +30,7 @@ std::unique_ptr<FleetStore> FleetStore::open(const StoreOptions& options) {
   store->db_ = Database::open(options.data_dir / kDatabaseFile, options.durability);
   store->tables_ = std::make_unique<HistoryTables>(*store->db_);
   store->restore();
+  store->db_->start_background_checkpoints();
   return store;
 }
 
@@ -160,9 +161,7 @@ void FleetStore::prune_if_due(EpochMs now) {
   next_prune_ = now + kPruneEveryMs;
   const EpochMs cutoff = now - int64_t{options_.retention_days} * 86'400'000;
   Transaction tx(*db_);
-  uint64_t deleted = 0;
-  const size_t servers = windows_.server_count();
-  for (size_t id = 0; id < servers; ++id) deleted += tables_->prune(static_cast<ServerId>(id), cutoff);
+  const uint64_t deleted = tables_->prune(cutoff);
   tx.commit();
   if (deleted > 0) {
     records_stored_.fetch_sub(std::min<uint64_t>(deleted, records_stored_.load()));

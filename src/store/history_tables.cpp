@@ -39,10 +39,11 @@ const std::string& schema_v1() {
         "CREATE TABLE servers (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
         " profile TEXT NOT NULL, profile_override INTEGER NOT NULL, first_seen INTEGER NOT NULL);"
         "CREATE TABLE records (server_id INTEGER NOT NULL, ts INTEGER NOT NULL,"
-        " status TEXT NOT NULL{0}, PRIMARY KEY (server_id, ts)) WITHOUT ROWID;"
+        " status TEXT NOT NULL{0}, PRIMARY KEY (ts, server_id)) WITHOUT ROWID;"
         "CREATE TABLE steps (server_id INTEGER NOT NULL, step_start INTEGER NOT NULL,"
         " count INTEGER NOT NULL, worst_severity INTEGER NOT NULL{1},"
-        " PRIMARY KEY (server_id, step_start)) WITHOUT ROWID;"
+        " PRIMARY KEY (step_start, server_id)) WITHOUT ROWID;"
+        "CREATE INDEX steps_by_server ON steps (server_id, step_start);"
         "CREATE VIEW step_history AS SELECT s.server_id, v.name AS server_name, v.profile,"
         " s.step_start, s.count, ({2}) AS status{3}"
         " FROM steps s JOIN servers v ON v.id = s.server_id;",
@@ -65,7 +66,7 @@ const std::string& add_to_step_sql() {
     for (const auto& m : kMetrics) updates += fmt::format(", sum_{0} = sum_{0} + excluded.sum_{0}", m.name);
     return fmt::format(
         "INSERT INTO steps (server_id, step_start, count, worst_severity{}) VALUES (?, ?, 1, ?{})"
-        " ON CONFLICT (server_id, step_start) DO UPDATE SET count = count + 1,"
+        " ON CONFLICT (step_start, server_id) DO UPDATE SET count = count + 1,"
         " worst_severity = max(worst_severity, excluded.worst_severity){}",
         metric_columns("sum_", ""), placeholders(kNumMetrics), updates);
   }();
@@ -104,8 +105,8 @@ HistoryTables::HistoryTables(Database& db)
       latest_step_(db, "SELECT max(step_start) FROM steps WHERE server_id = ?"),
       select_steps_(db, select_steps_sql()),
       count_records_(db, "SELECT count(*) FROM records"),
-      prune_records_(db, "DELETE FROM records WHERE server_id = ? AND ts < ?"),
-      prune_steps_(db, "DELETE FROM steps WHERE server_id = ? AND step_start < ?") {}
+      prune_records_(db, "DELETE FROM records WHERE ts < ?"),
+      prune_steps_(db, "DELETE FROM steps WHERE step_start < ?") {}
 
 void HistoryTables::insert_server(ServerId id, std::string_view name, Profile profile,
                                   bool override_profile, EpochMs now) {
@@ -168,11 +169,11 @@ uint64_t HistoryTables::count_records() {
   return n;
 }
 
-uint64_t HistoryTables::prune(ServerId id, EpochMs cutoff) {
-  prune_records_.bind(1, int64_t{id}).bind(2, int64_t{cutoff});
+uint64_t HistoryTables::prune(EpochMs cutoff) {
+  prune_records_.bind(1, int64_t{cutoff});
   prune_records_.run();
   const auto deleted = static_cast<uint64_t>(db_.changes());
-  prune_steps_.bind(1, int64_t{id}).bind(2, int64_t{cutoff});
+  prune_steps_.bind(1, int64_t{cutoff});
   prune_steps_.run();
   return deleted;
 }
