@@ -18,8 +18,15 @@
 namespace nordiq::train {
 
 EvalReport run_eval(const EvalArgs& args, spdlog::logger* log) {
+  // The model first: a bad model file should fail before minutes of reading history.
+  const ModelSource model = open_model(args.model);
   HistoryOptions hopt;
-  hopt.step_seconds = args.step_seconds;
+  hopt.step_seconds = args.step_seconds > 0 ? args.step_seconds
+                      : model.step_seconds > 0 ? model.step_seconds
+                                               : kDefaultStepSeconds;
+  if (model.step_seconds > 0 && hopt.step_seconds != model.step_seconds)
+    throw std::invalid_argument(fmt::format("--step {} differs from the model's step ({} s)",
+                                            hopt.step_seconds, model.step_seconds));
   History history = load_history(args.data, hopt);
   if (log)
     log->info("history {}: {} servers, {} records, {} → {}, {} forward-filled steps, {} restarts",
@@ -30,6 +37,8 @@ EvalReport run_eval(const EvalArgs& args, spdlog::logger* log) {
   OriginOptions oopt;
   oopt.holdout_days = args.holdout_days;
   oopt.stride = args.stride;
+  // Scored over the model's horizon (96 steps for NordIQ models; less only for test models).
+  oopt.horizon = model.horizon > 0 ? model.horizon : kHorizonSteps;
   const std::vector<Origin> origins = enumerate_origins(history, oopt);
   if (origins.empty())
     throw std::runtime_error(fmt::format(
@@ -39,17 +48,18 @@ EvalReport run_eval(const EvalArgs& args, spdlog::logger* log) {
         args.holdout_days ? fmt::format(", inside the last {} day(s)", args.holdout_days) : ""));
 
   std::vector<EvalModel> models;
-  models.push_back({"model", model_factory(args.model)});
-  for (EvalModel& b : baseline_models()) models.push_back(std::move(b));
+  models.push_back({"model", model.make});
+  for (EvalModel& b : baseline_models(oopt.horizon)) models.push_back(std::move(b));
 
   EvalOptions eopt;
+  eopt.horizon = oopt.horizon;
   eopt.threads = args.threads > 0 ? args.threads
                                   : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::mutex progress_mutex;
   auto last = std::chrono::steady_clock::now();
   if (log) {
-    log->info("evaluating {} windows (stride {}), {} threads", origins.size(), args.stride,
-              eopt.threads);
+    log->info("evaluating {} ({}) and 3 baselines on {} windows (stride {}), {} threads",
+              args.model, model.description, origins.size(), args.stride, eopt.threads);
     eopt.progress = [&](int64_t done, int64_t total) {
       std::lock_guard lock(progress_mutex);
       const auto now = std::chrono::steady_clock::now();
@@ -85,7 +95,8 @@ void add_eval_command(CLI::App& app, Runner& runner) {
   cmd->add_flag("--json", args->json, "print the report as JSON");
   cmd->add_option("--threads", args->threads, "worker threads (0 = hardware threads)")
       ->check(CLI::Range(0, 1024));
-  cmd->add_option("--step", args->step_seconds, "step of the history in seconds")
+  cmd->add_option("--step", args->step_seconds,
+                  "step of the history in seconds (default: the model's, else 300)")
       ->check(CLI::Range(5, 86'400));
   cmd->callback([args, &runner] {
     runner = [args] {

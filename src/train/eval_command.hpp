@@ -17,7 +17,7 @@ struct EvalArgs {
   int holdout_days = 0;      // 0 = whole file
   bool json = false;
   int threads = 0;           // 0 = hardware threads
-  int step_seconds = kDefaultStepSeconds;
+  int step_seconds = 0;      // 0 = the model's step, else kDefaultStepSeconds
 };
 
 // Loads the history, enumerates the origins, scores the model and the baselines.

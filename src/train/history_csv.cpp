@@ -36,7 +36,7 @@ class CsvReader {
     parse_row(text, line_no);
   }
 
-  History finish(int64_t lines) {
+  History finish() {
     if (header_.empty()) throw HistoryError(fmt::format("{}: empty file (no CSV header)", source_));
     return builder_.finish();
   }
@@ -112,7 +112,6 @@ class CsvReader {
           fmt::format("{}:{}: expected {} columns, got {}", source_, line_no, fields_.size(), n));
 
     std::string_view server, profile_text;
-    size_t server_col = 0;
     std::optional<Status> status;
     float values[kNumMetrics];
     for (size_t c = 0; c < n; ++c) {
@@ -134,7 +133,6 @@ class CsvReader {
           if (!valid_server_name(f))
             fail(line_no, c, fmt::format("not a valid server name ([A-Za-z0-9._-]{{1,128}}): '{}'", f));
           server = f;
-          server_col = c;
           break;
         case Role::profile:
           profile_text = f;
@@ -160,7 +158,6 @@ class CsvReader {
         }
       }
     }
-    (void)server_col;
     const Profile profile =
         profile_text.empty() ? profile_from_server_name(server) : *profile_from_id(profile_text);
     const ServerId id = builder_.intern(server, profile);
@@ -203,7 +200,7 @@ History read_history_csv(std::istream& in, const std::string& source_name,
   }
   if (in.bad()) throw HistoryError(fmt::format("{}: read error", source_name));
   if (start < buf.size()) reader.line(std::string_view(buf).substr(start), ++line_no);
-  return reader.finish(line_no);
+  return reader.finish();
 }
 
 History read_history_csv_file(const std::string& path, const HistoryOptions& options) {
