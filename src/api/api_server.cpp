@@ -39,7 +39,10 @@ std::string presented_key(const httplib::Request& req) {
     constexpr std::string_view kBearer = "Bearer ";
     if (value.size() > kBearer.size() &&
         std::equal(kBearer.begin(), kBearer.end(), value.begin(),
-                   [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
+                   [](char a, char b) {
+                     return std::tolower(static_cast<unsigned char>(a)) ==
+                            std::tolower(static_cast<unsigned char>(b));
+                   }))
       return value.substr(kBearer.size());
   }
   return {};

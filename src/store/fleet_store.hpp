@@ -42,7 +42,9 @@ struct IngestOutcome {
 };
 
 // Called after a commit with the ids of servers whose window gained a closed step (each once),
-// on the ingesting thread, outside every store lock. Keep it short (e.g. enqueue and return).
+// on the ingesting thread, after the window lock is released but while ingest is still
+// serialised (the next ingest waits for it): keep it short (enqueue and return). Readers may
+// take windows().read() inside it.
 using StepsClosedCallback = std::function<void(std::span<const ServerId>)>;
 
 class HistoryTables;
