@@ -378,7 +378,7 @@ CheckReport check_modules(const SafeTensors& f, const json& manifest, const Chec
       outs["h_n"] = h;
       outs["c_n"] = c0;
     } else {
-      rep.not_checked.push_back(name + " (" + cls + ": not a forward module of this engine)");
+      rep.not_checked.push_back(name + " (" + (cls.empty() ? std::string("loss") : cls) + ": not a forward module)");
       continue;
     }
     done_prefixes.push_back(pre);

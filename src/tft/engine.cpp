@@ -139,6 +139,8 @@ struct Engine::Impl {
   std::function<void(int chunk, Workspace&)> job;
   std::exception_ptr error;
 
+  std::mutex call_mu;  // one forward at a time per engine (the pool and arenas are shared)
+
   explicit Impl(const Model& m) : model(m) {
     const TftWeights& w = m.weights();
     der.kappa.assign(m.table().total(), 0.0f);
@@ -402,9 +404,15 @@ struct Engine::Impl {
 Engine::Engine(const Model& model, int threads) : impl_(std::make_unique<Impl>(model)) { set_threads(threads); }
 Engine::~Engine() = default;
 
-void Engine::reload_parameters() { impl_->prepared = false; }
+void Engine::reload_parameters() {
+  std::lock_guard call(impl_->call_mu);
+  impl_->prepared = false;
+}
 
-void Engine::set_threads(int threads) { impl_->set_workers(std::max(1, threads) - 1); }
+void Engine::set_threads(int threads) {
+  std::lock_guard call(impl_->call_mu);
+  impl_->set_workers(std::max(1, threads) - 1);
+}
 int Engine::threads() const { return int(impl_->workers.size()) + 1; }
 
 int Engine::chunk_servers(int batch, int encoder_steps, int decoder_steps) {
@@ -416,6 +424,7 @@ int Engine::chunk_servers(int batch, int encoder_steps, int decoder_steps) {
 }
 
 void Engine::forward(const ForwardInputs& in, const ForwardOutputs& out) {
+  std::lock_guard call(impl_->call_mu);
   impl_->validate(in);
   if (in.batch == 0) return;
   if (out.prediction && !in.target_scale) throw std::invalid_argument("tft forward: target_scale is required for prediction");
@@ -432,6 +441,7 @@ void Engine::forward(const ForwardInputs& in, const ForwardOutputs& out) {
 }
 
 void Engine::forward_traced(const ForwardInputs& in, const ForwardOutputs& out, const TraceSink& sink) {
+  std::lock_guard call(impl_->call_mu);
   impl_->validate(in);
   if (in.batch == 0) return;
   if (out.prediction && !in.target_scale) throw std::invalid_argument("tft forward: target_scale is required for prediction");

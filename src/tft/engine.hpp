@@ -1,6 +1,10 @@
 // Batched TFT forward pass: one call runs B windows (servers) with ragged encoder/decoder
 // lengths, multi-threaded over the batch on a persistent thread pool.
 //
+// Thread safety: calls on one Engine are serialised (it owns one thread pool and one arena per
+// thread); use one Engine per concurrent caller. The calling thread works too, and oneDNN is
+// pinned to one OpenMP thread on every thread that runs the forward.
+//
 // Determinism: the batch is cut into chunks whose size depends only on (B, E, D) — never on the
 // thread count — and each chunk is computed by exactly the same code whichever thread runs it,
 // so results are bit-identical for any number of threads.

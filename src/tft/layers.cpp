@@ -138,6 +138,43 @@ inline void norm_row(float* y, const float* x, int n, const float* gamma, const 
   for (int j = 0; j < n; ++j) y[j] = (x[j] - mu) * r * gamma[j] + beta[j];
 #endif
 }
+
+// Two independent rows at once, in place: the same operations as norm_row per row (same bits),
+// interleaved so the two reduction → sqrt → divide latency chains overlap.
+inline void norm_rows2(float* a, float* b, int n, const float* gamma, const float* beta, float eps) {
+#if defined(__AVX512F__)
+  __m512 sa = _mm512_setzero_ps(), sb = _mm512_setzero_ps();
+  for (int i = 0; i < n; i += 16) {
+    const __mmask16 m = vm::tail_mask(n - i);
+    sa = _mm512_add_ps(sa, _mm512_maskz_loadu_ps(m, a + i));
+    sb = _mm512_add_ps(sb, _mm512_maskz_loadu_ps(m, b + i));
+  }
+  const float mua = _mm512_reduce_add_ps(sa) / static_cast<float>(n), mub = _mm512_reduce_add_ps(sb) / static_cast<float>(n);
+  const __m512 va = _mm512_set1_ps(mua), vb = _mm512_set1_ps(mub);
+  sa = _mm512_setzero_ps();
+  sb = _mm512_setzero_ps();
+  for (int i = 0; i < n; i += 16) {
+    const __mmask16 m = vm::tail_mask(n - i);
+    const __m512 da = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, a + i), va);
+    const __m512 db = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, b + i), vb);
+    sa = _mm512_fmadd_ps(da, da, sa);
+    sb = _mm512_fmadd_ps(db, db, sb);
+  }
+  const float vara = _mm512_reduce_add_ps(sa) / static_cast<float>(n), varb = _mm512_reduce_add_ps(sb) / static_cast<float>(n);
+  const __m512 ra = _mm512_set1_ps(1.0f / std::sqrt(vara + eps)), rb = _mm512_set1_ps(1.0f / std::sqrt(varb + eps));
+  for (int i = 0; i < n; i += 16) {
+    const __mmask16 m = vm::tail_mask(n - i);
+    const __m512 g = _mm512_maskz_loadu_ps(m, gamma + i), be = _mm512_maskz_loadu_ps(m, beta + i);
+    const __m512 xa = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, a + i), va), ra);
+    const __m512 xb = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, b + i), vb), rb);
+    _mm512_mask_storeu_ps(a + i, m, _mm512_fmadd_ps(xa, g, be));
+    _mm512_mask_storeu_ps(b + i, m, _mm512_fmadd_ps(xb, g, be));
+  }
+#else
+  norm_row(a, a, n, gamma, beta, eps);
+  norm_row(b, b, n, gamma, beta, eps);
+#endif
+}
 }  // namespace
 
 void layer_norm_forward(float* y, const float* x, int rows, int n, const float* gamma, const float* beta, float eps) {
@@ -164,8 +201,9 @@ void resample_norm_forward(float* y, const float* x, int ldx, int rows, const Re
 #else
     for (int j = 0; j < m; ++j) yr[j] *= kappa[j];
 #endif
-    norm_row(yr, yr, m, g, b, p.eps);
+    if (r % 2 == 1) norm_rows2(yr - m, yr, m, g, b, p.eps);  // pairs of rows: overlapping latency
   }
+  if (rows % 2 == 1) norm_row(y + size_t(rows - 1) * m, y + size_t(rows - 1) * m, m, g, b, p.eps);
 }
 
 void gate_add_norm_forward(float* y, const float* u, const float* skip, int ld_skip, int rows, int o,
@@ -184,8 +222,9 @@ void gate_add_norm_forward(float* y, const float* u, const float* skip, int ld_s
     vm::sigmoid_n(yr, ur + o, o);
     for (int j = 0; j < o; ++j) yr[j] = ur[j] * yr[j] + sr[j];
 #endif
-    norm_row(yr, yr, o, gamma, beta, eps);
+    if (r % 2 == 1) norm_rows2(yr - o, yr, o, gamma, beta, eps);  // pairs of rows: overlapping latency
   }
+  if (rows % 2 == 1) norm_row(y + size_t(rows - 1) * o, y + size_t(rows - 1) * o, o, gamma, beta, eps);
 }
 
 size_t grn_acts_floats(const GrnW& g, int rows, int groups) {

@@ -70,7 +70,9 @@ TEST(TftEngine, OtherArchitecturesRunFromTheManifestAlone) {
         double s = 0;
         for (int j = 0; j < T; ++j) {
           const bool blocked = j < E ? j >= batch.enc[size_t(b)] : j - E >= i;
-          if (blocked) ASSERT_EQ(p[j], 0.0f);
+          if (blocked) {
+            ASSERT_EQ(p[j], 0.0f);
+          }
           s += p[j];
         }
         ASSERT_NEAR(s, 1.0, 1e-5);
