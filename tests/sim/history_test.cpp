@@ -59,7 +59,9 @@ Row parse_row(const std::string& line) {
     } else {
       r.v[i] = hundredths(f[4 + i]);
       EXPECT_GE(r.v[i], 0) << spec.name << ": " << line;
-      if (spec.max <= 100) EXPECT_LE(r.v[i], 10000) << spec.name << ": " << line;
+      if (spec.max <= 100) {
+        EXPECT_LE(r.v[i], 10000) << spec.name << ": " << line;
+      }
     }
   }
   const auto& up = f[17];

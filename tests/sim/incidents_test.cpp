@@ -82,7 +82,9 @@ TEST_F(GroundTruth, RowsAreSortedAndPeakTargetsAreTheFamilyPeaks) {
     EXPECT_EQ(family_name(fam), r[kMetric]);
     const auto t = family_targets(fam, prof);
     EXPECT_DOUBLE_EQ(std::stod(r[kPeakTarget]), r[kKind] == "critical" ? t.critical_peak : t.degrading_peak);
-    if (!r[kParent].empty()) EXPECT_EQ(r[kKind], "critical") << "only escalations have a parent";
+    if (!r[kParent].empty()) {
+      EXPECT_EQ(r[kKind], "critical") << "only escalations have a parent";
+    }
   }
 }
 

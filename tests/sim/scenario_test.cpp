@@ -45,14 +45,19 @@ TEST(Scenario, DegradingRampsLinearlyAndReportsHeavyLoadFromHalfIntensity) {
     EXPECT_DOUBLE_EQ(rig.control.intensity(db, k), std::min(1.0, j / 4.0)) << "step " << j;
     EXPECT_DOUBLE_EQ(rig.ext[db].s[static_cast<int>(Family::cpu)], std::min(1.0, j / 4.0));
     EXPECT_DOUBLE_EQ(rig.ext[db].s[static_cast<int>(Family::iowait)], std::min(1.0, j / 4.0)) << "database: iowait too";
-    if (j / 4.0 >= 0.5 && rig.recs[db].online)
+    if (j / 4.0 >= 0.5 && rig.recs[db].online) {
       EXPECT_TRUE(rig.recs[db].status == Status::heavy_load || rig.recs[db].status == Status::critical_issue)
           << "step " << j;
-    if (j == 1) EXPECT_EQ(rig.ext[db].status, Status::healthy);
+    }
+    if (j == 1) {
+      EXPECT_EQ(rig.ext[db].status, Status::healthy);
+    }
   }
   // Nobody else is overlaid.
   for (size_t i = 0; i < rig.engine.size(); ++i)
-    if (i != db) EXPECT_EQ(rig.control.intensity(i, rig.k - 1), 0.0);
+    if (i != db) {
+      EXPECT_EQ(rig.control.intensity(i, rig.k - 1), 0.0);
+    }
   auto st = rig.control.status().body;
   EXPECT_EQ(st["scenario"], "degrading");
   EXPECT_EQ(st["progress"], 1.0);
@@ -74,7 +79,9 @@ TEST(Scenario, DegradingRampsLinearlyAndReportsHeavyLoadFromHalfIntensity) {
   }
   // The cpu family is driven to the critical peak: busy settles near 99.
   for (int j = 0; j < 8; ++j) rig.step();
-  if (rig.recs[db].online) EXPECT_GT(10000 - rig.recs[db].v[3], 9000);
+  if (rig.recs[db].online) {
+    EXPECT_GT(10000 - rig.recs[db].v[3], 9000);
+  }
 
   // healthy ramps back to baseline and removes the overlay.
   const auto h = rig.control.set(json{{"scenario", "healthy"}, {"ramp_steps", 2}});

@@ -125,7 +125,9 @@ TEST(Stream, SendsExactlyTheRecordsHistoryWritesForTheSameRun) {
       const json& v = r[cols[c]];
       ASSERT_TRUE(v.is_number()) << cols[c];
       const auto& spec = kMetrics[c - 4];
-      if (spec.integer) EXPECT_TRUE(v.is_number_integer()) << cols[c] << " must be an integer";
+      if (spec.integer) {
+        EXPECT_TRUE(v.is_number_integer()) << cols[c] << " must be an integer";
+      }
       const double x = v.get<double>();
       EXPECT_GE(x, spec.min);
       EXPECT_LE(x, spec.max);
