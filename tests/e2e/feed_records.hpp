@@ -14,9 +14,9 @@ namespace nordiq::e2e {
 
 struct TestRecord {
   std::string server;
-  EpochMs timestamp;
+  EpochMs timestamp = 0;
   std::string status = "healthy";
-  double values[kNumMetrics];
+  double values[kNumMetrics] = {};
 };
 
 // Value of metric k for a record: within every metric's range, integral for close-wait.
@@ -26,7 +26,9 @@ inline double test_value(int seed, int k) {
 }
 
 inline TestRecord make_record(std::string server, EpochMs t, int seed) {
-  TestRecord r{std::move(server), t};
+  TestRecord r;
+  r.server = std::move(server);
+  r.timestamp = t;
   for (int k = 0; k < kNumMetrics; ++k) r.values[k] = test_value(seed, k);
   return r;
 }
