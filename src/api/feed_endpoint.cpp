@@ -1,5 +1,7 @@
 #include "api/feed_endpoint.hpp"
 
+#include "core/latency_histogram.hpp"
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -18,6 +20,7 @@ struct FeedScratch {
 
 void add_feed_routes(ApiServer& api, FleetStore& store, const FeedLimits& limits) {
   api.post("/feed/data", Role::ingest, [&store, limits](const httplib::Request& req, httplib::Response& res) {
+    const LatencyTimer timer(ingest_latency_histogram());  // for GET /metrics
     thread_local FeedScratch scratch;
     scratch.parser.set_limits(limits);
     FeedBatch& batch = scratch.batch;

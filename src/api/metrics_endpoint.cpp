@@ -120,7 +120,7 @@ std::string render_prometheus(const ForecastService& service) {
         for (int q : kQs) {
           out += "nordiq_server_forecast{server=\"";
           label_value(out, sf.name);
-          fmt::format_to(std::back_inserter(out), "\",metric=\"{}\",quantile=\"{}\",horizon=\"{}\"}} {}\n",
+          fmt::format_to(std::back_inserter(out), "\",metric=\"{}\",forecast_quantile=\"{}\",horizon=\"{}\"}} {}\n",
                          kMetrics[k].name, forecast::kQuantileNames[q], h.label, sf.path(k, q)[t]);
         }
     }

@@ -26,7 +26,8 @@ std::vector<std::string_view> split_list(std::string_view s) {
 MetricMask parse_metrics(const httplib::Request& req) {
   if (!req.has_param("metrics")) return MetricMask().set();
   MetricMask mask;
-  for (std::string_view name : split_list(req.get_param_value("metrics"))) {
+  const std::string value = req.get_param_value("metrics");  // split_list views into it
+  for (std::string_view name : split_list(value)) {
     const auto m = metric_from_name(name);
     if (!m) throw HttpError(400, "invalid_parameter", fmt::format("metrics: unknown metric '{}'", name));
     mask.set(static_cast<int>(*m));
@@ -70,7 +71,8 @@ void add_prediction_routes(ApiServer& api, std::shared_ptr<ForecastService> serv
     std::vector<const ServerForecast*> chosen;
     bool filtered = req.has_param("servers");
     if (filtered) {
-      for (std::string_view name : split_list(req.get_param_value("servers"))) {
+      const std::string value = req.get_param_value("servers");
+      for (std::string_view name : split_list(value)) {
         const auto id = service->store().windows().read([&](const WindowStore& w) { return w.find(name); });
         if (const ServerForecast* sf = id ? snap->find(*id) : nullptr) chosen.push_back(sf);
       }

@@ -1,5 +1,6 @@
 #include "api/predictions_json.hpp"
 
+#include <charconv>
 #include <cmath>
 #include <fmt/format.h>
 #include <iterator>
@@ -16,10 +17,29 @@ void append_number(std::string& out, double v) {
     out += "null";
     return;
   }
-  if (std::fabs(v) >= 1000)
-    fmt::format_to(std::back_inserter(out), "{:.1f}", v);
-  else
-    fmt::format_to(std::back_inserter(out), "{:.4g}", v);
+  // Fixed point with 3 decimals, trailing zeros trimmed ("45.235", "0.004", "3650"): integer
+  // formatting is ~10× faster than printf-style, and the cycle renders millions of values.
+  if (std::fabs(v) < 1e12) {
+    const long long scaled = std::llround(v * 1000.0);
+    const unsigned long long mag = scaled < 0 ? 0ULL - static_cast<unsigned long long>(scaled)
+                                              : static_cast<unsigned long long>(scaled);
+    char buf[32];
+    char* p = buf;
+    if (scaled < 0) *p++ = '-';
+    p = std::to_chars(p, buf + sizeof buf, mag / 1000).ptr;
+    unsigned frac = static_cast<unsigned>(mag % 1000);
+    if (frac != 0) {
+      *p++ = '.';
+      char digits[3] = {static_cast<char>('0' + frac / 100), static_cast<char>('0' + frac / 10 % 10),
+                        static_cast<char>('0' + frac % 10)};
+      int n = 3;
+      while (digits[n - 1] == '0') --n;
+      for (int i = 0; i < n; ++i) *p++ = digits[i];
+    }
+    out.append(buf, p);
+    return;
+  }
+  fmt::format_to(std::back_inserter(out), "{}", v);
 }
 
 void append_json_string(std::string& out, std::string_view s) {

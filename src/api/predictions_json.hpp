@@ -11,7 +11,7 @@
 
 namespace nordiq::api {
 
-// Compact number: up to 4 significant digits below 1000, one decimal above; null if not finite.
+// Fixed point, 3 decimals, trailing zeros trimmed ("45.235", "-0.5", "3650"); null if not finite.
 void append_number(std::string& out, double v);
 void append_json_string(std::string& out, std::string_view s);  // quoted + escaped
 
@@ -20,7 +20,9 @@ void render_server_fragments(ServerForecast& sf);
 
 using MetricMask = std::bitset<kNumMetrics>;
 using QuantileMask = std::bitset<forecast::kNumQuantiles>;
-inline QuantileMask default_quantiles() { return QuantileMask(0b0100010 | 0b0001000); }  // p10 p50 p90
+inline QuantileMask default_quantiles() {  // p10, p50, p90
+  return QuantileMask().set(forecast::kP10).set(forecast::kP50).set(forecast::kP90);
+}
 inline QuantileMask all_quantiles() { return QuantileMask().set(); }
 
 // {"server_name", "profile", "risk_score", "level", "model", "current", "forecast": {...}}

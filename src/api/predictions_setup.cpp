@@ -10,6 +10,11 @@
 #include "api/predictions_endpoint.hpp"
 #include "core/time.hpp"
 #include "forecast/baseline.hpp"
+#include "forecast/tft_forecaster.hpp"
+#include "tft/model.hpp"
+
+#include <algorithm>
+#include <thread>
 
 namespace nordiq::api {
 
@@ -25,11 +30,23 @@ std::unique_ptr<forecast::Forecaster> make_forecaster(const ServeOptions& option
       throw std::runtime_error(fmt::format("--model {}: no model file at {}", options.model, file.string()));
     return std::make_unique<forecast::BaselineForecaster>();
   }
-  // The TFT forecaster plugs in here (issue #4 part 5) once its model files exist.
-  status.name = "baseline";
-  status.tft_loaded = false;
-  status.detail = fmt::format("model file {} found but TFT serving is not enabled in this build", file.string());
-  return std::make_unique<forecast::BaselineForecaster>();
+  // A model file that exists but is invalid is a startup error (naming the tensor/field):
+  // silently falling back to a heuristic is what the predecessor did for months.
+  auto model = tft::load_model_file(file.string());
+  for (const std::string& w : forecast::check_model_contract(*model)) spdlog::warn("model {}: {}", name, w);
+  const nlohmann::json& manifest = model->manifest();
+  status.info = {{"file", file.string()},
+                 {"hidden_size", model->config().hidden},
+                 {"max_encoder_length", model->config().max_encoder_length},
+                 {"max_prediction_length", model->config().max_prediction_length}};
+  for (const char* key : {"training", "created_at", "format_version"})
+    if (manifest.contains(key)) status.info[key] = manifest[key];
+  const int threads = std::max(1u, std::thread::hardware_concurrency());
+  auto forecaster = std::make_unique<forecast::TftForecaster>(std::move(model), name, threads);
+  status.name = name;
+  status.tft_loaded = true;
+  status.detail = fmt::format("TFT from {}; servers with < {} steps get the baseline", file.string(), kMinEncoderSteps);
+  return forecaster;
 }
 
 std::shared_ptr<ForecastService> add_forecast_service(ServeContext& ctx) {

@@ -12,6 +12,7 @@
 #include "api/api_server.hpp"
 #include "api/feed_endpoint.hpp"
 #include "api/logging.hpp"
+#include "api/predictions_setup.hpp"
 #include "api/serve_context.hpp"
 #include "api/status_endpoint.hpp"
 #include "cli/command.hpp"
@@ -64,6 +65,7 @@ int run_serve(ServeFlags& flags) {
   api::add_status_routes(ctx);
   api::add_feed_routes(server, *store, limits);
   // Services plug in here (forecast cycle + /predictions, /alerts, /metrics: issue 3).
+  api::add_forecast_service(ctx);
 
   const int port = server.bind();
   spdlog::info("nordiq {} listening on http://{}:{} (data dir {}, {} threads, step {} s)",

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 
 namespace nordiq {
@@ -34,6 +35,21 @@ class LatencyHistogram {
   std::array<std::atomic<uint64_t>, kBounds.size() + 1> buckets_{};
   std::atomic<uint64_t> count_{0};
   std::atomic<uint64_t> sum_ns_{0};
+};
+
+// Observes the time from construction to destruction (every return path of a handler).
+class LatencyTimer {
+ public:
+  explicit LatencyTimer(LatencyHistogram& h) : h_(h), start_(std::chrono::steady_clock::now()) {}
+  ~LatencyTimer() {
+    h_.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+  }
+  LatencyTimer(const LatencyTimer&) = delete;
+  LatencyTimer& operator=(const LatencyTimer&) = delete;
+
+ private:
+  LatencyHistogram& h_;
+  std::chrono::steady_clock::time_point start_;
 };
 
 // Latency of POST /feed/data requests (parse + validate + durable store), process-wide.

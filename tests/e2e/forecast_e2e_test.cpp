@@ -1,0 +1,175 @@
+// The forecast service end to end (issue #3): 20 servers fed 30 steps get 20 forecasts of 96
+// future steps continuing their series, filters work, /metrics passes `promtool check metrics`.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include "e2e/daemon.hpp"
+#include "e2e/feed_records.hpp"
+
+namespace nordiq::e2e {
+namespace {
+
+using nlohmann::json;
+const std::string kKey = "e2e-forecast-key-7";
+
+const std::vector<std::string> kServers = {
+    "ppml0001", "ppml0002", "ppml0003", "ppgpu0001", "ppdb001",  "ppdb002",  "psdb001",
+    "ppweb001", "ppweb002", "ppapi001", "ppcon001", "ppcon002", "ppetl001", "ppkafka001",
+    "pprisk001", "varrisk001", "host-a1", "host-b2", "generic01", "edge.9"};
+
+// Calm, slowly varying metrics; server s at step i. Memory of `hot` is overridden by callers.
+TestRecord calm_record(const std::string& server, int s, EpochMs t, int i) {
+  TestRecord r{server, t};
+  const double wave = std::sin(0.3 * i + s);
+  const double v[kNumMetrics] = {20 + 5 * wave, 5 + wave, 1 + 0.5 * wave, 70 - 6 * wave, 10 + 2 * wave,
+                                 40 + 3 * wave, 2, 50 + 0.01 * i, 5 + wave, 4 + wave,
+                                 static_cast<double>(10 + (i + s) % 5), static_cast<double>(3 + (i % 3)),
+                                 1.5 + 0.3 * wave, 12 + i / 288.0};
+  for (int k = 0; k < kNumMetrics; ++k) r.values[k] = std::round(v[k] * 8) / 8;  // exact in JSON
+  return r;
+}
+
+void post(const Daemon& d, const std::vector<TestRecord>& records) {
+  auto res = d.client(kKey).Post("/feed/data", feed_body(records), "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+}
+
+json get_json(const Daemon& d, const std::string& path, int expect = 200) {
+  auto res = d.client(kKey).Get(path);
+  EXPECT_TRUE(res) << path;
+  if (!res) return json();
+  EXPECT_EQ(res->status, expect) << path << ": " << res->body;
+  return json::parse(res->body);
+}
+
+// Polls /predictions/current until every listed server has a forecast of `steps` closed steps.
+json wait_for_forecasts(const Daemon& d, size_t servers, int steps) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  json body;
+  while (std::chrono::steady_clock::now() < deadline) {
+    body = get_json(d, "/predictions/current");
+    size_t done = 0;
+    for (auto& [name, p] : body["predictions"].items()) done += p["steps"] == steps;
+    if (done == servers) return body;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ADD_FAILURE() << "forecasts did not arrive; last body: " << body.dump().substr(0, 2000);
+  return body;
+}
+
+class ForecastE2E : public ::testing::Test {
+ protected:
+  TempDir dir;
+  Daemon daemon{dir.path / "data", {}, {{"NORDIQ_API_KEY", kKey}}};
+  EpochMs t0 = steps_ago(31);
+
+  void SetUp() override {
+    daemon.start();
+    for (int i = 0; i < 30; ++i) {  // 30 steps, posted as fast as the daemon answers
+      std::vector<TestRecord> step;
+      for (size_t s = 0; s < kServers.size(); ++s)
+        step.push_back(calm_record(kServers[s], static_cast<int>(s), t0 + i * 300'000LL, i));
+      post(daemon, step);
+    }
+  }
+};
+
+TEST_F(ForecastE2E, TwentyServersGetNinetySixStepForecastsContinuingTheirSeries) {
+  // The 30th step is still open: 29 closed steps per server.
+  const json body = wait_for_forecasts(daemon, kServers.size(), 29);
+  ASSERT_EQ(body["predictions"].size(), kServers.size());
+  EXPECT_TRUE(body.contains("timestamp"));
+  EXPECT_EQ(body["model"]["type"], "baseline");
+  EXPECT_EQ(body["summary"]["total_servers"], 20);
+  EXPECT_TRUE(body["alerts"].is_array());
+  const EpochMs last_closed = t0 + 28 * 300'000LL;
+  for (const std::string& name : kServers) {
+    SCOPED_TRACE(name);
+    const json& p = body["predictions"][name];
+    EXPECT_EQ(p["server_name"], name);
+    EXPECT_EQ(p["profile"], profile_id(profile_from_server_name(name)));
+    EXPECT_EQ(p["model"], "baseline");
+    EXPECT_TRUE(p["risk_score"].is_number());
+    EXPECT_TRUE(p["level"].is_string());
+    ASSERT_EQ(p["current"].size(), 14u);
+    const json& f = p["forecast"];
+    ASSERT_EQ(f["timestamps"].size(), 96u);
+    for (int t = 0; t < 96; ++t)
+      ASSERT_EQ(f["timestamps"][t], format_iso8601(last_closed + (t + 1) * 300'000LL)) << t;
+    ASSERT_EQ(f.size(), 15u);  // timestamps + 14 metrics
+    for (int k = 0; k < kNumMetrics; ++k) {
+      const json& m = f[std::string(kMetrics[k].name)];
+      ASSERT_EQ(m.size(), 3u) << kMetrics[k].name;
+      for (int t = 0; t < 96; ++t) {
+        const double p10 = m["p10"][t], p50 = m["p50"][t], p90 = m["p90"][t];
+        ASSERT_LE(p10, p50) << kMetrics[k].name << " t=" << t;
+        ASSERT_LE(p50, p90) << kMetrics[k].name << " t=" << t;
+        ASSERT_GE(p10, kMetrics[k].min) << kMetrics[k].name;
+        ASSERT_LE(p90, kMetrics[k].max) << kMetrics[k].name;
+      }
+    }
+  }
+  const json status = get_json(daemon, "/status");
+  EXPECT_EQ(status["model"]["type"], "baseline");
+  EXPECT_NE(status["model"]["detail"].get<std::string>().find("no model file"), std::string::npos);
+  EXPECT_TRUE(status["last_forecast"].is_string());
+}
+
+TEST_F(ForecastE2E, FiltersAndSingleServerEndpoint) {
+  wait_for_forecasts(daemon, kServers.size(), 29);
+  const json some = get_json(daemon, "/predictions/current?servers=ppdb001,ppweb002,nosuch&metrics=mem_used_pct,load_average&quantiles=all");
+  ASSERT_EQ(some["predictions"].size(), 2u);
+  const json& f = some["predictions"]["ppdb001"]["forecast"];
+  EXPECT_EQ(f.size(), 3u);  // timestamps + 2 metrics
+  EXPECT_EQ(f["mem_used_pct"].size(), 7u);
+  EXPECT_EQ(f["load_average"]["p98"].size(), 96u);
+
+  const json one = get_json(daemon, "/predictions/ppml0002");
+  EXPECT_EQ(one["server_name"], "ppml0002");
+  EXPECT_EQ(one["forecast"]["cpu_idle_pct"].size(), 7u);
+  for (const char* q : {"p02", "p10", "p25", "p50", "p75", "p90", "p98"})
+    EXPECT_EQ(one["forecast"]["disk_usage_pct"][q].size(), 96u) << q;
+
+  const json missing = get_json(daemon, "/predictions/nosuch01", 404);
+  EXPECT_EQ(missing["error"], "not_found");
+  const json bad = get_json(daemon, "/predictions/current?metrics=bogus", 400);
+  EXPECT_NE(bad["message"].get<std::string>().find("bogus"), std::string::npos);
+  get_json(daemon, "/historical/environment?time_range=2d", 400);
+  auto unauth = daemon.client().Get("/predictions/current");
+  ASSERT_TRUE(unauth);
+  EXPECT_EQ(unauth->status, 401);
+}
+
+TEST_F(ForecastE2E, MetricsEndpointPassesPromtool) {
+  wait_for_forecasts(daemon, kServers.size(), 29);
+  auto res = daemon.client(kKey).Get("/metrics");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200);
+  EXPECT_NE(res->get_header_value("Content-Type").find("text/plain"), std::string::npos);
+  const std::string& text = res->body;
+  EXPECT_NE(text.find("nordiq_server_risk_score{server=\"ppdb001\",profile=\"database\"}"), std::string::npos);
+  EXPECT_NE(text.find("nordiq_server_forecast{server=\"ppml0001\",metric=\"mem_used_pct\",forecast_quantile=\"p90\",horizon=\"8h\"}"),
+            std::string::npos);
+  EXPECT_NE(text.find("nordiq_ingest_latency_seconds_count 30"), std::string::npos);
+  EXPECT_NE(text.find("nordiq_forecast_cycle_seconds_bucket{le=\"+Inf\"}"), std::string::npos);
+
+  const fs::path file = dir.path / "metrics.txt";
+  std::ofstream(file) << text;
+  const std::string cmd = "promtool check metrics < '" + file.string() + "' 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string output;
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, p)) output.append(buf, n);
+  const int rc = ::pclose(p);
+  EXPECT_EQ(rc, 0) << "promtool check metrics failed:\n" << output;
+}
+
+}  // namespace
+}  // namespace nordiq::e2e

@@ -1,0 +1,66 @@
+// Unit checks of the hand-written JSON of the predictions API (the e2e tests parse it whole).
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "api/predictions_json.hpp"
+#include "api/historical_endpoint.hpp"
+
+using namespace nordiq;
+using namespace nordiq::api;
+
+TEST(ForecastRender, NumbersAreCompactFixedPointAndValidJson) {
+  auto num = [](double v) {
+    std::string s;
+    append_number(s, v);
+    return s;
+  };
+  EXPECT_EQ(num(45.23456), "45.235");
+  EXPECT_EQ(num(0.004), "0.004");
+  EXPECT_EQ(num(3650), "3650");
+  EXPECT_EQ(num(-0.5), "-0.5");
+  EXPECT_EQ(num(-0.0001), "0");
+  EXPECT_EQ(num(100.0), "100");
+  EXPECT_EQ(num(1e15), "1000000000000000");  // beyond fixed point: shortest round-trip form
+  EXPECT_EQ(num(std::nan("")), "null");
+  for (double v : {0.1, 99.999, 12345.678, 1e15, -3.25})
+    EXPECT_NEAR(nlohmann::json::parse(num(v)).get<double>(), v, 1e-3 * std::max(1.0, std::fabs(v) * 1e-12));
+}
+
+TEST(ForecastRender, StringsAreEscaped) {
+  std::string s;
+  append_json_string(s, "a\"b\\c\n\x01");
+  EXPECT_EQ(nlohmann::json::parse(s).get<std::string>(), "a\"b\\c\n\x01");
+}
+
+TEST(ForecastRender, ServerObjectHonoursMetricAndQuantileMasks) {
+  ServerForecast sf;
+  sf.name = "ppdb001";
+  sf.profile = Profile::database;
+  sf.horizon = 3;
+  sf.last_step = 1736935200000;
+  sf.step_ms = 300000;
+  sf.values.assign(kNumMetrics * forecast::kNumQuantiles * 3, 0.f);
+  for (size_t i = 0; i < sf.values.size(); ++i) sf.values[i] = static_cast<float>(i % 97);
+  render_server_fragments(sf);
+  std::string out;
+  MetricMask metrics;
+  metrics.set(5);
+  append_server_object(out, sf, metrics, default_quantiles());
+  const auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["server_name"], "ppdb001");
+  EXPECT_EQ(j["profile"], "database");
+  EXPECT_EQ(j["forecast"]["timestamps"][0], "2025-01-15T10:05:00Z");
+  EXPECT_EQ(j["forecast"]["timestamps"][2], "2025-01-15T10:15:00Z");
+  ASSERT_EQ(j["forecast"].size(), 2u);
+  const auto& mem = j["forecast"]["mem_used_pct"];
+  ASSERT_EQ(mem.size(), 3u);
+  for (int t = 0; t < 3; ++t) EXPECT_EQ(mem["p50"][t].get<double>(), sf.path(5, forecast::kP50)[t]);
+}
+
+TEST(ForecastRender, TimeRangesAreTheDocumentedOnes) {
+  EXPECT_EQ(parse_time_range("30m"), 30 * 60'000);
+  EXPECT_EQ(parse_time_range("1M"), 30LL * 86'400'000);
+  EXPECT_EQ(parse_time_range("1w"), 7LL * 86'400'000);
+  EXPECT_FALSE(parse_time_range("2d"));
+  EXPECT_FALSE(parse_time_range(""));
+}
