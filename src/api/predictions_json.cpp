@@ -2,8 +2,10 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <fmt/format.h>
 #include <iterator>
+#include <vector>
 
 #include "core/time.hpp"
 
@@ -12,31 +14,41 @@ namespace nordiq::api {
 using forecast::kNumQuantiles;
 using forecast::kQuantileNames;
 
+namespace {
+
+// Writes v as fixed point with 3 decimals, trailing zeros trimmed ("45.235", "0.004", "3650"):
+// integer formatting straight into the buffer is ~10× faster than printf-style, and a cycle
+// renders millions of values. Needs 24 bytes of room; |v| < 1e12.
+char* write_fixed3(char* p, double v) {
+  const long long scaled = static_cast<long long>(v * 1000.0 + (v >= 0 ? 0.5 : -0.5));
+  if (scaled < 0) *p++ = '-';
+  const unsigned long long mag = scaled < 0 ? 0ULL - static_cast<unsigned long long>(scaled)
+                                            : static_cast<unsigned long long>(scaled);
+  p = std::to_chars(p, p + 20, mag / 1000).ptr;
+  const unsigned frac = static_cast<unsigned>(mag % 1000);
+  if (frac != 0) {
+    *p++ = '.';
+    *p++ = static_cast<char>('0' + frac / 100);
+    if (frac % 100 != 0) {
+      *p++ = static_cast<char>('0' + frac / 10 % 10);
+      if (frac % 10 != 0) *p++ = static_cast<char>('0' + frac % 10);
+    }
+  }
+  return p;
+}
+
+bool fits_fixed3(double v) { return std::isfinite(v) && std::fabs(v) < 1e12; }
+
+}  // namespace
+
 void append_number(std::string& out, double v) {
   if (!std::isfinite(v)) {
     out += "null";
     return;
   }
-  // Fixed point with 3 decimals, trailing zeros trimmed ("45.235", "0.004", "3650"): integer
-  // formatting is ~10× faster than printf-style, and the cycle renders millions of values.
-  if (std::fabs(v) < 1e12) {
-    const long long scaled = std::llround(v * 1000.0);
-    const unsigned long long mag = scaled < 0 ? 0ULL - static_cast<unsigned long long>(scaled)
-                                              : static_cast<unsigned long long>(scaled);
+  if (fits_fixed3(v)) {
     char buf[32];
-    char* p = buf;
-    if (scaled < 0) *p++ = '-';
-    p = std::to_chars(p, buf + sizeof buf, mag / 1000).ptr;
-    unsigned frac = static_cast<unsigned>(mag % 1000);
-    if (frac != 0) {
-      *p++ = '.';
-      char digits[3] = {static_cast<char>('0' + frac / 100), static_cast<char>('0' + frac / 10 % 10),
-                        static_cast<char>('0' + frac % 10)};
-      int n = 3;
-      while (digits[n - 1] == '0') --n;
-      for (int i = 0; i < n; ++i) *p++ = digits[i];
-    }
-    out.append(buf, p);
+    out.append(buf, write_fixed3(buf, v));
     return;
   }
   fmt::format_to(std::back_inserter(out), "{}", v);
@@ -94,28 +106,53 @@ void render_server_fragments(ServerForecast& sf) {
   }
   h += '}';
 
-  sf.timestamps.clear();
-  sf.timestamps += '[';
-  for (int t = 0; t < sf.horizon; ++t) {
-    if (t) sf.timestamps += ',';
-    append_json_string(sf.timestamps, format_iso8601(sf.last_step + (t + 1) * sf.step_ms));
+  // Servers whose last step is the same share the timestamp array: render it once per cycle
+  // (per worker thread) instead of 96 ISO strings per server.
+  thread_local EpochMs cached_last = -1;
+  thread_local int64_t cached_step = 0;
+  thread_local int cached_horizon = -1;
+  thread_local std::string cached_timestamps;
+  if (cached_last != sf.last_step || cached_step != sf.step_ms || cached_horizon != sf.horizon) {
+    cached_timestamps.clear();
+    cached_timestamps += '[';
+    for (int t = 0; t < sf.horizon; ++t) {
+      if (t) cached_timestamps += ',';
+      append_json_string(cached_timestamps, format_iso8601(sf.last_step + (t + 1) * sf.step_ms));
+    }
+    cached_timestamps += ']';
+    cached_last = sf.last_step;
+    cached_step = sf.step_ms;
+    cached_horizon = sf.horizon;
   }
-  sf.timestamps += ']';
+  sf.timestamps = cached_timestamps;
 
-  sf.series.clear();
+  // Every [K][Q] path, written straight into a per-thread scratch buffer sized for the worst
+  // case (grown once), then copied out at its real size.
+  constexpr size_t kMaxNumberChars = 24;
+  thread_local std::vector<char> scratch;
+  const size_t worst = static_cast<size_t>(kNumMetrics) * kNumQuantiles * (sf.horizon * (kMaxNumberChars + 1) + 2);
+  if (scratch.size() < worst) scratch.resize(worst);
+  char* const base = scratch.data();
+  char* p = base;
   for (int k = 0; k < kNumMetrics; ++k)
     for (int q = 0; q < kNumQuantiles; ++q) {
-      const size_t begin = sf.series.size();
-      sf.series += '[';
-      const float* p = sf.path(k, q);
+      char* const begin = p;
+      *p++ = '[';
+      const float* path = sf.path(k, q);
       for (int t = 0; t < sf.horizon; ++t) {
-        if (t) sf.series += ',';
-        append_number(sf.series, p[t]);
+        if (t) *p++ = ',';
+        const double v = path[t];
+        if (fits_fixed3(v)) {
+          p = write_fixed3(p, v);
+        } else {  // never produced by the forecasters (clamped, finite); kept valid JSON anyway
+          std::memcpy(p, "null", 4);
+          p += 4;
+        }
       }
-      sf.series += ']';
-      sf.spans[k * kNumQuantiles + q] = {static_cast<uint32_t>(begin),
-                                         static_cast<uint32_t>(sf.series.size() - begin)};
+      *p++ = ']';
+      sf.spans[k * kNumQuantiles + q] = {static_cast<uint32_t>(begin - base), static_cast<uint32_t>(p - begin)};
     }
+  sf.series.assign(base, p);
 }
 
 void append_server_object(std::string& out, const ServerForecast& sf, const MetricMask& metrics,

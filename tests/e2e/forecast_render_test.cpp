@@ -21,6 +21,7 @@ TEST(ForecastRender, NumbersAreCompactFixedPointAndValidJson) {
   EXPECT_EQ(num(-0.0001), "0");
   EXPECT_EQ(num(100.0), "100");
   EXPECT_EQ(num(1e15), "1000000000000000");  // beyond fixed point: shortest round-trip form
+  EXPECT_EQ(num(-12.25), "-12.25");
   EXPECT_EQ(num(std::nan("")), "null");
   for (double v : {0.1, 99.999, 12345.678, 1e15, -3.25})
     EXPECT_NEAR(nlohmann::json::parse(num(v)).get<double>(), v, 1e-3 * std::max(1.0, std::fabs(v) * 1e-12));
