@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set-up for a fresh Debian 12 machine: installs the Debian packages NordIQ needs, then builds
-# the Release binary at build/nordiq.
+# the Release binary at build/src/nordiq.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,4 +28,4 @@ fi
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j"${NORDIQ_JOBS:-2}"
-echo "built build/nordiq"
+echo "built build/src/nordiq"
