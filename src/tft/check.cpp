@@ -1,4 +1,5 @@
 #include "tft/check.hpp"
+#include "tft/grad_check.hpp"
 
 #include <fmt/format.h>
 
@@ -420,7 +421,16 @@ CheckReport check_golden_file(const std::string& path, const CheckOptions& optio
   const json manifest = read_manifest(f);
   try {
     if (manifest.contains("cases")) return check_modules(f, manifest, options);
-    return check_tft(f, manifest, options);
+    CheckReport r = check_tft(f, manifest, options);
+    // Loss, gradients (g.*, g.x_cont, gt.*) and the Adam step (adam1.*): tft/grad_check.hpp.
+    if (has_gradient_checks(f)) {
+      check_gradients(f, options, r);
+      std::erase_if(r.not_checked, [](const std::string& n) {
+        return n.rfind("loss", 0) == 0 || n.rfind("g.", 0) == 0 || n.rfind("gt.", 0) == 0 || n.rfind("adam1.", 0) == 0 ||
+               n == "in.y";
+      });
+    }
+    return r;
   } catch (const std::exception& e) {
     throw std::runtime_error(fmt::format("{}: {}", path, e.what()));
   }
