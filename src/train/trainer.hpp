@@ -1,0 +1,60 @@
+// Trains a TFT on a History (what `nordiq train` runs): parameter initialisation (TFT.md §10),
+// mini-batches split into fixed chunks computed across threads (gradients summed in chunk order,
+// so results never depend on the thread count), dropout, global-norm clipping, Adam, validation
+// after every epoch, ReduceLROnPlateau (factor ½, patience 4, cooldown 4, min 1e-5) and early
+// stopping on validation loss; the best epoch's weights are kept.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "tft/model.hpp"
+#include "train/history.hpp"
+#include "train/train_windows.hpp"
+
+namespace nordiq::train {
+
+struct TrainOptions {
+  int hidden = 32, heads = 4, cont_hidden = 16;
+  WindowOptions windows;
+  int epochs = 20;
+  int batch = 64;
+  double lr = 1e-3;
+  float dropout = 0.1f;
+  double clip = 1.0;              // max global gradient norm (≤ 0: off)
+  uint64_t seed = 42;
+  int threads = 1;
+  int64_t max_windows = 0;        // training windows per epoch (0 = all), sampled anew each epoch
+  int64_t max_validation = 0;     // validation windows (0 = all), a fixed evenly spaced subset
+  int early_stop_patience = 8;    // epochs without improvement before stopping
+  double full_encoder_share = 0.5;  // share of training windows with the full encoder; the rest
+                                    // draw a length uniformly in [min_encoder, available]
+  bool progress = true;           // progress bar with loss and ETA on stderr
+  // Called after every epoch (tests, logs): epoch (1-based), train loss, validation loss, lr.
+  std::function<void(int, double, double, double)> on_epoch;
+};
+
+struct TrainResult {
+  std::unique_ptr<tft::Model> model;  // best weights + manifest (provenance included)
+  int epochs = 0;
+  int best_epoch = 0;
+  double best_validation_loss = 0;
+  double baseline_validation_loss = 0;  // last value, same units
+  int64_t train_windows = 0, validation_windows = 0, steps = 0;
+  double windows_per_second = 0;        // training windows (forward + backward + step) per second
+  double seconds = 0;
+};
+
+// The NordIQ input contract (variable lists, embeddings) as the manifest's "model" object.
+nlohmann::json contract_model_json(int hidden, int heads, int cont_hidden);
+// Library initialisation of TFT.md §10 for every unique tensor (deterministic in `seed`).
+void init_parameters(tft::Model& model, uint64_t seed);
+
+// Throws std::invalid_argument if the history yields no training or no validation window.
+TrainResult train_model(const History& history, const TrainOptions& options, const std::string& data_source);
+
+}  // namespace nordiq::train
