@@ -16,6 +16,7 @@
 #include "api/serve_context.hpp"
 #include "api/status_endpoint.hpp"
 #include "cli/command.hpp"
+#include "store/data_dir_lock.hpp"
 
 namespace nordiq::cli {
 
@@ -51,6 +52,8 @@ int run_serve(ServeFlags& flags) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  // One writer per data dir: a second daemon (or `simulate history --out store`) is refused.
+  DataDirLock data_dir_lock(opt.store.data_dir, "stop it first, or give this daemon another --data-dir");
   auto store = FleetStore::open(opt.store);
   api::Authenticator auth = opt.auth.enabled ? api::Authenticator::configure(opt.auth)
                                              : api::Authenticator::disabled();

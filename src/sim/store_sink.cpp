@@ -1,9 +1,6 @@
 #include "sim/store_sink.hpp"
 
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
-#include <sys/file.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -13,6 +10,7 @@
 
 #include "ingest/feed_batch.hpp"
 #include "sim/options.hpp"
+#include "store/data_dir_lock.hpp"
 #include "store/fleet_store.hpp"
 
 namespace nordiq::sim {
@@ -29,27 +27,14 @@ class StoreSink final : public RowSink {
     if (!data_dir.empty()) opts.data_dir = data_dir;
     std::error_code ec;
     std::filesystem::create_directories(opts.data_dir, ec);
-    // The data dir's lock file `nordiq.lock`, held while writing. NOTE: `nordiq serve` does not
-    // take it yet (see README-sim); until it does, a live daemon is not detected here, and its
-    // in-memory windows would not see these rows: fill a live daemon with `stream --speed`.
-    const auto lock_path = opts.data_dir / "nordiq.lock";
-    lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (lock_fd_ < 0)
-      throw std::runtime_error(fmt::format("cannot open {}: {}", lock_path.string(), std::strerror(errno)));
-    if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0)
-      throw std::runtime_error(fmt::format(
-          "the store in {} is locked by a running daemon; stop it, or fill the live daemon with `nordiq simulate "
-          "stream --speed N`",
-          opts.data_dir.string()));
+    // Held while writing; `nordiq serve` holds the same lock, so a live daemon is detected.
+    lock_ = std::make_unique<DataDirLock>(
+        opts.data_dir, "stop the daemon, or fill a live daemon with `nordiq simulate stream --speed N`");
     store_ = FleetStore::open(opts);
     if (opts.retention_days > 0 && days > opts.retention_days)
       spdlog::warn("--days {} exceeds the store's retention of {} days: the oldest days will be pruned", days,
                    opts.retention_days);
   }
-  ~StoreSink() override {
-    if (lock_fd_ >= 0) ::close(lock_fd_);
-  }
-
   void write_block(const Engine& engine, int64_t first_k, int64_t steps, const SimRecord* records, int) override {
     const auto& fleet = engine.fleet();
     const size_t n = fleet.size();
@@ -82,7 +67,7 @@ class StoreSink final : public RowSink {
   uint64_t duplicates() const override { return duplicates_; }
 
  private:
-  int lock_fd_ = -1;
+  std::unique_ptr<DataDirLock> lock_;  // released after store_ closes (declared first)
   std::unique_ptr<FleetStore> store_;
   FeedBatch batch_;
   uint64_t duplicates_ = 0;

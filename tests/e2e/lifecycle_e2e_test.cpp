@@ -160,5 +160,15 @@ TEST(Lifecycle, AnAddressInUseIsAClearStartupError) {
   EXPECT_EQ(first.stop(SIGTERM), 0);
 }
 
+TEST(Lifecycle, ASecondDaemonOnTheSameDataDirIsRefused) {
+  TempDir dir;
+  Daemon first(dir.path / "a", {}, {{"NORDIQ_API_KEY", kKey}});
+  first.start();
+  Daemon second(dir.path / "a", {}, {{"NORDIQ_API_KEY", kKey}});
+  EXPECT_NE(second.run_to_exit(), 0);
+  EXPECT_NE(second.log().find("in use by another nordiq process"), std::string::npos) << second.log();
+  EXPECT_EQ(first.stop(SIGTERM), 0);  // the first daemon is untouched
+}
+
 }  // namespace
 }  // namespace nordiq::e2e
