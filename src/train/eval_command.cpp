@@ -58,8 +58,8 @@ EvalReport run_eval(const EvalArgs& args, spdlog::logger* log) {
   std::mutex progress_mutex;
   auto last = std::chrono::steady_clock::now();
   if (log) {
-    log->info("evaluating {} ({}) and 3 baselines on {} windows (stride {}), {} threads",
-              args.model, model.description, origins.size(), args.stride, eopt.threads);
+    log->info("evaluating {} ({}) and {} baselines on {} windows (stride {}), {} threads",
+              args.model, model.description, models.size() - 1, origins.size(), args.stride, eopt.threads);
     eopt.progress = [&](int64_t done, int64_t total) {
       std::lock_guard lock(progress_mutex);
       const auto now = std::chrono::steady_clock::now();
@@ -78,8 +78,8 @@ namespace nordiq::cli {
 void add_eval_command(CLI::App& app, Runner& runner) {
   auto args = std::make_shared<train::EvalArgs>();
   auto* cmd = app.add_subcommand(
-      "eval", "Forecast accuracy on held-out history: the model against last value, seasonal "
-              "naive (24 h) and linear trend");
+      "eval", "Forecast accuracy on held-out history, overall and per horizon: the model against "
+              "last value, seasonal naive (24 h), linear trend and robust_profile");
   cmd->add_option("--model", args->model,
                    "'baseline' (the daemon's baseline forecaster) or a model directory / "
                    "model.safetensors")
@@ -98,6 +98,11 @@ void add_eval_command(CLI::App& app, Runner& runner) {
   cmd->add_option("--step", args->step_seconds,
                   "step of the history in seconds (default: the model's, else 300)")
       ->check(CLI::Range(5, 86'400));
+  cmd->add_option("--metric", args->metric,
+                  "show the per-horizon tables for this metric (default: overall)")
+      ->check([](const std::string& name) {
+        return metric_from_name(name) ? std::string() : "not one of the 14 metrics: " + name;
+      });
   cmd->callback([args, &runner] {
     runner = [args] {
       auto log = std::make_shared<spdlog::logger>(
@@ -106,7 +111,7 @@ void add_eval_command(CLI::App& app, Runner& runner) {
       if (args->json)
         fmt::print("{}\n", train::report_json(report).dump(2));
       else
-        fmt::print("{}", train::report_table(report));
+        fmt::print("{}", train::report_table(report, args->metric.empty() ? -1 : static_cast<int>(*metric_from_name(args->metric))));
       return 0;
     };
   });

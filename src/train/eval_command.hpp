@@ -18,6 +18,7 @@ struct EvalArgs {
   bool json = false;
   int threads = 0;           // 0 = hardware threads
   int step_seconds = 0;      // 0 = the model's step, else kDefaultStepSeconds
+  std::string metric;        // the per-horizon table's metric (empty = overall)
 };
 
 // Loads the history, enumerates the origins, scores the model and the baselines.

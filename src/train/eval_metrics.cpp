@@ -1,6 +1,8 @@
 #include "train/eval_metrics.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -25,9 +27,22 @@ ScoreAccumulator& ScoreAccumulator::operator+=(const ScoreAccumulator& o) {
   return *this;
 }
 
+std::array<StepBand, kNumEvalHorizons> horizon_bands(int64_t step_ms, int horizon) {
+  std::array<StepBand, kNumEvalHorizons> bands{};
+  int first = 0;
+  for (int h = 0; h < kNumEvalHorizons; ++h) {
+    const int64_t ms = kEvalHorizons[h].ms;
+    if (step_ms <= 0 || ms % step_ms != 0 || ms / step_ms > horizon) continue;
+    const int end = static_cast<int>(ms / step_ms);
+    bands[h] = {first, end};
+    first = end;
+  }
+  return bands;
+}
+
 void score_forecast(const float* values, int horizon, const WindowView& future,
-                    const uint8_t* observed, ScoreAccumulator& acc) {
-  const int H = std::min(horizon, future.length);
+                    const uint8_t* observed, ScoreAccumulator& acc, int t_begin, int t_end) {
+  const int H = std::min(t_end < 0 ? horizon : std::min(t_end, horizon), future.length);
   double q_level[kNumQuantiles];
   for (int q = 0; q < kNumQuantiles; ++q) q_level[q] = forecast::kQuantiles[q];
   for (int k = 0; k < kNumMetrics; ++k) {
@@ -37,7 +52,7 @@ void score_forecast(const float* values, int horizon, const WindowView& future,
       path[q] = values + (static_cast<size_t>(k) * kNumQuantiles + q) * horizon;
     double loss = 0, abs_err = 0, abs_y = 0;
     int64_t covered = 0, n = 0;
-    for (int t = 0; t < H; ++t) {
+    for (int t = std::max(t_begin, 0); t < H; ++t) {
       if (observed && !observed[t]) continue;
       const double yt = y[t];
       double l = 0;
@@ -56,12 +71,10 @@ void score_forecast(const float* values, int horizon, const WindowView& future,
   }
 }
 
-EvalReport summarize(int64_t windows, const std::vector<std::string>& models,
-                     const std::vector<ScoreAccumulator>& acc) {
+ScoreBlock summarize_block(const std::vector<std::string>& models,
+                           const std::vector<ScoreAccumulator>& acc) {
   if (models.size() != acc.size()) throw std::invalid_argument("one accumulator per model");
-  EvalReport r;
-  r.windows = windows;
-  r.models = models;
+  ScoreBlock r;
   r.per_metric.resize(models.size());
   r.overall.resize(models.size());
   if (!acc.empty()) {
@@ -97,6 +110,33 @@ EvalReport summarize(int64_t windows, const std::vector<std::string>& models,
     if (counted) total.coverage_p10_p90 /= counted;
     r.overall[m] = total;
   }
+  // Skill against persistence, on the very same targets.
+  const auto lv = std::find(models.begin(), models.end(), "last_value");
+  if (lv != models.end()) {
+    const size_t p = static_cast<size_t>(lv - models.begin());
+    auto skill = [](double mae, double reference) { return reference > 0 ? 1.0 - mae / reference : 0.0; };
+    for (size_t m = 0; m < models.size(); ++m) {
+      r.overall[m].skill_vs_last_value = skill(r.overall[m].mae_p50, r.overall[p].mae_p50);
+      for (int k = 0; k < kNumMetrics; ++k)
+        r.per_metric[m][k].skill_vs_last_value =
+            skill(r.per_metric[m][k].mae_p50, r.per_metric[p][k].mae_p50);
+    }
+  }
+  return r;
+}
+
+EvalReport summarize(int64_t windows, const std::vector<std::string>& models,
+                     const std::vector<ScoreAccumulator>& acc,
+                     const std::vector<std::vector<ScoreAccumulator>>& per_horizon) {
+  ScoreBlock all = summarize_block(models, acc);
+  EvalReport r;
+  r.windows = windows;
+  r.models = models;
+  r.per_metric = std::move(all.per_metric);
+  r.overall = std::move(all.overall);
+  r.mean_abs_target = all.mean_abs_target;
+  r.targets = all.targets;
+  for (const auto& h : per_horizon) r.per_horizon.push_back(summarize_block(models, h));
   return r;
 }
 
@@ -106,53 +146,112 @@ nlohmann::ordered_json scores_json(const Scores& s) {
   j["quantile_loss"] = s.quantile_loss;
   j["mae_p50"] = s.mae_p50;
   j["coverage_p10_p90"] = s.coverage_p10_p90;
+  j["skill_vs_last_value"] = s.skill_vs_last_value;
   return j;
+}
+
+bool has_targets(const ScoreBlock& b) {
+  for (int64_t n : b.targets)
+    if (n) return true;
+  return false;
 }
 }  // namespace
 
 nlohmann::ordered_json report_json(const EvalReport& r) {
+  auto overall_json = [&](const std::vector<Scores>& overall) {
+    nlohmann::ordered_json j = nlohmann::ordered_json::object();
+    for (size_t m = 0; m < r.models.size(); ++m) j[r.models[m]] = scores_json(overall[m]);
+    return j;
+  };
+  auto per_metric_json = [&](const std::vector<std::array<Scores, kNumMetrics>>& per_metric) {
+    nlohmann::ordered_json per = nlohmann::ordered_json::object();
+    for (int k = 0; k < kNumMetrics; ++k) {
+      nlohmann::ordered_json e = nlohmann::ordered_json::object();
+      for (size_t m = 0; m < r.models.size(); ++m) e[r.models[m]] = scores_json(per_metric[m][k]);
+      per[std::string(kMetrics[k].name)] = std::move(e);
+    }
+    return per;
+  };
   nlohmann::ordered_json j;
   j["windows"] = r.windows;
-  nlohmann::ordered_json overall = nlohmann::ordered_json::object();
-  for (size_t m = 0; m < r.models.size(); ++m) overall[r.models[m]] = scores_json(r.overall[m]);
-  j["overall"] = std::move(overall);
-  nlohmann::ordered_json per = nlohmann::ordered_json::object();
-  for (int k = 0; k < kNumMetrics; ++k) {
-    nlohmann::ordered_json e = nlohmann::ordered_json::object();
-    for (size_t m = 0; m < r.models.size(); ++m) e[r.models[m]] = scores_json(r.per_metric[m][k]);
-    per[std::string(kMetrics[k].name)] = std::move(e);
+  j["overall"] = overall_json(r.overall);
+  j["per_metric"] = per_metric_json(r.per_metric);
+  nlohmann::ordered_json horizons = nlohmann::ordered_json::object();
+  for (size_t h = 0; h < r.per_horizon.size() && h < kNumEvalHorizons; ++h) {
+    const ScoreBlock& b = r.per_horizon[h];
+    if (!has_targets(b)) continue;
+    nlohmann::ordered_json e;
+    e["overall"] = overall_json(b.overall);
+    e["per_metric"] = per_metric_json(b.per_metric);
+    horizons[kEvalHorizons[h].label] = std::move(e);
   }
-  j["per_metric"] = std::move(per);
+  j["per_horizon"] = std::move(horizons);
   return j;
 }
 
-std::string report_table(const EvalReport& r) {
-  struct Block {
-    const char* title;
-    double Scores::*field;
-    bool coverage;  // best = closest to the nominal 0.80, else lowest
-  };
-  const Block blocks[] = {
-      {"quantile loss (overall: mean of loss / mean|y|)", &Scores::quantile_loss, false},
-      {"p50 MAE (overall: mean of MAE / mean|y|)", &Scores::mae_p50, false},
-      {"p10-p90 coverage (nominal 0.80)", &Scores::coverage_p10_p90, true}};
+namespace {
+
+struct TableBlock {
+  const char* title;
+  double Scores::*field;
+  enum Best { lowest, highest, nearest_080 } best;
+};
+
+// One row: a value per model, the best marked with '*'.
+void table_row(std::string& out, const TableBlock& b, std::string_view name, size_t models,
+               const std::function<double(size_t)>& value_of) {
+  out += fmt::format("\n{:<18}", name);
+  size_t best = 0;
+  for (size_t m = 0; m < models; ++m) {
+    const double v = value_of(m), bv = value_of(best);
+    const bool better = b.best == TableBlock::nearest_080 ? std::fabs(v - 0.8) < std::fabs(bv - 0.8)
+                        : b.best == TableBlock::highest   ? v > bv
+                                                          : v < bv;
+    if (better) best = m;
+  }
+  for (size_t m = 0; m < models; ++m) out += fmt::format("{:>15.4f}{}", value_of(m), m == best ? '*' : ' ');
+}
+
+void table_header(std::string& out, const std::string& title, const std::vector<std::string>& models,
+                  const char* first_column) {
+  out += fmt::format("\n\n{}\n{:<18}", title, first_column);
+  for (const auto& m : models) out += fmt::format("{:>16}", m);
+}
+
+}  // namespace
+
+std::string report_table(const EvalReport& r, int metric) {
+  const TableBlock blocks[] = {
+      {"quantile loss (overall: mean of loss / mean|y|)", &Scores::quantile_loss, TableBlock::lowest},
+      {"p50 MAE (overall: mean of MAE / mean|y|)", &Scores::mae_p50, TableBlock::lowest},
+      {"p10-p90 coverage (nominal 0.80)", &Scores::coverage_p10_p90, TableBlock::nearest_080}};
+  const size_t M = r.models.size();
   std::string out = fmt::format("{} forecast windows", r.windows);
-  for (const Block& b : blocks) {
-    out += fmt::format("\n\n{}\n{:<18}", b.title, "metric");
-    for (const auto& m : r.models) out += fmt::format("{:>16}", m);
-    auto row = [&](std::string_view name, auto value_of) {
-      out += fmt::format("\n{:<18}", name);
-      size_t best = 0;
-      for (size_t m = 0; m < r.models.size(); ++m) {
-        const double v = value_of(m), bv = value_of(best);
-        if (b.coverage ? std::fabs(v - 0.8) < std::fabs(bv - 0.8) : v < bv) best = m;
-      }
-      for (size_t m = 0; m < r.models.size(); ++m)
-        out += fmt::format("{:>15.4f}{}", value_of(m), m == best ? '*' : ' ');
-    };
+  for (const TableBlock& b : blocks) {
+    table_header(out, b.title, r.models, "metric");
     for (int k = 0; k < kNumMetrics; ++k)
-      row(kMetrics[k].name, [&](size_t m) { return r.per_metric[m][k].*(b.field); });
-    row("overall", [&](size_t m) { return r.overall[m].*(b.field); });
+      table_row(out, b, kMetrics[k].name, M, [&](size_t m) { return r.per_metric[m][k].*(b.field); });
+    table_row(out, b, "overall", M, [&](size_t m) { return r.overall[m].*(b.field); });
+  }
+  // Per horizon, for one metric or overall.
+  const std::string what = metric >= 0 && metric < kNumMetrics ? std::string(kMetrics[metric].name) : "overall";
+  const TableBlock horizon_blocks[] = {
+      {"p50 MAE", &Scores::mae_p50, TableBlock::lowest},
+      {"p50 MAE skill vs last_value (1 - MAE/MAE_last_value; > 0 beats persistence)",
+       &Scores::skill_vs_last_value, TableBlock::highest},
+      {"p10-p90 coverage", &Scores::coverage_p10_p90, TableBlock::nearest_080}};
+  for (const TableBlock& b : horizon_blocks) {
+    table_header(out, fmt::format("{} by horizon ({})", b.title, what), r.models, "horizon");
+    for (size_t h = 0; h < r.per_horizon.size() && h < kNumEvalHorizons; ++h) {
+      const ScoreBlock& block = r.per_horizon[h];
+      if (!has_targets(block)) continue;
+      table_row(out, b, kEvalHorizons[h].label, M, [&](size_t m) {
+        return (what == "overall" ? block.overall[m] : block.per_metric[m][metric]).*(b.field);
+      });
+    }
+    table_row(out, b, "all steps", M, [&](size_t m) {
+      return (what == "overall" ? r.overall[m] : r.per_metric[m][metric]).*(b.field);
+    });
   }
   out += '\n';
   return out;

@@ -26,7 +26,25 @@ struct Scores {
   double quantile_loss = 0;
   double mae_p50 = 0;
   double coverage_p10_p90 = 0;
+  double skill_vs_last_value = 0;  // 1 − mae_p50 / mae_p50 of last_value (0 when not evaluated)
 };
+
+// The horizons reported on their own: label and distance from the origin.
+struct EvalHorizon {
+  const char* label;
+  int64_t ms;
+};
+inline constexpr EvalHorizon kEvalHorizons[] = {
+    {"5m", 300'000}, {"30m", 1'800'000}, {"1h", 3'600'000}, {"4h", 14'400'000}, {"8h", 28'800'000}};
+inline constexpr int kNumEvalHorizons = 5;
+// The forecast steps [first, end) of each horizon band for a step of step_ms: end = the number
+// of steps within the horizon's distance, first = the previous band's end (0 for the first).
+// {−1, −1} where the distance is not a whole number of steps or lies beyond `horizon` steps.
+struct StepBand {
+  int first = -1, end = -1;
+  bool operator==(const StepBand&) const = default;
+};
+std::array<StepBand, kNumEvalHorizons> horizon_bands(int64_t step_ms, int horizon);
 
 // Running sums for one model, every metric. Merge per-thread accumulators with +=.
 struct ScoreAccumulator {
@@ -47,8 +65,18 @@ inline double quantile_loss_term(double y, double yhat, double q) {
 
 // Scores one forecast: values[k][q][t] (forecast::ForecastBatch layout, `horizon` steps) against
 // the `horizon` steps of `future` (a view starting at the origin); observed[t] = 0 skips step t.
+// Only steps [t_begin, t_end) of the forecast are scored (default: all of them).
 void score_forecast(const float* values, int horizon, const WindowView& future,
-                    const uint8_t* observed, ScoreAccumulator& acc);
+                    const uint8_t* observed, ScoreAccumulator& acc, int t_begin = 0,
+                    int t_end = -1);
+
+// The scores of every model on one set of targets (all steps, or one horizon).
+struct ScoreBlock {
+  std::vector<std::array<Scores, kNumMetrics>> per_metric;  // [model][metric]
+  std::vector<Scores> overall;                              // [model]
+  std::array<double, kNumMetrics> mean_abs_target{};        // the overall's per-metric divisors
+  std::array<int64_t, kNumMetrics> targets{};
+};
 
 struct EvalReport {
   int64_t windows = 0;
@@ -57,19 +85,30 @@ struct EvalReport {
   std::vector<Scores> overall;                           // [model]
   std::array<double, kNumMetrics> mean_abs_target{};     // the overall's per-metric divisors
   std::array<int64_t, kNumMetrics> targets{};
+  // [kNumEvalHorizons] in kEvalHorizons order; a horizon the forecasts do not reach has no
+  // targets (and is left out of the JSON and the table).
+  std::vector<ScoreBlock> per_horizon;
 };
 
-// Turns the accumulators (one per model, same targets) into the report.
+// Turns one set of accumulators (one per model, same targets) into a block; skill needs a model
+// named "last_value" among them.
+ScoreBlock summarize_block(const std::vector<std::string>& models,
+                           const std::vector<ScoreAccumulator>& acc);
+// Turns the accumulators into the report: acc[m] over all steps, per_horizon[h][m] (may be
+// empty) at each of kEvalHorizons.
 EvalReport summarize(int64_t windows, const std::vector<std::string>& models,
-                     const std::vector<ScoreAccumulator>& acc);
+                     const std::vector<ScoreAccumulator>& acc,
+                     const std::vector<std::vector<ScoreAccumulator>>& per_horizon = {});
 
-// `{"windows": N, "overall": {"<model>": {"quantile_loss", "mae_p50", "coverage_p10_p90"}, ...},
-//   "per_metric": {"<metric>": {"<model>": {...}, ...}, ...}}` (issue #6 item 3), in model and
-// contract order.
+// `{"windows": N, "overall": B, "per_metric": {"<metric>": B, ...},
+//   "per_horizon": {"5m": {"overall": B, "per_metric": {"<metric>": B}}, "30m": ..., ...}}`
+// where B = {"<model>": {"quantile_loss", "mae_p50", "coverage_p10_p90", "skill_vs_last_value"}},
+// in model, contract and horizon order.
 nlohmann::ordered_json report_json(const EvalReport& report);
 
 // Three blocks (quantile loss, p50 MAE, coverage): one row per metric plus "overall", one column
-// per model; the best value of each row is marked with '*'.
-std::string report_table(const EvalReport& report);
+// per model; then p50 MAE, skill vs last value and coverage per horizon, for `metric` (a
+// contract index) or, with −1, overall. The best value of each row is marked with '*'.
+std::string report_table(const EvalReport& report, int metric = -1);
 
 }  // namespace nordiq::train

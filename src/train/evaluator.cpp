@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "forecast/robust_profile.hpp"
 #include "train/baselines.hpp"
 
 namespace nordiq::train {
@@ -37,6 +38,8 @@ std::vector<EvalModel> baseline_models(int horizon) {
   for (Baseline b : kBaselines)
     out.push_back({std::string(baseline_name(b)),
                    [b, horizon] { return std::make_unique<BaselineForecaster>(b, horizon); }});
+  out.push_back({"robust_profile",
+                 [horizon] { return std::make_unique<forecast::RobustProfileForecaster>(horizon); }});
   return out;
 }
 
@@ -49,8 +52,15 @@ EvalReport evaluate(const History& history, std::span<const Origin> origins,
   const int threads =
       static_cast<int>(std::clamp<int64_t>(options.threads, 1, std::max<int64_t>(batches, 1)));
 
-  // [batch][model]: merged in batch order, so the sums do not depend on the thread count.
-  std::vector<ScoreAccumulator> acc(static_cast<size_t>(batches) * models.size());
+  // [batch][model][all steps, then each of kEvalHorizons]: merged in batch order, so the sums do
+  // not depend on the thread count.
+  constexpr size_t kBlocks = 1 + kNumEvalHorizons;
+  const size_t M = models.size();
+  std::vector<ScoreAccumulator> acc(static_cast<size_t>(batches) * M * kBlocks);
+  auto slot = [&](int64_t b, size_t m, size_t block) -> ScoreAccumulator& {
+    return acc[(static_cast<size_t>(b) * M + m) * kBlocks + block];
+  };
+  const int64_t step_ms = history.step_ms;
   std::atomic<int64_t> next{0}, done{0};
   std::exception_ptr error;
   std::mutex error_mutex;
@@ -72,11 +82,17 @@ EvalReport evaluate(const History& history, std::span<const Origin> origins,
             throw std::runtime_error(fmt::format(
                 "forecaster '{}' returned {} windows × {} steps for {} windows × {} steps",
                 models[m].name, out.batch, out.horizon, windows.size(), options.horizon));
+          const auto bands = horizon_bands(step_ms, options.horizon);
           for (int64_t i = lo; i < hi; ++i) {
             const Origin& o = origins[i];
-            score_forecast(out.values.data() + (i - lo) * out.server_stride(), out.horizon,
-                           future_view(history, o, options.horizon), future_observed(history, o),
-                           acc[b * models.size() + m]);
+            const float* values = out.values.data() + (i - lo) * out.server_stride();
+            const WindowView future = future_view(history, o, options.horizon);
+            const uint8_t* observed = future_observed(history, o);
+            score_forecast(values, out.horizon, future, observed, slot(b, m, 0), 0, options.horizon);
+            for (int h = 0; h < kNumEvalHorizons; ++h)
+              if (bands[h].end > 0)
+                score_forecast(values, out.horizon, future, observed, slot(b, m, 1 + h),
+                               bands[h].first, bands[h].end);
           }
         }
         const int64_t d = done.fetch_add(hi - lo) + (hi - lo);
@@ -98,12 +114,16 @@ EvalReport evaluate(const History& history, std::span<const Origin> origins,
   }
   if (error) std::rethrow_exception(error);
 
-  std::vector<ScoreAccumulator> merged(models.size());
+  std::vector<ScoreAccumulator> merged(M);
+  std::vector<std::vector<ScoreAccumulator>> merged_h(kNumEvalHorizons, std::vector<ScoreAccumulator>(M));
   for (int64_t b = 0; b < batches; ++b)
-    for (size_t m = 0; m < models.size(); ++m) merged[m] += acc[b * models.size() + m];
+    for (size_t m = 0; m < M; ++m) {
+      merged[m] += slot(b, m, 0);
+      for (int h = 0; h < kNumEvalHorizons; ++h) merged_h[h][m] += slot(b, m, 1 + h);
+    }
   std::vector<std::string> names;
   for (const EvalModel& m : models) names.push_back(m.name);
-  return summarize(total, names, merged);
+  return summarize(total, names, merged, merged_h);
 }
 
 }  // namespace nordiq::train

@@ -39,7 +39,8 @@ WindowView history_view(const History& h, const Origin& origin, int context);
 WindowView future_view(const History& h, const Origin& origin, int horizon);
 const uint8_t* future_observed(const History& h, const Origin& origin);
 
-// The three baselines of baselines.hpp as EvalModels named after them.
+// The three baselines of baselines.hpp as EvalModels named after them, then robust_profile
+// (forecast/robust_profile.hpp).
 std::vector<EvalModel> baseline_models(int horizon = kHorizonSteps);
 
 EvalReport evaluate(const History& history, std::span<const Origin> origins,

@@ -114,12 +114,24 @@ TEST(Baselines, EvaluatedOnARampTheirMaeIsKnown) {
   ASSERT_EQ(origins.size(), 51u);
   const auto models = baseline_models();
   const EvalReport r = evaluate(h, origins, models, {});
-  ASSERT_EQ(r.models, (std::vector<std::string>{"last_value", "seasonal_naive", "linear_trend"}));
+  ASSERT_EQ(r.models, (std::vector<std::string>{"last_value", "seasonal_naive", "linear_trend",
+                                                "robust_profile"}));
   EXPECT_EQ(r.windows, 51);
   for (int k : {0, 5, 12}) {
     EXPECT_NEAR(r.per_metric[0][k].mae_p50, 0.05 * 48.5, 1e-3) << kMetrics[k].name;
     EXPECT_NEAR(r.per_metric[1][k].mae_p50, 0.05 * 288, 1e-3) << kMetrics[k].name;
     EXPECT_NEAR(r.per_metric[2][k].mae_p50, 0.0, 1e-3) << kMetrics[k].name;
+  }
+  // Per horizon band (steps first+1..end ahead): last value is off by 0.05·h at +h steps, so by
+  // 0.05 × the band's mean distance; the trend is exact, so its skill against persistence is 1
+  // and persistence's own skill is 0.
+  ASSERT_EQ(r.per_horizon.size(), static_cast<size_t>(kNumEvalHorizons));
+  const double mean_steps[kNumEvalHorizons] = {1, 4, 9.5, 30.5, 72.5};
+  for (int h = 0; h < kNumEvalHorizons; ++h) {
+    EXPECT_NEAR(r.per_horizon[h].per_metric[0][0].mae_p50, 0.05 * mean_steps[h], 1e-3) << kEvalHorizons[h].label;
+    EXPECT_NEAR(r.per_horizon[h].per_metric[2][0].mae_p50, 0.0, 1e-3) << kEvalHorizons[h].label;
+    EXPECT_NEAR(r.per_horizon[h].overall[0].skill_vs_last_value, 0.0, 1e-12);
+    EXPECT_NEAR(r.per_horizon[h].per_metric[2][0].skill_vs_last_value, 1.0, 1e-3);
   }
 }
 

@@ -105,6 +105,25 @@ TEST(EvalMetrics, AllZeroMetricIsLeftOutOfTheOverallLossButKeepsItsCoverage) {
   EXPECT_NEAR(r.overall[0].coverage_p10_p90, 1.0, 1e-12);
 }
 
+TEST(EvalMetrics, HorizonBandsSplitTheHorizonAtEachDistance) {
+  using B = std::array<StepBand, kNumEvalHorizons>;
+  EXPECT_EQ(horizon_bands(300'000, 96), (B{{{0, 1}, {1, 6}, {6, 12}, {12, 48}, {48, 96}}}));
+  EXPECT_EQ(horizon_bands(60'000, 96), (B{{{0, 5}, {5, 30}, {30, 60}, {-1, -1}, {-1, -1}}}));
+  EXPECT_EQ(horizon_bands(300'000, 12), (B{{{0, 1}, {1, 6}, {6, 12}, {-1, -1}, {-1, -1}}}));
+  EXPECT_EQ(horizon_bands(420'000, 96), (B{}));
+}
+
+TEST(EvalMetrics, ScoringAStepRangeCountsOnlyThoseSteps) {
+  const float base[kNumQuantiles] = {0, 1, 2, 3, 4, 5, 6};
+  Fixture f(base, 3, 10);  // p50 = 3 then 4: |error| 0 at t=0, 6 at t=1
+  ScoreAccumulator second;
+  score_forecast(f.values.data(), Fixture::kH, f.future, nullptr, second, 1, 2);
+  EXPECT_EQ(second.targets[0], 1);
+  EXPECT_NEAR(second.abs_err_sum[0], 6, 1e-9);
+  EXPECT_NEAR(second.loss_sum[0], 32.04 / 7, 1e-6);
+  EXPECT_EQ(second.covered[0], 0);
+}
+
 TEST(EvalReportJson, HasExactlyTheShapeOfTheIssue) {
   // A real run of the eval pipeline on a small CSV: 2 servers, 2 days.
   const std::string path = ::testing::TempDir() + "eval_shape.csv";
@@ -128,10 +147,11 @@ TEST(EvalReportJson, HasExactlyTheShapeOfTheIssue) {
   EXPECT_EQ(j.at("windows").get<int64_t>(), 2 * 27);
   std::vector<std::string> keys;
   for (const auto& [k, v] : j.items()) keys.push_back(k);
-  EXPECT_EQ(keys, (std::vector<std::string>{"windows", "overall", "per_metric"}));
+  EXPECT_EQ(keys, (std::vector<std::string>{"windows", "overall", "per_metric", "per_horizon"}));
   const std::vector<std::string> models = {"model", "last_value", "seasonal_naive",
-                                           "linear_trend"};
-  const std::vector<std::string> scores = {"quantile_loss", "mae_p50", "coverage_p10_p90"};
+                                           "linear_trend", "robust_profile"};
+  const std::vector<std::string> scores = {"quantile_loss", "mae_p50", "coverage_p10_p90",
+                                           "skill_vs_last_value"};
   auto check_models = [&](const nlohmann::ordered_json& entry) {
     std::vector<std::string> got;
     for (const auto& [m, s] : entry.items()) {
@@ -153,6 +173,17 @@ TEST(EvalReportJson, HasExactlyTheShapeOfTheIssue) {
   }
   ASSERT_EQ(metrics.size(), static_cast<size_t>(kNumMetrics));
   for (int k = 0; k < kNumMetrics; ++k) EXPECT_EQ(metrics[k], kMetrics[k].name);
+  std::vector<std::string> horizons;
+  for (const auto& [h, block] : j.at("per_horizon").items()) {
+    horizons.push_back(h);
+    std::vector<std::string> block_keys;
+    for (const auto& [k, v] : block.items()) block_keys.push_back(k);
+    EXPECT_EQ(block_keys, (std::vector<std::string>{"overall", "per_metric"}));
+    check_models(block.at("overall"));
+    ASSERT_EQ(block.at("per_metric").size(), static_cast<size_t>(kNumMetrics));
+    for (const auto& [k, v] : block.at("per_metric").items()) check_models(v);
+  }
+  EXPECT_EQ(horizons, (std::vector<std::string>{"5m", "30m", "1h", "4h", "8h"}));
   // A repeating daily pattern: seasonal naive is exact.
   EXPECT_NEAR(j["per_metric"]["mem_used_pct"]["seasonal_naive"]["mae_p50"].get<double>(), 0.0,
               1e-4);

@@ -1,0 +1,90 @@
+// robust_profile on series whose right answer is known: it follows a held level, repeats the
+// server's hour-of-day shape, ignores bursts, and its bands come from the window's own changes.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <numbers>
+
+#include "forecast/robust_profile.hpp"
+#include "window_fixture.hpp"
+
+using namespace nordiq;
+using namespace nordiq::forecast;
+using nordiq::testing::OwnedWindow;
+
+namespace {
+
+constexpr EpochMs kMidnight = 1736899200000;  // 2025-01-15T00:00:00Z
+constexpr int kDay = 288;
+constexpr int kCpu = 0;
+
+ForecastBatch run(const OwnedWindow& w) {
+  RobustProfileForecaster f;
+  ForecastBatch out;
+  f.forecast(std::vector<WindowView>{w.view()}, out);
+  return out;
+}
+
+// Deterministic pseudo-random noise in [−1, 1] (a sine hash: no short period).
+float noise(int i) {
+  const double v = std::sin(i * 12.9898) * 43758.5453;
+  return static_cast<float>(2.0 * (v - std::floor(v)) - 1.0);
+}
+
+}  // namespace
+
+TEST(RobustProfile, RepeatsTheHourOfDayShapeOfTheLastDay) {
+  // Two days of a daily sine (amplitude 20): the forecast for the next 8 h follows yesterday's
+  // shape at the same hours, within the bin's width (one hour of a 24 h sine).
+  auto daily = [](int, int i) {
+    return 50.f + 20.f * static_cast<float>(std::sin(2 * std::numbers::pi * (i % kDay) / kDay));
+  };
+  const OwnedWindow w = OwnedWindow::make(2 * kDay, daily, kMidnight);
+  const ForecastBatch out = run(w);
+  for (int t : {0, 11, 47, 95}) {
+    const float truth = daily(kCpu, 2 * kDay + t);
+    EXPECT_NEAR(out.at(0, t, kCpu, kP50), truth, 3.0f) << "step " << t;
+  }
+}
+
+TEST(RobustProfile, IgnoresShortBursts) {
+  // Flat at 20 % with a 100 % spike every 10th step: the median level stays at 20.
+  const OwnedWindow w = OwnedWindow::make(kDay, [](int, int i) { return i % 10 == 0 ? 100.f : 20.f; }, kMidnight);
+  const ForecastBatch out = run(w);
+  for (int t : {0, 5, 47, 95}) EXPECT_NEAR(out.at(0, t, kCpu, kP50), 20.f, 0.5f) << "step " << t;
+}
+
+TEST(RobustProfile, FlatNoisyServerDoesNotDriftAndItsBandsCoverItsNoise) {
+  const OwnedWindow w = OwnedWindow::make(kDay, [](int, int i) { return 40.f + 2.f * noise(i); }, kMidnight);
+  const ForecastBatch out = run(w);
+  for (int t = 0; t < kHorizonSteps; ++t) {
+    EXPECT_NEAR(out.at(0, t, kCpu, kP50), 40.f, 0.75f) << "step " << t;  // noise σ ≈ 1.15
+    EXPECT_LT(out.at(0, t, kCpu, kP10), out.at(0, t, kCpu, kP50));
+    EXPECT_GT(out.at(0, t, kCpu, kP90), out.at(0, t, kCpu, kP50));
+  }
+  // Changes of uniform noise on [−2, 2] spread over ±4: p10..p90 is a few points wide.
+  const float width = out.at(0, 0, kCpu, kP90) - out.at(0, 0, kCpu, kP10);
+  EXPECT_GT(width, 1.5f);
+  EXPECT_LT(width, 6.f);
+}
+
+TEST(RobustProfile, QuantilesNeverCrossAndStayInRange) {
+  const OwnedWindow w = OwnedWindow::make(
+      kDay, [](int k, int i) { return k == 3 ? 99.f - (i % 5) : 1.f + 90.f * (i % 3 == 0); }, kMidnight);
+  const ForecastBatch out = run(w);
+  for (int k = 0; k < kNumMetrics; ++k)
+    for (int t = 0; t < kHorizonSteps; ++t) {
+      for (int q = 1; q < kNumQuantiles; ++q) ASSERT_LE(out.at(0, t, k, q - 1), out.at(0, t, k, q));
+      ASSERT_GE(out.at(0, t, k, kP02), kMetrics[k].min);
+      ASSERT_LE(out.at(0, t, k, kP98), kMetrics[k].max);
+    }
+}
+
+TEST(RobustProfile, ShortOrEmptyWindowsStillGetAForecast) {
+  const OwnedWindow w = OwnedWindow::make(3, [](int, int i) { return 10.f + i; }, kMidnight);
+  const ForecastBatch out = run(w);
+  EXPECT_NEAR(out.at(0, 0, kCpu, kP50), 11.f, 1e-4);  // the median of 10, 11, 12
+  const OwnedWindow empty = OwnedWindow::make(0, [](int, int) { return 0.f; });
+  const ForecastBatch none = run(empty);
+  EXPECT_EQ(none.at(0, 0, kCpu, kP50), 0.f);
+}
