@@ -24,6 +24,7 @@ struct SimConfig {
   double degrading_per_week = 1.0;
   double critical_per_week = 0.5;
   double cascade_per_week = 0.2;
+  bool regimes = false;  // lay sim/regimes.hpp's real-server regimes over the records
   int64_t step_ms() const { return static_cast<int64_t>(step_s) * 1000; }
 };
 

@@ -58,6 +58,7 @@ ServerSim::ServerSim(const SimConfig& cfg, const Fleet& fleet, int index)
   uptime_ = static_rng_.uniform(1.0, 90.0);
 
   for (size_t e = 0; e < kCascadeEdges.size(); ++e) upstream_[e].server = spec_.upstream[e];
+  if (cfg.regimes) regimes_.emplace(spec_.key, cfg);
 
   // The week before the start too, so an episode running across the start is in place.
   generated_week_ = week_of(cfg.start) - 2;
@@ -112,7 +113,7 @@ double ServerSim::smooth(int q, double mu, double sigma, double z, double phi) {
   return y_[q];
 }
 
-void ServerSim::step(const StepClock& clock, const ExternalOverlay* ext, SimRecord& out) {
+void ServerSim::step_base(const StepClock& clock, const ExternalOverlay* ext, SimRecord& out) {
   const int64_t a = clock.abs_step;
   ensure_week(clock.week);
   const auto& b = profile_base(spec_.profile);

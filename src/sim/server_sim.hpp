@@ -5,11 +5,13 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "sim/calendar.hpp"
 #include "sim/fleet.hpp"
 #include "sim/record.hpp"
+#include "sim/regimes.hpp"
 #include "sim/schedule.hpp"
 
 namespace nordiq::sim {
@@ -26,8 +28,12 @@ class ServerSim {
  public:
   ServerSim(const SimConfig& cfg, const Fleet& fleet, int index);
 
-  // Generates step `clock` into `out` (out.online = false for an offline step).
-  void step(const StepClock& clock, const ExternalOverlay* ext, SimRecord& out);
+  // Generates step `clock` into `out` (out.online = false for an offline step), then lays the
+  // real-server regimes over it when the config asks for them.
+  void step(const StepClock& clock, const ExternalOverlay* ext, SimRecord& out) {
+    step_base(clock, ext, out);
+    if (regimes_) regimes_->step(clock, out);
+  }
 
   // Appends this server's ground-truth rows for everything that started in [run start, last step].
   void incident_rows(int64_t last_abs_step, std::vector<IncidentRow>& out) const;
@@ -44,6 +50,8 @@ class ServerSim {
     std::vector<CascadeEvent> events;  // every week generated so far, in start order
   };
 
+  // SIMULATOR.md §5: the base series.
+  void step_base(const StepClock& clock, const ExternalOverlay* ext, SimRecord& out);
   void ensure_week(int64_t week);
   void generate_week(int64_t week);
   double cascade_c(const std::vector<CascadeEvent>& events, int64_t a, Phase* phase, bool* late) const;
@@ -73,6 +81,7 @@ class ServerSim {
   std::vector<CascadeEvent> own_events_;  // as an upstream (cascade source)
   std::array<UpstreamView, 6> upstream_;  // per kCascadeEdges entry
   std::vector<Spell> spells_;             // spontaneous critical_issue spells
+  std::optional<RegimeLayer> regimes_;    // --regimes realistic
 };
 
 }  // namespace nordiq::sim

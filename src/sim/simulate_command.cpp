@@ -25,7 +25,7 @@ using namespace nordiq::sim;
 // Raw flag text; empty = not given.
 struct Flags {
   std::string servers, fleet, seed = "42", step = "300", start, pc = "0.10", deg = "1.0", crit = "0.5",
-                                casc = "0.2", incidents, log_format = "text";
+                                casc = "0.2", incidents, log_format = "text", regimes = "none";
   // history
   std::string days = "30", out = "csv", output = "history.csv", data_dir, threads;
   // stream
@@ -45,6 +45,10 @@ void add_common(CLI::App* c, Flags& f) {
   c->add_option("--critical-per-week", f.crit, "critical episodes per server per week (default 0.5)");
   c->add_option("--cascade-per-week", f.casc, "cascade events per upstream server per week (default 0.2)");
   c->add_option("--incidents", f.incidents, "ground-truth CSV path");
+  c->add_option("--regimes", f.regimes,
+                "none|realistic: lay real-server regimes (level shifts, walks, leaks, own daily phase, "
+                "hourly jobs, weekly cycles, flat machines) over the base series, for training data "
+                "(default none; the ground truth covers base episodes only)");
   c->add_option("--log-format", f.log_format, "text|json (level from NORDIQ_LOG_LEVEL)");
 }
 
@@ -61,6 +65,9 @@ Common parse_common(const Flags& f, bool stream) {
   c.cfg.degrading_per_week = parse_double_flag("--degrading-per-week", f.deg, 0.0, 1000.0);
   c.cfg.critical_per_week = parse_double_flag("--critical-per-week", f.crit, 0.0, 1000.0);
   c.cfg.cascade_per_week = parse_double_flag("--cascade-per-week", f.casc, 0.0, 1000.0);
+  if (f.regimes != "none" && f.regimes != "realistic")
+    throw UsageError(fmt::format("--regimes must be none or realistic, got '{}'", f.regimes));
+  c.cfg.regimes = f.regimes == "realistic";
   try {
     if (!f.fleet.empty())
       c.counts = parse_fleet_spec(f.fleet);
