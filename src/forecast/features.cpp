@@ -55,8 +55,20 @@ void fill_row(const WindowView& view, int begin, int enc, int dec, const Feature
       out.cat_row(b, i)[1] = (status >= 0 && status < kNumStatuses) ? status + 1 : 0;
     }
   }
-  for (int j = 0; j < dec; ++j)
-    write_common(out.encoder + j, static_cast<int64_t>(begin) + enc + j, static_cast<float>(j) / e_max);
+  // Decoder steps: the known time features; each metric's value one day before the step where
+  // the encoder window holds it, and the continuation of the present's trend.
+  const bool decoder_inputs = config.decoder_inputs && has_data && view.step_ms > 0;
+  const int day_steps = decoder_inputs ? static_cast<int>(kMsPerDay / view.step_ms) : 0;
+  for (int j = 0; j < dec; ++j) {
+    float* row = write_common(out.encoder + j, static_cast<int64_t>(begin) + enc + j, static_cast<float>(j) / e_max);
+    if (!decoder_inputs) continue;
+    for (int k = 0; k < kNumMetrics; ++k)
+      row[col_trend(k)] = std::clamp(norm.slope[k] * static_cast<float>(j + 1) / norm.scale[k], -kTrendClamp, kTrendClamp);
+    const int day_before = begin + enc + j - day_steps;
+    if (day_before < begin) continue;
+    for (int k = 0; k < kNumMetrics; ++k)
+      row[col_lag_day(k)] = view.metric[k] ? norm.normalize(k, view.metric[k][day_before]) : 0.f;
+  }
 }
 
 }  // namespace
@@ -74,13 +86,14 @@ void time_features(EpochMs t, float out[kNumTimeFeatures]) {
   out[5] = (dow < 5 && hour >= 9.0 && hour < 17.0) ? 1.f : 0.f;
 }
 
-void FeatureBatch::resize(int new_batch, int new_encoder, int new_decoder) {
+void FeatureBatch::resize(int new_batch, int new_encoder, int new_decoder, int new_n_cont) {
   batch = new_batch;
   encoder = new_encoder;
   decoder = new_decoder;
+  n_cont = new_n_cont;
   const size_t rows = static_cast<size_t>(batch) * steps();
   x_cat.assign(rows * kNumCat, 0);
-  x_cont.assign(rows * kNumCont, 0.f);
+  x_cont.assign(rows * static_cast<size_t>(n_cont), 0.f);
   encoder_lengths.assign(static_cast<size_t>(batch), 0);
   decoder_lengths.assign(static_cast<size_t>(batch), 0);
   target_scale.assign(static_cast<size_t>(batch) * kNumMetrics * 2, 0.f);
@@ -91,7 +104,7 @@ void assemble_features(std::span<const WindowView> windows, const FeatureConfig&
                        FeatureBatch& out) {
   int enc_max = 1;
   for (const auto& w : windows) enc_max = std::max(enc_max, std::min(w.length, config.max_encoder));
-  out.resize(static_cast<int>(windows.size()), enc_max, config.horizon);
+  out.resize(static_cast<int>(windows.size()), enc_max, config.horizon, config.n_cont());
   for (int b = 0; b < out.batch; ++b) {
     const WindowView& w = windows[b];
     const int enc = std::clamp(std::min(w.length, config.max_encoder), 1, config.max_encoder);
@@ -117,7 +130,7 @@ void assemble_training_batch(std::span<const TrainingSlice> slices, const Featur
     enc_max = std::max(enc_max, s.encoder_length);
     dec_max = std::max(dec_max, s.decoder_length);
   }
-  out.resize(static_cast<int>(slices.size()), enc_max, dec_max);
+  out.resize(static_cast<int>(slices.size()), enc_max, dec_max, config.n_cont());
   targets.assign(slices.size() * static_cast<size_t>(dec_max) * kNumMetrics, 0.f);
   for (int b = 0; b < out.batch; ++b) {
     const auto& s = slices[b];

@@ -12,6 +12,11 @@
 //   x_cont[b,t,35]        relative_time_idx = (i − ℓ)/E_max for encoder step i, j/E_max for
 //                         decoder step j (0-based)
 //   x_cont[b,t,36+k]      normalised metric k on encoder steps, 0 on decoder steps
+//   x_cont[b,t,50+k]      on decoder steps: normalised metric k one day before the step, from
+//                         the encoder window (0 where it does not reach back a day); 0 on
+//                         encoder steps (contract.hpp says why)
+//   x_cont[b,t,64+k]      on decoder steps: slope·(j+1)/scale of the centre's line, clamped to
+//                         ±kTrendClamp (the linear continuation of the present); 0 on encoder steps
 // Encoder steps sit at t = 0..ℓ−1, decoder steps at t = E..E+ℓd−1 (E = padded encoder length
 // of the batch); every other cell is 0 (finite padding, TFT.md §13).
 #pragma once
@@ -21,24 +26,18 @@
 #include <vector>
 
 #include "core/window.hpp"
+#include "forecast/contract.hpp"
 #include "forecast/forecaster.hpp"
 #include "forecast/normalizer.hpp"
 
 namespace nordiq::forecast {
 
-inline constexpr int kNumCat = 2;
-inline constexpr int kNumCont = 50;
-inline constexpr int kNumTimeFeatures = 6;
-inline constexpr int kColEncoderLength = 0;
-inline constexpr int col_center(int k) { return 1 + 2 * k; }
-inline constexpr int col_scale(int k) { return 2 + 2 * k; }
-inline constexpr int kColHourSin = 29;  // then hour_cos, dow_sin, dow_cos, is_weekend, is_business_hours
-inline constexpr int kColRelativeTime = 35;
-inline constexpr int col_target(int k) { return 36 + k; }
 
 struct FeatureConfig {
   int max_encoder = kMaxEncoderSteps;  // E_max of the model (its manifest)
   int horizon = kHorizonSteps;         // D of the model
+  bool decoder_inputs = true;               // the model takes the decoder-only inputs (contract.hpp)
+  int n_cont() const { return decoder_inputs ? kNumCont : kNumContBase; }
 };
 
 // hour_sin hour_cos dow_sin dow_cos is_weekend is_business_hours (Mon–Fri 09:00–17:00 UTC).
@@ -48,8 +47,9 @@ struct FeatureBatch {
   int batch = 0;
   int encoder = 0;  // E: padded encoder length = max ℓ of the batch
   int decoder = 0;  // D: padded decoder length
+  int n_cont = kNumCont;  // x_cont columns per step (the model's x_reals)
   std::vector<int32_t> x_cat;            // [B, E+D, 2]
-  std::vector<float> x_cont;             // [B, E+D, 50]
+  std::vector<float> x_cont;             // [B, E+D, n_cont]
   std::vector<int32_t> encoder_lengths;  // [B]
   std::vector<int32_t> decoder_lengths;  // [B]
   std::vector<float> target_scale;       // [B, 14, 2] (center, scale), transformed units
@@ -57,10 +57,10 @@ struct FeatureBatch {
 
   int steps() const { return encoder + decoder; }
   // Sizes every buffer and zeroes the tensors; capacity is kept across calls.
-  void resize(int batch, int encoder, int decoder);
-  float* cont_row(int b, int t) { return x_cont.data() + (static_cast<size_t>(b) * steps() + t) * kNumCont; }
+  void resize(int batch, int encoder, int decoder, int n_cont = kNumCont);
+  float* cont_row(int b, int t) { return x_cont.data() + (static_cast<size_t>(b) * steps() + t) * n_cont; }
   const float* cont_row(int b, int t) const {
-    return x_cont.data() + (static_cast<size_t>(b) * steps() + t) * kNumCont;
+    return x_cont.data() + (static_cast<size_t>(b) * steps() + t) * n_cont;
   }
   int32_t* cat_row(int b, int t) { return x_cat.data() + (static_cast<size_t>(b) * steps() + t) * kNumCat; }
 };

@@ -6,6 +6,26 @@
 
 namespace nordiq::forecast {
 
+PresentLevel present_level(int k, const float* x, int n) {
+  // Theil–Sen: slope = median of the pairwise slopes, intercept = median of x_i − slope·i; the
+  // line's value at the last step. n ≤ 12, so at most 66 slopes on the stack.
+  std::array<float, kCenterSteps> t;
+  std::array<float, kCenterSteps * (kCenterSteps - 1) / 2> slopes;
+  n = std::clamp(n, 0, kCenterSteps);
+  if (n == 0) return {kDefaultCenter, 0.f};
+  for (int i = 0; i < n; ++i) t[i] = transform(k, x[i]);
+  int pairs = 0;
+  for (int i = 0; i < n; ++i)
+    for (int j = i + 1; j < n; ++j) slopes[pairs++] = (t[j] - t[i]) / static_cast<float>(j - i);
+  auto median = [](float* v, int m) {
+    std::sort(v, v + m);
+    return m % 2 ? v[m / 2] : 0.5f * (v[m / 2 - 1] + v[m / 2]);
+  };
+  const float slope = pairs ? median(slopes.data(), pairs) : 0.f;
+  for (int i = 0; i < n; ++i) t[i] -= slope * static_cast<float>(i);
+  return {median(t.data(), n) + slope * static_cast<float>(n - 1), slope};
+}
+
 Normalization compute_normalization(const WindowView& view, int begin, int count) {
   Normalization n;
   begin = std::clamp(begin, 0, view.length);
@@ -29,11 +49,14 @@ Normalization compute_normalization(const WindowView& view, int begin, int count
       sq += d * d;
     }
     const double stddev = len >= 2 ? std::sqrt(sq / len) : 0.0;  // n < 2: no spread → floor
-    n.center[k] = static_cast<float>(mean);
+    const PresentLevel present = present_level(k, col + end - std::min(len, kCenterSteps), std::min(len, kCenterSteps));
+    n.center[k] = present.level;
+    n.slope[k] = present.slope;
     n.scale[k] = std::max(static_cast<float>(stddev), kScaleFloor[k]);
     if (!std::isfinite(n.center[k])) {  // never feed a non-finite statistic to the network
       n.center[k] = kDefaultCenter;
       n.scale[k] = kScaleFloor[k];
+      n.slope[k] = 0.f;
     }
   }
   return n;
@@ -50,10 +73,10 @@ nlohmann::json normalizer_manifest() {
     });
   }
   return {
-      {"version", 1},
+      {"version", 2},
       {"statistics", "encoder_window"},
-      {"center", "mean(transform(x))"},
-      {"scale", "max(population_std(transform(x)), scale_floor); n<2 -> scale_floor"},
+      {"center", "Theil-Sen line of transform(x) over the last min(n, 12) steps of the encoder window, at its last step"},
+      {"scale", "max(population_std(transform(x)) over the encoder window, scale_floor); n<2 -> scale_floor"},
       {"target", "(transform(x) - center) / scale"},
       {"center_feature", "center / center_divisor"},
       {"scale_feature", "ln(scale)"},

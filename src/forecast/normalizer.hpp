@@ -3,8 +3,19 @@
 //
 // Rules (recorded verbatim in the model manifest by normalizer_manifest()):
 //   t      = transform(x)            identity for *_pct and uptime_days, log1p for the rest
-//   center = mean(t) over the server's encoder window
-//   scale  = max(std(t), floor[k])   population std (ddof 0); n < 2 → floor
+//   center = the present level: the Theil–Sen line of t over the last min(n, 12) steps (the last
+//            hour) of the encoder window, at its last step
+//   scale  = max(std(t), floor[k])   population std (ddof 0) over the whole encoder window;
+//                                    n < 2 → floor
+//
+// Why the centre is the present and not the window's mean (normalizer version 2): the network
+// outputs z, and an untrained or unsure network outputs z ≈ 0. With centre = 24 h mean, "z = 0"
+// meant "back to the daily mean whatever the present does": the version-1 model kept ~11 % of a
+// server's deviation from its mean at +5 min and forecast a disk ramping to 89 % back at 30 %.
+// With centre = the present level, z = 0 is a robust persistence forecast and the network learns
+// the departures from it: daily shape, trends, reversion where the history shows it. Theil–Sen
+// (medians of pairwise slopes) rather than a plain median: a median of the last hour lags a ramp
+// by half an hour, and neither the line nor its slope move for one or two bursts (hourly jobs).
 //   z      = (t − center) / scale    the network's target columns and loss targets
 //   x̂      = inverse(z·scale + center), then clamped to the metric's valid range
 // The network also sees (center, scale) as static reals, presented as
@@ -59,6 +70,7 @@ inline float clamp_to_range(int k, float v, float fallback) {
 struct Normalization {
   std::array<float, kNumMetrics> center{};  // transformed units
   std::array<float, kNumMetrics> scale{};   // transformed units, ≥ floor
+  std::array<float, kNumMetrics> slope{};   // the centre line's slope per step, transformed units
 
   float normalize(int k, float raw) const { return (transform(k, raw) - center[k]) / scale[k]; }
   // z → raw units, clamped to the metric's range.
@@ -69,6 +81,15 @@ struct Normalization {
   float center_feature(int k) const { return center[k] / kCenterDivisor[k]; }
   float scale_feature(int k) const { return std::log(scale[k]); }
 };
+
+// Steps at the end of the encoder window that define the centre.
+inline constexpr int kCenterSteps = 12;
+// The Theil–Sen line of transform(k, x[0..n)) (n ≤ kCenterSteps; more are ignored): its value
+// at the last step, and its slope per step (0 for n < 2), in transformed units.
+struct PresentLevel {
+  float level = 0, slope = 0;
+};
+PresentLevel present_level(int k, const float* x, int n);
 
 // Statistics over steps [begin, begin + count) of the view (clamped to the view). The encoder
 // window of a forecast is exactly those steps, in serving and in training.

@@ -3,23 +3,11 @@
 #include <cmath>
 #include <fmt/core.h>
 #include <stdexcept>
+#include <tuple>
 
 namespace nordiq::forecast {
 
 namespace {
-
-std::vector<std::string> expected_reals() {
-  std::vector<std::string> r = {"encoder_length"};
-  for (const auto& m : kMetrics) {
-    r.push_back(std::string(m.name) + "_center");
-    r.push_back(std::string(m.name) + "_scale");
-  }
-  for (const char* n : {"hour_sin", "hour_cos", "dow_sin", "dow_cos", "is_weekend", "is_business_hours",
-                        "relative_time_idx"})
-    r.emplace_back(n);
-  for (const auto& m : kMetrics) r.emplace_back(m.name);
-  return r;
-}
 
 std::string join(const std::vector<std::string>& v) {
   std::string out;
@@ -42,14 +30,23 @@ std::vector<std::string> check_model_contract(const tft::Model& model) {
   for (int q = 0; q < kNumQuantiles; ++q)
     if (std::fabs(c.quantiles[q] - kQuantiles[q]) > 1e-6f)
       throw std::runtime_error(fmt::format("model: quantile {} is {}, expected {}", q, c.quantiles[q], kQuantiles[q]));
-  if (c.x_categoricals != std::vector<std::string>{"profile", "status"})
-    throw std::runtime_error(fmt::format("model: x_categoricals [{}], expected [profile,status]", join(c.x_categoricals)));
-  const auto reals = expected_reals();
+  // With or without the decoder-only inputs: the column count says which contract the model claims.
+  const InputContract& contract = input_contract(c.x_reals.size() == static_cast<size_t>(kNumCont));
+  if (c.x_categoricals != contract.x_categoricals)
+    throw std::runtime_error(fmt::format("model: x_categoricals [{}], expected [{}]", join(c.x_categoricals),
+                                         join(contract.x_categoricals)));
+  const auto& reals = contract.x_reals;
   if (c.x_reals.size() != reals.size())
     throw std::runtime_error(fmt::format("model: {} x_reals, expected {}", c.x_reals.size(), reals.size()));
   for (size_t i = 0; i < reals.size(); ++i)
     if (c.x_reals[i] != reals[i])
       throw std::runtime_error(fmt::format("model: x_reals[{}] is '{}', expected '{}'", i, c.x_reals[i], reals[i]));
+  for (const auto& [field, have, want] :
+       {std::tuple{"static_variables", &c.static_variables, &contract.static_variables},
+        std::tuple{"encoder_variables", &c.encoder_variables, &contract.encoder_variables},
+        std::tuple{"decoder_variables", &c.decoder_variables, &contract.decoder_variables}})
+    if (*have != *want)
+      throw std::runtime_error(fmt::format("model: {} [{}], expected [{}]", field, join(*have), join(*want)));
   for (const auto& [name, classes] : {std::pair<std::string, int>{"profile", kNumProfiles + 1}, {"status", kNumStatuses + 1}}) {
     auto it = c.embedding_sizes.find(name);
     if (it != c.embedding_sizes.end() && it->second.first != classes)
@@ -60,7 +57,7 @@ std::vector<std::string> check_model_contract(const tft::Model& model) {
     const std::string err = check_normalizer_manifest(manifest["normalizer"]);
     if (!err.empty()) throw std::runtime_error("model manifest " + err);
   } else {
-    warnings.push_back("model manifest has no 'normalizer' rules: assuming this build's (normalizer version 1)");
+    warnings.push_back("model manifest has no 'normalizer' rules: assuming this build's (normalizer version 2)");
   }
   return warnings;
 }
@@ -72,6 +69,7 @@ TftForecaster::TftForecaster(std::unique_ptr<tft::Model> model, std::string name
   const auto& c = model_->config();
   config_.max_encoder = c.max_encoder_length > 0 ? c.max_encoder_length : kMaxEncoderSteps;
   config_.horizon = c.max_prediction_length > 0 ? c.max_prediction_length : kHorizonSteps;
+  config_.decoder_inputs = c.n_real() == kNumCont;
   engine_ = std::make_unique<tft::Engine>(*model_, std::max(threads, 1));
 }
 

@@ -62,19 +62,19 @@ void assemble_windows(const History& h, std::span<const Window> windows, const f
   if (Ep == E) return;
   // Move the decoder rows from step E to step Ep (row by row from the end: in place is safe as
   // the buffers only grow), zeroing the new padding.
-  const int B = out.batch, D = out.decoder, T = E + D, Tp = Ep + D;
-  out.x_cont.resize(size_t(B) * Tp * forecast::kNumCont);
+  const int B = out.batch, D = out.decoder, T = E + D, Tp = Ep + D, C = out.n_cont;
+  out.x_cont.resize(size_t(B) * Tp * C);
   out.x_cat.resize(size_t(B) * Tp * forecast::kNumCat);
   for (int b = B - 1; b >= 0; --b) {
     for (int t = T - 1; t >= 0; --t) {
       const int tp = t < E ? t : t - E + Ep;
-      std::memmove(&out.x_cont[(size_t(b) * Tp + tp) * forecast::kNumCont], &out.x_cont[(size_t(b) * T + t) * forecast::kNumCont],
-                   sizeof(float) * forecast::kNumCont);
+      std::memmove(&out.x_cont[(size_t(b) * Tp + tp) * C], &out.x_cont[(size_t(b) * T + t) * C],
+                   sizeof(float) * C);
       std::memmove(&out.x_cat[(size_t(b) * Tp + tp) * forecast::kNumCat], &out.x_cat[(size_t(b) * T + t) * forecast::kNumCat],
                    sizeof(int32_t) * forecast::kNumCat);
     }
     for (int t = E; t < Ep; ++t) {
-      std::fill_n(&out.x_cont[(size_t(b) * Tp + t) * forecast::kNumCont], forecast::kNumCont, 0.0f);
+      std::fill_n(&out.x_cont[(size_t(b) * Tp + t) * C], C, 0.0f);
       std::fill_n(&out.x_cat[(size_t(b) * Tp + t) * forecast::kNumCat], forecast::kNumCat, 0);
     }
   }

@@ -77,21 +77,11 @@ std::string fmt_duration(double s) {
 }  // namespace
 
 json contract_model_json(int hidden, int heads, int cont_hidden) {
-  std::vector<std::string> targets, x_reals = {"encoder_length"}, statics = {"profile", "encoder_length"};
-  for (const auto& m : kMetrics) targets.emplace_back(m.name);
-  for (const auto& t : targets) {
-    x_reals.push_back(t + "_center");
-    x_reals.push_back(t + "_scale");
-    statics.push_back(t + "_center");
-    statics.push_back(t + "_scale");
-  }
-  const std::vector<std::string> known = {"hour_sin", "hour_cos", "dow_sin", "dow_cos", "is_weekend", "is_business_hours",
-                                          "relative_time_idx"};
-  for (const auto& k : known) x_reals.push_back(k);
-  for (const auto& t : targets) x_reals.push_back(t);
-  std::vector<std::string> encoder = {"status"};
-  for (const auto& k : known) encoder.push_back(k);
-  for (const auto& t : targets) encoder.push_back(t);
+  // Every variable list comes from the one contract table (forecast/contract.hpp).
+  const forecast::InputContract& contract = forecast::input_contract(true);
+  const auto& targets = contract.targets;
+  const auto& statics = contract.static_variables;
+  const auto& known = contract.known_reals;
   // fastai width rule (TFT.md §10): n = 8 and 9 classes → 5, capped at H
   auto width = [&](int n) { return std::min(n <= 2 ? 1 : std::min(int(std::lround(1.6 * std::pow(n, 0.56))), 100), hidden); };
   json profiles = json::array({"unknown"}), statuses = json::array({"unknown"});
@@ -117,11 +107,11 @@ json contract_model_json(int hidden, int heads, int cont_hidden) {
       {"time_varying_known_reals", known},
       {"time_varying_unknown_categoricals", {"status"}},
       {"time_varying_unknown_reals", targets},
-      {"x_categoricals", {"profile", "status"}},
-      {"x_reals", x_reals},
+      {"x_categoricals", contract.x_categoricals},
+      {"x_reals", contract.x_reals},
       {"static_variables", statics},
-      {"encoder_variables", encoder},
-      {"decoder_variables", known},
+      {"encoder_variables", contract.encoder_variables},
+      {"decoder_variables", contract.decoder_variables},
       {"embedding_sizes", {{"profile", {kNumProfiles + 1, width(kNumProfiles + 1)}},
                            {"status", {kNumStatuses + 1, width(kNumStatuses + 1)}}}},
       {"embedding_paddings", {"profile", "status"}},

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <numbers>
@@ -203,4 +204,67 @@ TEST(Denormalize, OutputsAreDenormalisedClampedAndSortedAcrossQuantiles) {
     }
   }
   EXPECT_EQ(out.at(0, 7, 5, kP90), 100.f);
+}
+
+TEST_F(AssembleFeatures, LagDayColumnsHoldYesterdaysValueOnDecoderStepsOnly) {
+  // The long window's encoder is its steps 12..299; decoder step j is step 300 + j, and one day
+  // (288 steps) before it is step 12 + j: inside the encoder, so the column holds its value.
+  for (int j : {0, 1, 95})
+    for (int k : {0, 5, 8, 13}) {
+      const float raw = long_window.columns[k][12 + j];
+      EXPECT_FLOAT_EQ(batch.cont_row(0, 288 + j)[col_lag_day(k)], batch.norms[0].normalize(k, raw))
+          << kMetrics[k].name << " decoder step " << j;
+    }
+  for (int i : {0, 150, 287})
+    for (int k = 0; k < kNumMetrics; ++k) EXPECT_EQ(batch.cont_row(0, i)[col_lag_day(k)], 0.f);
+  // The short window (20 steps) does not reach back a day: nothing to hand over.
+  for (int j = 0; j < 96; ++j)
+    for (int k = 0; k < kNumMetrics; ++k) ASSERT_EQ(batch.cont_row(1, 288 + j)[col_lag_day(k)], 0.f);
+}
+
+TEST_F(AssembleFeatures, TrendColumnsContinueThePresentSlopeOnDecoderStepsOnly) {
+  for (int k : {0, 5, 8}) {
+    const Normalization& n = batch.norms[0];
+    for (int j : {0, 5, 95}) {
+      const float expected = std::clamp(n.slope[k] * (j + 1) / n.scale[k], -kTrendClamp, kTrendClamp);
+      EXPECT_FLOAT_EQ(batch.cont_row(0, 288 + j)[col_trend(k)], expected) << kMetrics[k].name;
+    }
+    EXPECT_EQ(batch.cont_row(0, 100)[col_trend(k)], 0.f);
+  }
+}
+
+TEST(AssembleFeaturesTrend, ARampsTrendInputIsItsLinearContinuation) {
+  // Memory climbing one point a step with a spread (scale) of s: decoder step j gets (j+1)/s.
+  const OwnedWindow w = OwnedWindow::make(24, [](int, int i) { return 20.f + static_cast<float>(i); });
+  FeatureBatch fb;
+  const WindowView v = w.view();
+  assemble_features(std::span(&v, 1), FeatureConfig{}, fb);
+  const float scale = fb.norms[0].scale[5];
+  EXPECT_NEAR(fb.cont_row(0, fb.encoder + 0)[col_trend(5)], 1.f / scale, 1e-5);
+  EXPECT_NEAR(fb.cont_row(0, fb.encoder + 5)[col_trend(5)], 6.f / scale, 1e-5);
+  EXPECT_EQ(fb.cont_row(0, fb.encoder + 95)[col_trend(5)], kTrendClamp);  // 96/6.9 > 8: clamped
+}
+
+TEST(InputContract, ColumnIndexesNameTheContractsRealsInOrder) {
+  const InputContract& c = input_contract();
+  ASSERT_EQ(c.x_reals.size(), static_cast<size_t>(kNumCont));
+  EXPECT_EQ(c.x_reals[kColEncoderLength], "encoder_length");
+  EXPECT_EQ(c.x_reals[kColHourSin], "hour_sin");
+  EXPECT_EQ(c.x_reals[kColRelativeTime], "relative_time_idx");
+  for (int k = 0; k < kNumMetrics; ++k) {
+    const std::string name(kMetrics[k].name);
+    EXPECT_EQ(c.x_reals[col_center(k)], name + "_center");
+    EXPECT_EQ(c.x_reals[col_scale(k)], name + "_scale");
+    EXPECT_EQ(c.x_reals[col_target(k)], name);
+    EXPECT_EQ(c.x_reals[col_lag_day(k)], name + "_lag_day");
+  }
+  for (int k = 0; k < kNumMetrics; ++k) EXPECT_EQ(c.x_reals[col_trend(k)], std::string(kMetrics[k].name) + "_trend");
+  // The lag-day and trend inputs reach the decoder only; the contract without them is the
+  // reference one.
+  EXPECT_EQ(c.decoder_variables.size(), static_cast<size_t>(kNumKnownReals + 2 * kNumMetrics));
+  EXPECT_EQ(c.encoder_variables.size(), static_cast<size_t>(1 + kNumKnownReals + kNumMetrics));
+  const InputContract& base = input_contract(false);
+  ASSERT_EQ(base.x_reals.size(), static_cast<size_t>(kNumContBase));
+  EXPECT_TRUE(std::equal(base.x_reals.begin(), base.x_reals.end(), c.x_reals.begin()));
+  EXPECT_EQ(base.decoder_variables.size(), static_cast<size_t>(kNumKnownReals));
 }

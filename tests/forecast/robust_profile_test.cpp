@@ -58,7 +58,7 @@ TEST(RobustProfile, FlatNoisyServerDoesNotDriftAndItsBandsCoverItsNoise) {
   const OwnedWindow w = OwnedWindow::make(kDay, [](int, int i) { return 40.f + 2.f * noise(i); }, kMidnight);
   const ForecastBatch out = run(w);
   for (int t = 0; t < kHorizonSteps; ++t) {
-    EXPECT_NEAR(out.at(0, t, kCpu, kP50), 40.f, 0.75f) << "step " << t;  // noise σ ≈ 1.15
+    EXPECT_NEAR(out.at(0, t, kCpu, kP50), 40.f, 1.f) << "step " << t;  // under the noise σ ≈ 1.15
     EXPECT_LT(out.at(0, t, kCpu, kP10), out.at(0, t, kCpu, kP50));
     EXPECT_GT(out.at(0, t, kCpu, kP90), out.at(0, t, kCpu, kP50));
   }

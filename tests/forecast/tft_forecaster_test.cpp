@@ -72,7 +72,7 @@ TEST(TftForecaster, OutputsAreTheNetworksDenormalisedPrediction) {
   const OwnedWindow w = OwnedWindow::make(30, nordiq::testing::plausible);
   const WindowView v = w.view();
   FeatureBatch fb;
-  FeatureConfig cfg{24, 12};
+  FeatureConfig cfg{24, 12, /*decoder_inputs=*/false};  // the reference model predates them
   assemble_features(std::span(&v, 1), cfg, fb);
   std::vector<float> z(12 * kNumMetrics * kNumQuantiles);
   tft::ForwardInputs in{1, fb.encoder, fb.decoder, fb.x_cat.data(), fb.x_cont.data(),

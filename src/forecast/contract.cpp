@@ -1,0 +1,45 @@
+#include "forecast/contract.hpp"
+
+namespace nordiq::forecast {
+
+namespace {
+
+InputContract build(bool decoder_inputs) {
+  InputContract c;
+  c.x_categoricals = {"profile", "status"};
+  const std::vector<std::string> time_known = {"hour_sin", "hour_cos", "dow_sin", "dow_cos",
+                                               "is_weekend", "is_business_hours", "relative_time_idx"};
+  std::vector<std::string> decoder_only;
+  for (const auto& m : kMetrics) c.targets.emplace_back(m.name);
+  if (decoder_inputs)
+    for (const char* suffix : {"_lag_day", "_trend"})
+      for (const auto& t : c.targets) decoder_only.push_back(t + suffix);
+  c.x_reals = {"encoder_length"};
+  c.static_variables = {"profile", "encoder_length"};
+  for (const auto& t : c.targets) {
+    for (const char* suffix : {"_center", "_scale"}) {
+      c.x_reals.push_back(t + suffix);
+      c.static_variables.push_back(t + suffix);
+    }
+  }
+  for (const auto& k : time_known) c.x_reals.push_back(k);
+  for (const auto& t : c.targets) c.x_reals.push_back(t);
+  for (const auto& l : decoder_only) c.x_reals.push_back(l);
+
+  c.known_reals = time_known;
+  c.known_reals.insert(c.known_reals.end(), decoder_only.begin(), decoder_only.end());
+  c.encoder_variables = {"status"};
+  c.encoder_variables.insert(c.encoder_variables.end(), time_known.begin(), time_known.end());
+  c.encoder_variables.insert(c.encoder_variables.end(), c.targets.begin(), c.targets.end());
+  c.decoder_variables = c.known_reals;
+  return c;
+}
+
+}  // namespace
+
+const InputContract& input_contract(bool decoder_inputs) {
+  static const InputContract with = build(true), without = build(false);
+  return decoder_inputs ? with : without;
+}
+
+}  // namespace nordiq::forecast
