@@ -143,11 +143,28 @@ void ForecastService::run_cycle(std::span<const ServerId> servers) {
   // Phase 1 — under the store's shared lock: views + what the forecaster needs.
   views_.clear();
   meta_.clear();
+  // A server with no closed step yet is forecast from its open step's averages (first contact):
+  // a one-step view over `open_values_`, which must not reallocate while the views point into it.
+  open_values_.resize(servers.size());
+  size_t open_used = 0;
   store_.windows().read([&](const WindowStore& w) {
     for (ServerId id : servers) {
-      const WindowView v = w.view(id);
-      if (v.length <= 0) continue;
-      Meta m{id, w.name(id), v.length, v.last_step(), {}};
+      WindowView v = w.view(id);
+      const int closed_steps = v.length;  // 0 for a first-contact forecast from the open step
+      if (v.length <= 0) {
+        const std::optional<StepAggregate> open = w.open_step(id);
+        if (!open || open->count == 0) continue;
+        OpenStep& o = open_values_[open_used++];
+        for (int k = 0; k < kNumMetrics; ++k) {
+          o.values[k] = static_cast<float>(open->mean(k));
+          v.metric[k] = &o.values[k];
+        }
+        o.status = static_cast<uint8_t>(open->worst);
+        v.status = &o.status;
+        v.length = 1;
+        v.first_step = open->step_start;
+      }
+      Meta m{id, w.name(id), closed_steps, v.last_step(), {}};
       for (int k = 0; k < kNumMetrics; ++k) m.current[k] = v.metric[k][v.length - 1];
       views_.push_back(v);
       meta_.push_back(m);

@@ -132,6 +132,13 @@ class ForecastService {
     std::array<float, kNumMetrics> current;
   };
   std::vector<Meta> meta_;
+  // First contact: the open step's averages of servers with no closed step, one per server of
+  // the cycle (sized before any view points into it).
+  struct OpenStep {
+    std::array<float, kNumMetrics> values{};
+    uint8_t status = 0;
+  };
+  std::vector<OpenStep> open_values_;
   std::vector<risk::Alert> alerts_scratch_;
   std::vector<risk::AlertEvent> events_scratch_;
 

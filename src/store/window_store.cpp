@@ -197,7 +197,9 @@ void WindowStore::apply_batch(std::span<const Sample> samples, std::vector<Serve
   const uint64_t generation = ++generation_;
   for (const Sample& sample : samples) {
     const StepEffect effect = apply_locked(sample.server, sample.timestamp, sample.status, sample.values);
-    if (effect == StepEffect::closed || effect == StepEffect::appended_late) {
+    // A first record counts too: the server gets a (baseline) forecast from first contact, not
+    // only once its first step closes minutes later.
+    if (effect == StepEffect::closed || effect == StepEffect::appended_late || effect == StepEffect::opened) {
       Server& s = *servers_[sample.server];
       if (s.closed_mark != generation) {
         s.closed_mark = generation;

@@ -91,8 +91,8 @@ class WindowStore {
     Status status;
     const double* values;  // kNumMetrics values
   };
-  // Applies samples in order under one lock; appends ids of servers with a newly closed step
-  // (each id once) to `closed`.
+  // Applies samples in order under one lock; appends ids of servers with a newly closed step, or
+  // seen for the first time (each id once), to `closed`: the servers whose forecast is due.
   void apply_batch(std::span<const Sample> samples, std::vector<ServerId>& closed);
   // Start-up: rebuilds a server from its stored step aggregates (ascending step_start); the
   // last one becomes the open step, the others are closed steps (forward fill/restart apply).

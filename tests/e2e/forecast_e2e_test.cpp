@@ -121,6 +121,36 @@ TEST_F(ForecastE2E, TwentyServersGetNinetySixStepForecastsContinuingTheirSeries)
   EXPECT_TRUE(status["last_forecast"].is_string());
 }
 
+TEST(FirstContactE2E, ANewServerGetsAMarkedBaselineForecastBeforeItsFirstStepCloses) {
+  TempDir dir;
+  Daemon daemon{dir.path / "data", {}, {{"NORDIQ_API_KEY", kKey}}};
+  daemon.start();
+  const EpochMs open_step = steps_ago(0);
+  TestRecord first = calm_record("newhost01", 0, open_step, 0);
+  post(daemon, {first});
+  // No step of this server has closed; it still gets a forecast, from its open step.
+  json one;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto res = daemon.client(kKey).Get("/predictions/newhost01");
+    ASSERT_TRUE(res);
+    if (res->status == 200) {
+      one = json::parse(res->body);
+      break;
+    }
+    ASSERT_EQ(res->status, 404) << res->body;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_FALSE(one.is_null()) << "no forecast within 30 s of the first record";
+  EXPECT_EQ(one["model"], "baseline");
+  EXPECT_EQ(one["steps"], 0);
+  EXPECT_EQ(one["last_step"], format_iso8601(open_step));
+  const json& cpu = one["forecast"]["cpu_user_pct"];
+  ASSERT_EQ(cpu["p50"].size(), 96u);
+  EXPECT_DOUBLE_EQ(cpu["p50"][0].get<double>(), first.values[0]);  // one point: flat at its value
+  EXPECT_LT(cpu["p10"][95].get<double>(), cpu["p50"][95].get<double>());  // with a band
+}
+
 TEST_F(ForecastE2E, FiltersAndSingleServerEndpoint) {
   wait_for_forecasts(daemon, kServers.size(), 29);
   const json some = get_json(daemon, "/predictions/current?servers=ppdb001,ppweb002,nosuch&metrics=mem_used_pct,load_average&quantiles=all");

@@ -140,7 +140,7 @@ TEST(FleetStore, OlderRecordsAreStoredInTheHistoryButDoNotRewriteTheWindow) {
   EXPECT_EQ(store->records_stored(), 7u);
 }
 
-TEST(FleetStore, SubscribersHearWhichServersClosedAStep) {
+TEST(FleetStore, SubscribersHearWhichServersAreNewOrClosedAStep) {
   TempDir dir;
   auto store = FleetStore::open(options_for(dir.path));
   std::vector<std::vector<ServerId>> calls;
@@ -149,12 +149,13 @@ TEST(FleetStore, SubscribersHearWhichServersClosedAStep) {
   BatchBuilder a;
   a.add("a1", t0, 1).add("b1", t0, 1);
   store->ingest(a.batch);
-  EXPECT_TRUE(calls.empty());
+  ASSERT_EQ(calls.size(), 1u);  // first contact: both are due a forecast
+  EXPECT_EQ(calls[0], (std::vector<ServerId>{0, 1}));
   BatchBuilder b;
   b.add("b1", t0 + kStep, 1).add("a1", t0 + 1, 1).add("b1", t0 + kStep + 1, 1);
   store->ingest(b.batch);
-  ASSERT_EQ(calls.size(), 1u);
-  EXPECT_EQ(calls[0], (std::vector<ServerId>{1}));
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[1], (std::vector<ServerId>{1}));  // a1 only merged into its open step
 }
 
 TEST(FleetStore, RecordsOfNewServersBeyondTheLimitAreRejected) {

@@ -173,7 +173,7 @@ TEST_F(WindowStoreTest, ServersBecomeReadyAtTwelveClosedSteps) {
   EXPECT_EQ(store.ready_count(), 1u);
 }
 
-TEST_F(WindowStoreTest, ApplyBatchReportsEachServerWhoseStepClosedOnce) {
+TEST_F(WindowStoreTest, ApplyBatchReportsEachNewServerOrServerWhoseStepClosedOnce) {
   const ServerId web = store.intern("web01", Profile::web_api);
   const ServerId quiet = store.intern("quiet01", Profile::generic);
   const auto v = values(1);
@@ -184,7 +184,7 @@ TEST_F(WindowStoreTest, ApplyBatchReportsEachServerWhoseStepClosedOnce) {
       {quiet, kT0 + 1, Status::healthy, v.data()}};
   std::vector<ServerId> closed;
   store.apply_batch(samples, closed);
-  EXPECT_EQ(closed, (std::vector<ServerId>{id, web}));
+  EXPECT_EQ(closed, (std::vector<ServerId>{id, web, quiet}));  // quiet: its first record
   closed.clear();
   store.apply_batch(std::span(samples).subspan(0, 1), closed);
   EXPECT_TRUE(closed.empty());
