@@ -1,4 +1,5 @@
 #include "forecast/normalizer.hpp"
+#include "forecast/order_stats.hpp"
 
 #include <algorithm>
 #include <fmt/core.h>
@@ -17,13 +18,9 @@ PresentLevel present_level(int k, const float* x, int n) {
   int pairs = 0;
   for (int i = 0; i < n; ++i)
     for (int j = i + 1; j < n; ++j) slopes[pairs++] = (t[j] - t[i]) / static_cast<float>(j - i);
-  auto median = [](float* v, int m) {
-    std::sort(v, v + m);
-    return m % 2 ? v[m / 2] : 0.5f * (v[m / 2 - 1] + v[m / 2]);
-  };
-  const float slope = pairs ? median(slopes.data(), pairs) : 0.f;
+  const float slope = pairs ? median_inplace(std::span(slopes.data(), static_cast<size_t>(pairs))) : 0.f;
   for (int i = 0; i < n; ++i) t[i] -= slope * static_cast<float>(i);
-  return {median(t.data(), n) + slope * static_cast<float>(n - 1), slope};
+  return {median_inplace(std::span(t.data(), static_cast<size_t>(n))) + slope * static_cast<float>(n - 1), slope};
 }
 
 Normalization compute_normalization(const WindowView& view, int begin, int count) {

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "forecast/normalizer.hpp"
+#include "forecast/order_stats.hpp"
 
 namespace nordiq::forecast {
 
@@ -14,24 +15,6 @@ constexpr int kBins = 24;
 constexpr int kMaxSlots = 60;  // positions within the hour (1-min steps at most)
 constexpr int64_t kMsPerHour = 3'600'000;
 constexpr std::array<int, 8> kAnchors = {1, 2, 3, 6, 12, 24, 48, 96};
-
-// Quantile of sorted data, linear interpolation between order statistics (type 7).
-float sorted_quantile(const float* v, size_t n, double q) {
-  const double pos = q * static_cast<double>(n - 1);
-  const size_t lo = static_cast<size_t>(pos);
-  const size_t hi = std::min(lo + 1, n - 1);
-  return static_cast<float>(v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo)));
-}
-
-// Median of v (reordered in place); v must not be empty.
-float median_inplace(std::vector<float>& v) {
-  const size_t mid = v.size() / 2;
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid), v.end());
-  const float upper = v[mid];
-  if (v.size() % 2) return upper;
-  const float lower = *std::max_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid));
-  return 0.5f * (lower + upper);
-}
 
 int hour_bin(EpochMs t) {
   const int64_t h = t / kMsPerHour - (t % kMsPerHour < 0);

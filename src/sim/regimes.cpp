@@ -7,13 +7,12 @@
 namespace nordiq::sim {
 
 namespace {
-constexpr uint64_t kRegimeStream = 7;  // after SIMULATOR.md §8's six sub-streams
 constexpr double kWalkReversion = 0.998;
 constexpr double kRestartsPerDay = 1.0 / 3.0;
 }  // namespace
 
 RegimeLayer::RegimeLayer(uint64_t server_key, const SimConfig& cfg)
-    : rng_(Rng::substream(server_key, static_cast<StreamId>(kRegimeStream))),
+    : rng_(Rng::substream(server_key, StreamId::regimes)),
       step_days_(cfg.step_s / 86400.0),
       step_ms_(cfg.step_ms()) {
   // Every draw is made whatever the outcome, so each feature's parameters are stable.
@@ -36,7 +35,7 @@ RegimeLayer::RegimeLayer(uint64_t server_key, const SimConfig& cfg)
   weekend_factor_ = rng_.uniform(0.4, 1.3);
 }
 
-void RegimeLayer::advance(const StepClock&) {
+void RegimeLayer::advance() {
   // Three uniforms and one normal every step, used or not: the stream never depends on state.
   const double u_shift = rng_.uniform(), u_restart = rng_.uniform(), u_mem = rng_.uniform();
   const double z = rng_.normal();
@@ -74,7 +73,7 @@ void RegimeLayer::apply(const StepClock& clock, SimRecord& out) const {
 }
 
 void RegimeLayer::step(const StepClock& clock, SimRecord& out) {
-  advance(clock);
+  advance();
   if (out.online) apply(clock, out);
 }
 

@@ -37,7 +37,7 @@ class RegimeLayer {
   void step(const StepClock& clock, SimRecord& out);
 
  private:
-  void advance(const StepClock& clock);
+  void advance();
   void apply(const StepClock& clock, SimRecord& out) const;
 
   Rng rng_;

@@ -31,7 +31,8 @@ inline uint64_t fnv1a64(std::string_view s) {
 }
 
 // Sub-stream ids of §8.
-enum class StreamId : uint64_t { static_ = 1, state = 2, noise = 3, incidents = 4, cascades = 5, control = 6 };
+// regimes (7) is the optional real-server regime layer (sim/regimes.hpp), after §8's six.
+enum class StreamId : uint64_t { static_ = 1, state = 2, noise = 3, incidents = 4, cascades = 5, control = 6, regimes = 7 };
 
 // xoshiro256** with the §8 variates.
 class Rng {

@@ -4,11 +4,13 @@
 #include <cmath>
 
 #include "forecast/normalizer.hpp"
+#include "forecast/order_stats.hpp"
 
 namespace nordiq::train {
 
 using forecast::kNumQuantiles;
 using forecast::kP50;
+using forecast::sorted_quantile;
 
 const float kQuantileZ[kNumQuantiles] = {-2.0537489f, -1.2815516f, -0.6744898f, 0.f,
                                          0.6744898f,  1.2815516f,  2.0537489f};
@@ -25,15 +27,6 @@ std::string_view baseline_name(Baseline b) {
 namespace {
 
 constexpr int kMinSeasonalResiduals = 24;
-
-// Quantile of sorted data with linear interpolation between order statistics (type 7).
-float sorted_quantile(const float* v, size_t n, float q) {
-  const double pos = q * static_cast<double>(n - 1);
-  const size_t lo = static_cast<size_t>(pos);
-  const size_t hi = std::min(lo + 1, n - 1);
-  const double frac = pos - static_cast<double>(lo);
-  return static_cast<float>(v[lo] + (v[hi] - v[lo]) * frac);
-}
 
 void clamp_path(int k, float* path, int horizon) {
   for (int t = 0; t < horizon; ++t) path[t] = forecast::clamp_to_range(k, path[t], 0.f);

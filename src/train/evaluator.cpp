@@ -60,7 +60,7 @@ EvalReport evaluate(const History& history, std::span<const Origin> origins,
   auto slot = [&](int64_t b, size_t m, size_t block) -> ScoreAccumulator& {
     return acc[(static_cast<size_t>(b) * M + m) * kBlocks + block];
   };
-  const int64_t step_ms = history.step_ms;
+  const auto bands = horizon_bands(history.step_ms, options.horizon);
   std::atomic<int64_t> next{0}, done{0};
   std::exception_ptr error;
   std::mutex error_mutex;
@@ -82,7 +82,6 @@ EvalReport evaluate(const History& history, std::span<const Origin> origins,
             throw std::runtime_error(fmt::format(
                 "forecaster '{}' returned {} windows × {} steps for {} windows × {} steps",
                 models[m].name, out.batch, out.horizon, windows.size(), options.horizon));
-          const auto bands = horizon_bands(step_ms, options.horizon);
           for (int64_t i = lo; i < hi; ++i) {
             const Origin& o = origins[i];
             const float* values = out.values.data() + (i - lo) * out.server_stride();
