@@ -43,6 +43,31 @@ struct Horizon {
 };
 constexpr Horizon kHorizons[] = {{"30m", 30}, {"1h", 60}, {"8h", 480}};
 
+// The fleet's served-forecast accuracy (GET /drift/status), per metric and horizon band.
+void render_forecast_quality(std::string& out, const forecast::DriftSummary& d) {
+  using forecast::kEvalHorizons;
+  auto per_cell = [&](std::string_view name, std::string_view help, auto value) {
+    header(out, name, "gauge", help);
+    for (int k = 0; k < kNumMetrics; ++k)
+      for (int b = 0; b < forecast::kNumEvalHorizons; ++b) {
+        if (d.cells[k][b].servers == 0) continue;
+        fmt::format_to(std::back_inserter(out), "{}{{metric=\"{}\",horizon=\"{}\"}} {}\n", name, kMetrics[k].name,
+                       kEvalHorizons[b].label, value(d.cells[k][b]));
+      }
+  };
+  per_cell("nordiq_forecast_mae_p50", "Recent p50 absolute error of the served forecasts, fleet mean (raw units)",
+           [](const forecast::DriftCell& c) { return c.served_abs_err; });
+  per_cell("nordiq_forecast_coverage_p10_p90", "Recent share of actuals inside the served p10-p90 band (target 0.8)",
+           [](const forecast::DriftCell& c) { return c.served_coverage; });
+  per_cell("nordiq_forecast_skill_vs_last_value", "1 - served error / persistence error (> 0 beats persistence)",
+           [](const forecast::DriftCell& c) { return c.skill; });
+  header(out, "nordiq_forecast_served_by", "gauge", "Server-metric pairs served by each forecaster, per horizon band");
+  for (int b = 0; b < forecast::kNumEvalHorizons; ++b)
+    for (int c = 0; c < forecast::kNumCandidates; ++c)
+      fmt::format_to(std::back_inserter(out), "nordiq_forecast_served_by{{forecaster=\"{}\",horizon=\"{}\"}} {}\n",
+                     forecast::kCandidateNames[c], kEvalHorizons[b].label, d.overall[b].served_by[c]);
+}
+
 }  // namespace
 
 std::string render_prometheus(const ForecastService& service) {
@@ -92,6 +117,8 @@ std::string render_prometheus(const ForecastService& service) {
                  "nordiq_fleet_crossing_probability{{window=\"30m\"}} {}\n"
                  "nordiq_fleet_crossing_probability{{window=\"8h\"}} {}\n",
                  s.prob_30m, s.prob_8h);
+
+  if (snap->drift) render_forecast_quality(out, *snap->drift);
 
   header(out, "nordiq_server_risk_score", "gauge", "Risk score 0-100 per server (SPEC 3.1)");
   for (ServerId id : snap->order) {

@@ -105,6 +105,20 @@ void render_server_fragments(ServerForecast& sf) {
     append_number(h, sf.current[k]);
   }
   h += '}';
+  if (sf.served) {  // per metric, the forecaster served in each band (5m, 30m, 1h, 4h, 8h)
+    h += ",\"served_by\":{";
+    for (int k = 0; k < kNumMetrics; ++k) {
+      if (k) h += ',';
+      append_json_string(h, kMetrics[k].name);
+      h += ":[";
+      for (int b = 0; b < forecast::kNumEvalHorizons; ++b) {
+        if (b) h += ',';
+        append_json_string(h, forecast::kCandidateNames[sf.served_by[k][b]]);
+      }
+      h += ']';
+    }
+    h += '}';
+  }
 
   // Servers whose last step is the same share the timestamp array: render it once per cycle
   // (per worker thread) instead of 96 ISO strings per server.

@@ -18,6 +18,7 @@ ForecastService::ForecastService(FleetStore& store, std::unique_ptr<forecast::Fo
                                  ModelStatus model)
     : store_(store),
       forecaster_(std::move(forecaster)),
+      served_(dynamic_cast<const forecast::ServedForecaster*>(forecaster_.get())),
       model_(std::move(model)),
       alert_store_(std::make_unique<risk::AlertStore>(store.database())),
       snapshot_(std::make_shared<PredictionSnapshot>()) {}
@@ -121,6 +122,13 @@ std::shared_ptr<ServerForecast> ForecastService::build_server(const forecast::Fo
   sf->horizon = batch.horizon;
   const float* src = batch.values.data() + b * batch.server_stride();
   sf->values.assign(src, src + batch.server_stride());
+  if (served_ && !batch.served_by.empty()) {
+    sf->served = true;
+    const uint8_t* by = batch.served_by.data() + static_cast<size_t>(b) * kNumMetrics * forecast::kNumEvalHorizons;
+    for (int k = 0; k < kNumMetrics; ++k)
+      std::copy(by + k * forecast::kNumEvalHorizons, by + (k + 1) * forecast::kNumEvalHorizons, sf->served_by[k].begin());
+    if (const forecast::ServerBands* skill = served_->tracker().find(m.id)) sf->skill = *skill;
+  }
 
   // Risk reads only the latest step: a one-step view over the copied current values.
   WindowView now_view;
@@ -228,6 +236,8 @@ void ForecastService::run_cycle(std::span<const ServerId> servers) {
     risk_rows.push_back({sf.name, sf.last_step, sf.risk.score, sf.risk.level, sf.risk.driver, sf.model});
   }
   snap->summary = risk::summarize_fleet(outlooks);
+  snap->drift = served_ ? std::make_shared<const forecast::DriftSummary>(forecast::summarize_drift(served_->tracker()))
+                        : previous->drift;
   snap->open_alerts = tracker_.open_alerts();
 
   // Persist (events, one fleet snapshot per step, per-server risk), then publish.

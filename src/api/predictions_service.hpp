@@ -20,6 +20,7 @@
 
 #include "core/latency_histogram.hpp"
 #include "forecast/forecaster.hpp"
+#include "forecast/served_forecaster.hpp"
 #include "risk/alert_store.hpp"
 #include "risk/alert_tracker.hpp"
 #include "risk/fleet_summary.hpp"
@@ -42,6 +43,11 @@ struct ServerForecast {
   std::vector<risk::Alert> alerts;  // alerts true at this forecast
   int horizon = 0;
   std::vector<float> values;  // [K][Q][horizon]
+  // Which forecaster serves each metric and horizon band, and how the server's served forecasts
+  // have scored so far (forecast/skill_tracker.hpp); `served` is false without the tracker.
+  bool served = false;
+  std::array<std::array<uint8_t, forecast::kNumEvalHorizons>, kNumMetrics> served_by{};
+  forecast::ServerBands skill{};
 
   // Rendered JSON: `head` = the object's members before "forecast" (no braces),
   // `timestamps` = the 96-string array, `series` holds every [K][Q] array, sliced by `spans`.
@@ -67,6 +73,8 @@ struct PredictionSnapshot {
   risk::FleetSummary summary;
   std::vector<risk::TrackedAlert> open_alerts;  // most urgent first
   int servers_tft = 0, servers_baseline = 0;
+  // The fleet's forecast accuracy by metric and horizon band (null without the tracker).
+  std::shared_ptr<const forecast::DriftSummary> drift;
 
   const ServerForecast* find(ServerId id) const {
     return id < by_id.size() ? by_id[id].get() : nullptr;
@@ -117,6 +125,7 @@ class ForecastService {
 
   FleetStore& store_;
   std::unique_ptr<forecast::Forecaster> forecaster_;
+  const forecast::ServedForecaster* served_ = nullptr;  // forecaster_ when it is the served one
   ModelStatus model_;
   std::unique_ptr<risk::AlertStore> alert_store_;
   risk::AlertTracker tracker_;

@@ -9,7 +9,9 @@
 #include "api/metrics_endpoint.hpp"
 #include "api/predictions_endpoint.hpp"
 #include "core/time.hpp"
+#include "api/drift_endpoint.hpp"
 #include "forecast/baseline.hpp"
+#include "forecast/served_forecaster.hpp"
 #include "forecast/tft_forecaster.hpp"
 #include "tft/model.hpp"
 
@@ -18,7 +20,10 @@
 
 namespace nordiq::api {
 
-std::unique_ptr<forecast::Forecaster> make_forecaster(const ServeOptions& options, ModelStatus& status) {
+namespace {
+
+// The model (TFT or baseline) without the serving safety net.
+std::unique_ptr<forecast::Forecaster> make_model(const ServeOptions& options, ModelStatus& status) {
   const std::string name = options.model.empty() ? "default" : options.model;
   const auto file = options.models_dir / name / "model.safetensors";
   std::error_code ec;
@@ -49,6 +54,13 @@ std::unique_ptr<forecast::Forecaster> make_forecaster(const ServeOptions& option
   return forecaster;
 }
 
+}  // namespace
+
+std::unique_ptr<forecast::Forecaster> make_forecaster(const ServeOptions& options, ModelStatus& status) {
+  const int64_t step_ms = static_cast<int64_t>(options.store.window.step_seconds) * 1000;
+  return std::make_unique<forecast::ServedForecaster>(make_model(options, status), step_ms);
+}
+
 std::shared_ptr<ForecastService> add_forecast_service(ServeContext& ctx) {
   ModelStatus status;
   auto forecaster = make_forecaster(ctx.options, status);
@@ -57,6 +69,7 @@ std::shared_ptr<ForecastService> add_forecast_service(ServeContext& ctx) {
   add_alert_routes(ctx.api, service);
   add_historical_routes(ctx.api, service);
   add_metrics_routes(ctx.api, service);
+  add_drift_routes(ctx.api, service);
   ctx.status_fields.push_back([service](nlohmann::json& body) {
     const auto snap = service->snapshot();
     const ModelStatus& m = service->model();
@@ -69,6 +82,7 @@ std::shared_ptr<ForecastService> add_forecast_service(ServeContext& ctx) {
                         {"servers_baseline", snap->servers_baseline},
                         {"last_cycle_ms", snap->cycle_seconds * 1e3},
                         {"open_alerts", snap->open_alerts.size()}};
+    body["forecast_quality"] = drift_status_summary(snap->drift.get());
   });
   ctx.on_shutdown.push_back([service] { service->stop(); });
   service->start();

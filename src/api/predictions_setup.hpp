@@ -10,7 +10,8 @@
 
 namespace nordiq::api {
 
-// Chooses the forecaster for the serve options (never throws for a missing model: the baseline
+// The served forecaster (forecast/served_forecaster.hpp: the online accuracy tracker choosing
+// between the model and the robust candidates) over the model for the serve options (never throws for a missing model: the baseline
 // serves; a model file that exists but is invalid is a startup error naming the problem).
 std::unique_ptr<forecast::Forecaster> make_forecaster(const ServeOptions& options, ModelStatus& status);
 

@@ -60,6 +60,9 @@ struct ForecastBatch {
   std::vector<float> values;       // [batch][kNumMetrics][kNumQuantiles][horizon], raw units
   std::vector<ModelKind> model;    // [batch]
   Interpretation interpretation;   // filled only by models that have it
+  // Which candidate serves each [batch][kNumMetrics][horizon band] (forecast/skill_tracker.hpp's
+  // Candidate); empty unless the forecaster is the served one.
+  std::vector<uint8_t> served_by;
 
   void resize(int new_batch, int new_horizon = kHorizonSteps) {
     batch = new_batch;
@@ -67,6 +70,7 @@ struct ForecastBatch {
     values.resize(static_cast<size_t>(batch) * kNumMetrics * kNumQuantiles * horizon);
     model.assign(static_cast<size_t>(batch), ModelKind::baseline);
     interpretation.present.assign(static_cast<size_t>(batch), 0);
+    served_by.clear();
   }
   size_t server_stride() const { return static_cast<size_t>(kNumMetrics) * kNumQuantiles * horizon; }
   // The horizon path of server b, metric k, quantile q.

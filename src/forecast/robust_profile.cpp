@@ -12,20 +12,19 @@ namespace nordiq::forecast {
 namespace {
 
 constexpr int kBins = 24;
-constexpr int kMaxSlots = 60;  // positions within the hour (1-min steps at most)
 constexpr int64_t kMsPerHour = 3'600'000;
-constexpr std::array<int, 8> kAnchors = {1, 2, 3, 6, 12, 24, 48, 96};
 
 int hour_bin(EpochMs t) {
   const int64_t h = t / kMsPerHour - (t % kMsPerHour < 0);
   return static_cast<int>(((h % kBins) + kBins) % kBins);
 }
+constexpr auto& kAnchors = kRobustAnchors;
 
 // Quantile offsets (Q_q − median) of the h-step changes over steps [begin, end) of x, for every
 // anchor; a sparse anchor widens the last good one by √(h / h_good). All-zero when no anchor has
 // enough pairs.
 void change_offsets(const float* x, int begin, int end, RobustProfileScratch& s,
-                    float offsets[kAnchors.size()][kNumQuantiles]) {
+                    RobustOffsets& offsets) {
   int good = -1;
   for (size_t a = 0; a < kAnchors.size(); ++a) {
     const int h = kAnchors[a];
@@ -46,7 +45,7 @@ void change_offsets(const float* x, int begin, int end, RobustProfileScratch& s,
 }
 
 // Offset of quantile q at horizon h (1-based steps), interpolated between anchors.
-float offset_at(const float offsets[kAnchors.size()][kNumQuantiles], int h, int q) {
+float offset_at(const RobustOffsets& offsets, int h, int q) {
   if (h <= kAnchors.front()) return offsets[0][q];
   for (size_t a = 1; a < kAnchors.size(); ++a) {
     if (h <= kAnchors[a]) {
@@ -58,42 +57,53 @@ float offset_at(const float offsets[kAnchors.size()][kNumQuantiles], int h, int 
   return offsets[kAnchors.size() - 1][q] * widen;
 }
 
-}  // namespace
-
-void robust_profile_forecast(const WindowView& w, int horizon, float* values,
-                             RobustProfileScratch& s) {
+// Every metric's 7 paths: p50 = point(metric, step time); the other quantiles add the h-step
+// change offsets; clamped to the metric's range (monotone, so quantiles never cross).
+template <class Point>
+void write_paths(const RobustFit& fit, int horizon, float* values, Point point) {
   auto path = [&](int k, int q) { return values + (static_cast<size_t>(k) * kNumQuantiles + q) * horizon; };
-  if (w.length <= 0) {
+  if (fit.empty) {
     std::fill(values, values + static_cast<size_t>(kNumMetrics) * kNumQuantiles * horizon, 0.f);
     return;
   }
+  for (int k = 0; k < kNumMetrics; ++k) {
+    const RobustMetricFit& m = fit.metric[k];
+    for (int t = 0; t < horizon; ++t) {
+      const float p50 = point(m, fit.last_step + (t + 1) * fit.step_ms);
+      for (int q = 0; q < kNumQuantiles; ++q)
+        path(k, q)[t] = clamp_to_range(k, p50 + (q == kP50 ? 0.f : offset_at(m.offsets, t + 1, q)), 0.f);
+    }
+  }
+}
+
+}  // namespace
+
+RobustFit::RobustFit() = default;
+
+void fit_robust_profile(const WindowView& w, RobustFit& fit, RobustProfileScratch& s) {
+  fit.empty = w.length <= 0;
+  if (fit.empty) return;
   const int L = w.length;
+  fit.last_step = w.last_step();
+  fit.step_ms = w.step_ms;
   const int day_steps = static_cast<int>(std::max<int64_t>(1, kRobustProfileMs / w.step_ms));
   const int level_steps = static_cast<int>(std::max<int64_t>(1, kRobustLevelMs / w.step_ms));
   const int day_begin = std::max(0, L - day_steps);
   const int level_begin = std::max(0, L - level_steps);
   // Slots within the hour, when the step divides the hour into a few (12 for 5-min steps).
-  const int slots = kMsPerHour % w.step_ms == 0 && kMsPerHour / w.step_ms <= kMaxSlots
-                        ? static_cast<int>(kMsPerHour / w.step_ms)
-                        : 0;
-  auto slot_of = [&](EpochMs t) {
-    return slots > 1 ? static_cast<int>(((t % kMsPerHour) + kMsPerHour) % kMsPerHour / w.step_ms) : -1;
-  };
+  fit.slots = kMsPerHour % w.step_ms == 0 && kMsPerHour / w.step_ms <= kRobustMaxSlots
+                  ? static_cast<int>(kMsPerHour / w.step_ms)
+                  : 0;
   s.bins.resize(static_cast<size_t>(L - day_begin));
   s.slots.resize(static_cast<size_t>(L - day_begin));
   for (int i = day_begin; i < L; ++i) {
     s.bins[i - day_begin] = hour_bin(w.first_step + i * w.step_ms);
-    s.slots[i - day_begin] = slot_of(w.first_step + i * w.step_ms);
+    s.slots[i - day_begin] = fit.slot_of(w.first_step + i * w.step_ms);
   }
-  std::array<int, 96 * 4> future_bin{}, future_slot{};  // enough for any horizon ≤ 384 steps
-  const int H = std::min<int>(horizon, static_cast<int>(future_bin.size()));
-  for (int t = 0; t < H; ++t) {
-    future_bin[t] = hour_bin(w.last_step() + (t + 1) * w.step_ms);
-    future_slot[t] = slot_of(w.last_step() + (t + 1) * w.step_ms);
-  }
-
   for (int k = 0; k < kNumMetrics; ++k) {
+    RobustMetricFit& m = fit.metric[k];
     const float* x = w.metric[k];
+    m.last = x[L - 1];
     // Hour-of-day profile over the last day, relative to the day's median.
     s.values.assign(x + day_begin, x + L);
     const float day_median = median_inplace(s.values);
@@ -108,38 +118,50 @@ void robust_profile_forecast(const WindowView& w, int horizon, float* values,
       const float tau = 2.f * sigma / std::sqrt(static_cast<float>(n));
       return p > tau ? p - tau : (p < -tau ? p + tau : 0.f);
     };
-    std::array<float, kBins> profile{};
     for (int b = 0; b < kBins; ++b) {
       s.values.clear();
       for (int i = day_begin; i < L; ++i)
         if (s.bins[i - day_begin] == b) s.values.push_back(x[i]);
-      profile[b] = s.values.empty() ? 0.f : shrink(median_inplace(s.values) - day_median, s.values.size());
+      m.profile[b] = s.values.empty() ? 0.f : shrink(median_inplace(s.values) - day_median, s.values.size());
     }
     // Position-within-the-hour profile of what the hour profile leaves (hourly jobs).
-    std::array<float, kMaxSlots> slot_profile{};
-    for (int m = 0; m < slots; ++m) {
+    m.slot_profile.fill(0.f);
+    for (int j = 0; j < fit.slots; ++j) {
       s.values.clear();
       for (int i = day_begin; i < L; ++i)
-        if (s.slots[i - day_begin] == m) s.values.push_back(x[i] - day_median - profile[s.bins[i - day_begin]]);
-      slot_profile[m] = static_cast<int>(s.values.size()) >= kRobustMinSlotSamples
-                            ? shrink(median_inplace(s.values), s.values.size())
-                            : 0.f;
+        if (s.slots[i - day_begin] == j) s.values.push_back(x[i] - day_median - m.profile[s.bins[i - day_begin]]);
+      m.slot_profile[j] = static_cast<int>(s.values.size()) >= kRobustMinSlotSamples
+                              ? shrink(median_inplace(s.values), s.values.size())
+                              : 0.f;
     }
-    auto seasonal = [&](int bin, int slot) { return profile[bin] + (slot >= 0 ? slot_profile[slot] : 0.f); };
     // The level: the median of the recent, de-seasonalised values.
     s.deseasonalised.clear();
     for (int i = level_begin; i < L; ++i)
-      s.deseasonalised.push_back(x[i] - seasonal(s.bins[i - day_begin], s.slots[i - day_begin]));
-    const float level = median_inplace(s.deseasonalised);
-
-    float offsets[kAnchors.size()][kNumQuantiles];
-    change_offsets(x, day_begin, L, s, offsets);
-    for (int t = 0; t < horizon; ++t) {
-      const float point = level + (t < H ? seasonal(future_bin[t], future_slot[t]) : 0.f);
-      for (int q = 0; q < kNumQuantiles; ++q)
-        path(k, q)[t] = clamp_to_range(k, point + (q == kP50 ? 0.f : offset_at(offsets, t + 1, q)), 0.f);
-    }
+      s.deseasonalised.push_back(x[i] - m.seasonal(s.bins[i - day_begin], s.slots[i - day_begin]));
+    m.level = median_inplace(s.deseasonalised);
+    change_offsets(x, day_begin, L, s, m.offsets);
   }
+}
+
+void write_robust_profile(const RobustFit& fit, int horizon, float* values) {
+  write_paths(fit, horizon, values, [&](const RobustMetricFit& m, EpochMs t) {
+    return m.level + m.seasonal(hour_bin(t), fit.slot_of(t));
+  });
+}
+
+void write_last_value_band(const RobustFit& fit, int horizon, float* values) {
+  write_paths(fit, horizon, values, [](const RobustMetricFit& m, EpochMs) { return m.last; });
+}
+
+void robust_profile_forecast(const WindowView& w, int horizon, float* values,
+                             RobustProfileScratch& scratch) {
+  RobustFit& fit = scratch.fit;
+  fit_robust_profile(w, fit, scratch);
+  write_robust_profile(fit, horizon, values);
+}
+
+int RobustFit::slot_of(EpochMs t) const {
+  return slots > 1 ? static_cast<int>(((t % kMsPerHour) + kMsPerHour) % kMsPerHour / step_ms) : -1;
 }
 
 void RobustProfileForecaster::prepare(std::span<const WindowView> windows, ForecastBatch& out) {

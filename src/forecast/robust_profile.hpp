@@ -21,8 +21,12 @@
 // Known limit: one day of history cannot tell a level shift held for a few hours from a daily
 // pattern, so such a shift is forecast to revert when the hour turns. Serving does not rely on
 // this forecaster alone.
+// The fit (everything above but the horizon, read from the window under the store's lock) is
+// kept apart from writing the paths, so serving can fit while it holds the windows and write the
+// paths later; the same fit's offsets also give the persistence candidate its band.
 #pragma once
 
+#include <array>
 #include <vector>
 
 #include "core/window.hpp"
@@ -34,15 +38,47 @@ inline constexpr int64_t kRobustLevelMs = 4 * 3'600'000LL;
 inline constexpr int64_t kRobustProfileMs = 24 * 3'600'000LL;
 inline constexpr int kRobustMinChanges = 12;
 inline constexpr int kRobustMinSlotSamples = 4;
+inline constexpr int kRobustMaxSlots = 60;  // positions within the hour (1-min steps at most)
+inline constexpr std::array<int, 8> kRobustAnchors = {1, 2, 3, 6, 12, 24, 48, 96};
+
+// Quantile offsets (Q_q − median) of the h-step changes, per anchor horizon.
+using RobustOffsets = std::array<std::array<float, kNumQuantiles>, kRobustAnchors.size()>;
+
+struct RobustMetricFit {
+  float last = 0;   // the window's last value
+  float level = 0;  // median of the de-seasonalised last 4 h
+  std::array<float, 24> profile{};                  // hour of day (UTC)
+  std::array<float, kRobustMaxSlots> slot_profile{};  // position within the hour
+  RobustOffsets offsets{};
+  float seasonal(int bin, int slot) const { return profile[bin] + (slot >= 0 ? slot_profile[slot] : 0.f); }
+};
+
+struct RobustFit {
+  RobustFit();
+  bool empty = true;  // no steps: flat zero paths
+  EpochMs last_step = 0;
+  int64_t step_ms = 0;
+  int slots = 0;  // positions within the hour (0: the step does not divide the hour)
+  std::array<RobustMetricFit, kNumMetrics> metric;
+  int slot_of(EpochMs t) const;  // −1 without slots
+};
 
 // Reusable scratch space: one per thread, so a steady loop allocates nothing.
 struct RobustProfileScratch {
   std::vector<float> values, changes, deseasonalised;
   std::vector<int> bins, slots;
+  RobustFit fit;
 };
 
-// One window into values[k][q][t] (ForecastBatch layout, `horizon` steps per path). A window
-// with no step gets a flat zero forecast.
+// Phase 1: reads the window (any length; none gives an empty fit).
+void fit_robust_profile(const WindowView& w, RobustFit& fit, RobustProfileScratch& scratch);
+// Phase 2: values[k][q][t] (ForecastBatch layout, `horizon` steps per path).
+void write_robust_profile(const RobustFit& fit, int horizon, float* values);
+// Persistence with the robust band: p50 = the last value, the other quantiles its h-step change
+// offsets (the empirical band of a random walk from the last value), clamped to range.
+void write_last_value_band(const RobustFit& fit, int horizon, float* values);
+
+// Both phases for one window. A window with no step gets a flat zero forecast.
 void robust_profile_forecast(const WindowView& w, int horizon, float* values,
                              RobustProfileScratch& scratch);
 

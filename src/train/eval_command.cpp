@@ -49,6 +49,7 @@ EvalReport run_eval(const EvalArgs& args, spdlog::logger* log) {
 
   std::vector<EvalModel> models;
   models.push_back({"model", model.make});
+  models.push_back(served_model(model.make, history.step_ms, oopt.horizon));
   for (EvalModel& b : baseline_models(oopt.horizon)) models.push_back(std::move(b));
 
   EvalOptions eopt;
@@ -58,8 +59,9 @@ EvalReport run_eval(const EvalArgs& args, spdlog::logger* log) {
   std::mutex progress_mutex;
   auto last = std::chrono::steady_clock::now();
   if (log) {
-    log->info("evaluating {} ({}) and {} baselines on {} windows (stride {}), {} threads",
-              args.model, model.description, models.size() - 1, origins.size(), args.stride, eopt.threads);
+    log->info("evaluating {} ({}), served (replayed causally over every step) and {} baselines on {} "
+              "windows (stride {}), {} threads",
+              args.model, model.description, models.size() - 2, origins.size(), args.stride, eopt.threads);
     eopt.progress = [&](int64_t done, int64_t total) {
       std::lock_guard lock(progress_mutex);
       const auto now = std::chrono::steady_clock::now();

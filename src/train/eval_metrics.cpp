@@ -27,19 +27,6 @@ ScoreAccumulator& ScoreAccumulator::operator+=(const ScoreAccumulator& o) {
   return *this;
 }
 
-std::array<StepBand, kNumEvalHorizons> horizon_bands(int64_t step_ms, int horizon) {
-  std::array<StepBand, kNumEvalHorizons> bands{};
-  int first = 0;
-  for (int h = 0; h < kNumEvalHorizons; ++h) {
-    const int64_t ms = kEvalHorizons[h].ms;
-    if (step_ms <= 0 || ms % step_ms != 0 || ms / step_ms > horizon) continue;
-    const int end = static_cast<int>(ms / step_ms);
-    bands[h] = {first, end};
-    first = end;
-  }
-  return bands;
-}
-
 void score_forecast(const float* values, int horizon, const WindowView& future,
                     const uint8_t* observed, ScoreAccumulator& acc, int t_begin, int t_end) {
   const int H = std::min(t_end < 0 ? horizon : std::min(t_end, horizon), future.length);

@@ -19,6 +19,7 @@
 
 #include "core/metrics.hpp"
 #include "core/window.hpp"
+#include "forecast/horizons.hpp"
 
 namespace nordiq::train {
 
@@ -29,22 +30,12 @@ struct Scores {
   double skill_vs_last_value = 0;  // 1 − mae_p50 / mae_p50 of last_value (0 when not evaluated)
 };
 
-// The horizons reported on their own: label and distance from the origin.
-struct EvalHorizon {
-  const char* label;
-  int64_t ms;
-};
-inline constexpr EvalHorizon kEvalHorizons[] = {
-    {"5m", 300'000}, {"30m", 1'800'000}, {"1h", 3'600'000}, {"4h", 14'400'000}, {"8h", 28'800'000}};
-inline constexpr int kNumEvalHorizons = 5;
-// The forecast steps [first, end) of each horizon band for a step of step_ms: end = the number
-// of steps within the horizon's distance, first = the previous band's end (0 for the first).
-// {−1, −1} where the distance is not a whole number of steps or lies beyond `horizon` steps.
-struct StepBand {
-  int first = -1, end = -1;
-  bool operator==(const StepBand&) const = default;
-};
-std::array<StepBand, kNumEvalHorizons> horizon_bands(int64_t step_ms, int horizon);
+// The horizon bands live in forecast/horizons.hpp (serving tracks accuracy by the same bands).
+using forecast::EvalHorizon;
+using forecast::horizon_bands;
+using forecast::kEvalHorizons;
+using forecast::kNumEvalHorizons;
+using forecast::StepBand;
 
 // Running sums for one model, every metric. Merge per-thread accumulators with +=.
 struct ScoreAccumulator {

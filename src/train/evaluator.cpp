@@ -68,7 +68,7 @@ EvalReport evaluate(const History& history, std::span<const Origin> origins,
   auto work = [&]() {
     try {
       std::vector<std::unique_ptr<forecast::Forecaster>> fc;
-      for (const EvalModel& m : models) fc.push_back(m.make());
+      for (const EvalModel& m : models) fc.push_back(m.causal_replay ? nullptr : m.make());
       std::vector<WindowView> windows;
       forecast::ForecastBatch out;
       for (int64_t b; (b = next.fetch_add(1)) < batches;) {
@@ -77,6 +77,7 @@ EvalReport evaluate(const History& history, std::span<const Origin> origins,
         for (int64_t i = lo; i < hi; ++i)
           windows.push_back(history_view(history, origins[i], options.context));
         for (size_t m = 0; m < models.size(); ++m) {
+          if (models[m].causal_replay) continue;  // scored by replay_causally below
           fc[m]->forecast(windows, out);
           if (out.batch != static_cast<int>(windows.size()) || out.horizon < options.horizon)
             throw std::runtime_error(fmt::format(
@@ -120,6 +121,12 @@ EvalReport evaluate(const History& history, std::span<const Origin> origins,
       merged[m] += slot(b, m, 0);
       for (int h = 0; h < kNumEvalHorizons; ++h) merged_h[h][m] += slot(b, m, 1 + h);
     }
+  for (size_t m = 0; m < M; ++m) {
+    if (!models[m].causal_replay) continue;
+    const std::vector<ScoreAccumulator> replayed = replay_causally(history, origins, models[m], options);
+    merged[m] = replayed[0];
+    for (int h = 0; h < kNumEvalHorizons; ++h) merged_h[h][m] = replayed[1 + h];
+  }
   std::vector<std::string> names;
   for (const EvalModel& m : models) names.push_back(m.name);
   return summarize(total, names, merged, merged_h);

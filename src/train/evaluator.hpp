@@ -21,6 +21,9 @@ struct EvalModel {
   std::string name;  // the key in the report ("model", "last_value", ...)
   // Called once per worker thread: Forecaster instances are used by one thread at a time.
   std::function<std::unique_ptr<forecast::Forecaster>()> make;
+  // A forecaster with state that learns online (the served one): replayed causally, every step
+  // of every series forecast in time order as a daemon would, scored at the origins only.
+  bool causal_replay = false;
 };
 
 struct EvalOptions {
@@ -42,6 +45,18 @@ const uint8_t* future_observed(const History& h, const Origin& origin);
 // The three baselines of baselines.hpp as EvalModels named after them, then robust_profile
 // (forecast/robust_profile.hpp).
 std::vector<EvalModel> baseline_models(int horizon = kHorizonSteps);
+
+// The served forecaster (forecast/served_forecaster.hpp) over `model`, named "served", replayed
+// causally.
+EvalModel served_model(std::function<std::unique_ptr<forecast::Forecaster>()> model, int64_t step_ms,
+                       int horizon = kHorizonSteps);
+
+// Scores a causal-replay model: per server (servers taken in turn by `options.threads` threads,
+// one forecaster each), every step t ≥ 1 of each segment is forecast in time order, in batches
+// of `options.batch` consecutive steps; forecasts at `origins` are scored. Returns
+// [1 + kNumEvalHorizons] accumulators (all steps, then each band), summed in server order.
+std::vector<ScoreAccumulator> replay_causally(const History& history, std::span<const Origin> origins,
+                                              const EvalModel& model, const EvalOptions& options);
 
 EvalReport evaluate(const History& history, std::span<const Origin> origins,
                     std::span<const EvalModel> models, const EvalOptions& options);

@@ -176,6 +176,42 @@ TEST_F(ForecastE2E, FiltersAndSingleServerEndpoint) {
   EXPECT_EQ(unauth->status, 401);
 }
 
+// Issue #10 item 3: every served forecast is scored against the actuals as they arrive, and the
+// daemon says how well it does and which forecaster serves what.
+TEST_F(ForecastE2E, AccuracyOfServedForecastsIsTrackedInDriftStatusStatusAndMetrics) {
+  wait_for_forecasts(daemon, kServers.size(), 29);
+  const json drift = get_json(daemon, "/drift/status");
+  EXPECT_EQ(drift["servers_scored"], kServers.size());
+  const json& cell = drift["metrics"]["cpu_user_pct"]["5m"];
+  // Steps posted faster than cycles run are forecast together: at least one score per server.
+  EXPECT_GE(cell["samples"].get<int64_t>(), static_cast<int64_t>(kServers.size()));
+  EXPECT_GE(cell["coverage_p10_p90"].get<double>(), 0.0);
+  EXPECT_LE(cell["coverage_p10_p90"].get<double>(), 1.0);
+  int served = 0;
+  for (const char* c : {"model", "robust_profile", "last_value"}) {
+    served += cell["served_by"][c].get<int>();
+    EXPECT_TRUE(cell["mae_p50"][c].is_number()) << c;
+  }
+  EXPECT_EQ(served, static_cast<int>(kServers.size()));
+  for (const char* h : {"5m", "30m", "1h", "4h", "8h"}) EXPECT_TRUE(drift["horizons"].contains(h)) << h;
+
+  const json one = get_json(daemon, "/drift/status?server=ppdb001");
+  EXPECT_EQ(one["server"], "ppdb001");
+  EXPECT_GE(one["metrics"]["mem_used_pct"]["5m"]["samples"].get<int>(), 1);
+  EXPECT_EQ(one["metrics"]["mem_used_pct"]["8h"]["samples"], 0);  // no +8 h actual yet
+  const json missing = get_json(daemon, "/drift/status?server=nosuch01", 404);
+  EXPECT_NE(missing["message"].get<std::string>().find("server"), std::string::npos);
+
+  const json status = get_json(daemon, "/status");
+  EXPECT_EQ(status["forecast_quality"]["servers_scored"], kServers.size());
+  const json prediction = get_json(daemon, "/predictions/ppdb001");
+  EXPECT_EQ(prediction["served_by"]["cpu_user_pct"].size(), 5u);
+  auto metrics = daemon.client(kKey).Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("nordiq_forecast_coverage_p10_p90{metric=\"cpu_user_pct\",horizon=\"5m\"}"),
+            std::string::npos);
+}
+
 TEST_F(ForecastE2E, MetricsEndpointPassesPromtool) {
   wait_for_forecasts(daemon, kServers.size(), 29);
   auto res = daemon.client(kKey).Get("/metrics");

@@ -148,7 +148,7 @@ TEST(EvalReportJson, HasExactlyTheShapeOfTheIssue) {
   std::vector<std::string> keys;
   for (const auto& [k, v] : j.items()) keys.push_back(k);
   EXPECT_EQ(keys, (std::vector<std::string>{"windows", "overall", "per_metric", "per_horizon"}));
-  const std::vector<std::string> models = {"model", "last_value", "seasonal_naive",
+  const std::vector<std::string> models = {"model", "served", "last_value", "seasonal_naive",
                                            "linear_trend", "robust_profile"};
   const std::vector<std::string> scores = {"quantile_loss", "mae_p50", "coverage_p10_p90",
                                            "skill_vs_last_value"};

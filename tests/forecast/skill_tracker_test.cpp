@@ -1,0 +1,143 @@
+// The serving safety net: which forecast is served, how its band is calibrated, and that the
+// tracker only learns from actuals that have arrived.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "forecast/baseline.hpp"
+#include "forecast/served_forecaster.hpp"
+#include "forecast/skill_tracker.hpp"
+#include "window_fixture.hpp"
+
+namespace nordiq::forecast {
+namespace {
+
+constexpr int64_t kStep = 300'000;
+constexpr int kH = kHorizonSteps;
+constexpr EpochMs kT0 = 1736935200000;  // 2025-01-15T10:00:00Z
+constexpr size_t kRow = static_cast<size_t>(kNumMetrics) * kNumQuantiles * kH;
+
+// A flat forecast: p50 everywhere, the other quantiles p50 + z_q · spread.
+std::vector<float> flat(float p50, float spread) {
+  std::vector<float> v(kRow);
+  for (int k = 0; k < kNumMetrics; ++k)
+    for (int q = 0; q < kNumQuantiles; ++q)
+      for (int t = 0; t < kH; ++t)
+        v[(static_cast<size_t>(k) * kNumQuantiles + q) * kH + t] = p50 + static_cast<float>(kNormalZ[q]) * spread;
+  return v;
+}
+
+struct Replay {
+  SkillTracker tracker{kStep, kH};
+  std::vector<float> out = std::vector<float>(kRow);
+  std::vector<uint8_t> served_by = std::vector<uint8_t>(kNumMetrics * kNumEvalHorizons);
+  EpochMs last = kT0;
+
+  // One step: the actual arrives (every metric = y), then the next forecast is served.
+  void step(float y, const std::vector<float>& model, const std::vector<float>& robust,
+            const std::vector<float>& last_value) {
+    last += kStep;
+    std::vector<float> row(kNumMetrics, y);
+    tracker.observe(0, last, 1, row.data());
+    tracker.serve(0, last, {model.data(), robust.data(), last_value.data()}, out.data(), served_by.data());
+  }
+  Candidate served(int metric, int band) const {
+    return static_cast<Candidate>(served_by[metric * kNumEvalHorizons + band]);
+  }
+  const BandSkill& skill(int metric, int band) const { return (*tracker.find(0))[metric][band]; }
+};
+
+TEST(SkillTracker, ServesTheCandidateThatHasBeenRightOnceThereIsEnoughEvidence) {
+  Replay run;
+  const auto model = flat(60, 1), robust = flat(50.5f, 1), last_value = flat(55, 1);
+  for (int i = 0; i < 5; ++i) run.step(50, model, robust, last_value);
+  for (int b = 0; b < kNumEvalHorizons; ++b) EXPECT_EQ(run.served(0, b), Candidate::model) << "band " << b;
+  for (int i = 0; i < 400; ++i) run.step(50, model, robust, last_value);
+  for (int b = 0; b < kNumEvalHorizons; ++b) {
+    EXPECT_EQ(run.served(0, b), Candidate::robust_profile) << "band " << b;
+    EXPECT_EQ(run.skill(0, b).switches, 1u) << "band " << b;
+  }
+  // What is served is the robust forecast's p50.
+  EXPECT_FLOAT_EQ(run.out[(0 * kNumQuantiles + kP50) * kH + 50], 50.5f);
+}
+
+TEST(SkillTracker, DoesNotFlapBetweenCandidatesThatAreAboutAsGood) {
+  Replay run;
+  std::mt19937 rng(7);
+  std::normal_distribution<float> noise(0.f, 2.f);
+  const auto model = flat(50.1f, 2), robust = flat(49.9f, 2), last_value = flat(70, 2);
+  for (int i = 0; i < 3000; ++i) run.step(50 + noise(rng), model, robust, last_value);
+  for (int b = 0; b < kNumEvalHorizons; ++b) {
+    EXPECT_LE(run.skill(0, b).switches, 1u) << "band " << b;
+    EXPECT_NE(run.served(0, b), Candidate::last_value) << "band " << b;
+  }
+}
+
+TEST(SkillTracker, RecalibratesABandThatIsTooWideOrTooNarrowTowardEightyPercentCoverage) {
+  for (const float spread : {4.f, 0.25f}) {  // true σ = 1: the p10–p90 band should be ±1.28
+    Replay run;
+    std::mt19937 rng(11);
+    std::normal_distribution<float> noise(0.f, 1.f);
+    const auto model = flat(50, spread), other = flat(80, 1);
+    for (int i = 0; i < 4000; ++i) run.step(50 + noise(rng), model, other, other);
+    for (int b = 0; b < kNumEvalHorizons; ++b) {
+      const BandSkill& s = run.skill(0, b);
+      EXPECT_EQ(s.served, Candidate::model);
+      EXPECT_NEAR(s.served_coverage, 0.8, 0.1) << "spread " << spread << " band " << b;
+      EXPECT_NEAR(s.width[0] * spread, 1.0, 0.35) << "spread " << spread << " band " << b;
+    }
+    // The served band is the model's, scaled: p90 − p50 ≈ 1.28 σ.
+    const float p50 = run.out[(0 * kNumQuantiles + kP50) * kH + 10];
+    const float p90 = run.out[(0 * kNumQuantiles + kP90) * kH + 10];
+    EXPECT_NEAR(p90 - p50, 1.28f, 0.5f) << "spread " << spread;
+  }
+}
+
+TEST(SkillTracker, ScoresAForecastOnlyOnceItsTargetHasArrived) {
+  SkillTracker tracker(kStep, kH);
+  const auto c = flat(50, 1);
+  std::vector<float> out(kRow);
+  tracker.serve(0, kT0, {c.data(), c.data(), c.data()}, out.data());
+  std::vector<float> rows(kNumMetrics * 6, 50.f);
+  tracker.observe(0, kT0 + kStep, 1, rows.data());  // +5 min has arrived, +10..+30 min not
+  EXPECT_EQ((*tracker.find(0))[0][0].samples, 1u);
+  EXPECT_EQ((*tracker.find(0))[0][1].samples, 0u);
+  tracker.observe(0, kT0 + 2 * kStep, 5, rows.data());  // through +30 min
+  EXPECT_EQ((*tracker.find(0))[0][1].samples, 1u);
+  EXPECT_EQ((*tracker.find(0))[0][4].samples, 0u);
+  EXPECT_EQ(tracker.observed_through(0), kT0 + 6 * kStep);
+}
+
+// The eval replay hands a server's consecutive origins in one batch; serving hands one origin per
+// cycle. Both must serve the same forecasts: the batch is processed causally, in order.
+TEST(ServedForecaster, ABatchOfConsecutiveOriginsServesWhatOneAtATimeServes) {
+  const auto series = testing::OwnedWindow::make(420, [](int k, int i) {
+    return testing::plausible(k, i) + (i > 300 ? 15.f : 0.f);  // a level shift late on
+  });
+  ServedForecaster one(std::make_unique<BaselineForecaster>(), kStep), batched(std::make_unique<BaselineForecaster>(), kStep);
+  ForecastBatch a, b;
+  std::vector<float> one_at_a_time;
+  for (int len = 1; len <= 420; ++len) {
+    const WindowView v = series.view(len, 3);
+    one.forecast(std::span(&v, 1), a);
+    one_at_a_time.insert(one_at_a_time.end(), a.values.begin(), a.values.end());
+  }
+  std::vector<float> in_batches;
+  for (int lo = 1; lo <= 420; lo += 64) {
+    std::vector<WindowView> views;
+    for (int len = lo; len < lo + 64 && len <= 420; ++len) views.push_back(series.view(len, 3));
+    batched.forecast(views, b);
+    in_batches.insert(in_batches.end(), b.values.begin(), b.values.end());
+  }
+  ASSERT_EQ(one_at_a_time.size(), in_batches.size());
+  EXPECT_EQ(one_at_a_time, in_batches);
+  // And it learned something: some (metric, band) no longer serves the cold-start choice.
+  int moved = 0;
+  for (uint8_t c : b.served_by) moved += c != static_cast<uint8_t>(Candidate::model);
+  EXPECT_GT(moved, 0);
+}
+
+}  // namespace
+}  // namespace nordiq::forecast
