@@ -44,34 +44,55 @@ void change_offsets(const float* x, int begin, int end, RobustProfileScratch& s,
   }
 }
 
-// Offset of quantile q at horizon h (1-based steps), interpolated between anchors.
-float offset_at(const RobustOffsets& offsets, int h, int q) {
-  if (h <= kAnchors.front()) return offsets[0][q];
-  for (size_t a = 1; a < kAnchors.size(); ++a) {
-    if (h <= kAnchors[a]) {
-      const float f = static_cast<float>(h - kAnchors[a - 1]) / static_cast<float>(kAnchors[a] - kAnchors[a - 1]);
-      return offsets[a - 1][q] + f * (offsets[a][q] - offsets[a - 1][q]);
-    }
-  }
-  const float widen = std::sqrt(static_cast<float>(h) / static_cast<float>(kAnchors.back()));
-  return offsets[kAnchors.size() - 1][q] * widen;
-}
-
-// Every metric's 7 paths: p50 = point(metric, step time); the other quantiles add the h-step
-// change offsets; clamped to the metric's range (monotone, so quantiles never cross).
-template <class Point>
-void write_paths(const RobustFit& fit, int horizon, float* values, Point point) {
-  auto path = [&](int k, int q) { return values + (static_cast<size_t>(k) * kNumQuantiles + q) * horizon; };
-  if (fit.empty) {
+// Every metric's 7 paths: p50 = level or last value (+ the seasonal shape); the other
+// quantiles add the h-step change offsets; clamped to the metric's range (monotone, so quantiles
+// never cross). Per-step lookups (hour bin, slot, anchor interpolation) are made once, not per
+// metric and quantile.
+void write_paths(const RobustFit& fit, const RobustLevel& lv, int horizon, float* values, bool seasonal) {
+  if (lv.empty || fit.empty) {
     std::fill(values, values + static_cast<size_t>(kNumMetrics) * kNumQuantiles * horizon, 0.f);
     return;
   }
+  struct StepLookup {
+    int bin, slot, anchor;  // anchor: the upper one; 0 = before the first
+    float frac, widen;
+  };
+  thread_local std::vector<StepLookup> steps;
+  steps.resize(static_cast<size_t>(horizon));
+  for (int t = 0; t < horizon; ++t) {
+    const EpochMs when = lv.last_step + (t + 1) * fit.step_ms;
+    StepLookup& l = steps[t];
+    l.bin = hour_bin(when);
+    l.slot = fit.slot_of(when);
+    const int h = t + 1;
+    l.anchor = 0;
+    l.frac = 0.f;
+    l.widen = 1.f;
+    while (l.anchor < static_cast<int>(kAnchors.size()) && kAnchors[l.anchor] < h) ++l.anchor;
+    if (l.anchor == static_cast<int>(kAnchors.size())) {
+      l.widen = std::sqrt(static_cast<float>(h) / static_cast<float>(kAnchors.back()));
+    } else if (l.anchor > 0) {
+      l.frac = static_cast<float>(h - kAnchors[l.anchor - 1]) /
+               static_cast<float>(kAnchors[l.anchor] - kAnchors[l.anchor - 1]);
+    }
+  }
+  const int last_anchor = static_cast<int>(kAnchors.size()) - 1;
   for (int k = 0; k < kNumMetrics; ++k) {
     const RobustMetricFit& m = fit.metric[k];
-    for (int t = 0; t < horizon; ++t) {
-      const float p50 = point(m, fit.last_step + (t + 1) * fit.step_ms);
-      for (int q = 0; q < kNumQuantiles; ++q)
-        path(k, q)[t] = clamp_to_range(k, p50 + (q == kP50 ? 0.f : offset_at(m.offsets, t + 1, q)), 0.f);
+    const float base = seasonal ? lv.level[k] : lv.last[k];
+    for (int q = 0; q < kNumQuantiles; ++q) {
+      float* path = values + (static_cast<size_t>(k) * kNumQuantiles + q) * horizon;
+      for (int t = 0; t < horizon; ++t) {
+        const StepLookup& l = steps[t];
+        const float p50 = base + (seasonal ? m.seasonal(l.bin, l.slot) : 0.f);
+        float offset = 0.f;
+        if (q != kP50) {
+          if (l.anchor == 0) offset = m.offsets[0][q];
+          else if (l.anchor > last_anchor) offset = m.offsets[last_anchor][q] * l.widen;
+          else offset = m.offsets[l.anchor - 1][q] + l.frac * (m.offsets[l.anchor][q] - m.offsets[l.anchor - 1][q]);
+        }
+        path[t] = clamp_to_range(k, p50 + offset, 0.f);
+      }
     }
   }
 }
@@ -80,16 +101,18 @@ void write_paths(const RobustFit& fit, int horizon, float* values, Point point) 
 
 RobustFit::RobustFit() = default;
 
-void fit_robust_profile(const WindowView& w, RobustFit& fit, RobustProfileScratch& s) {
+void fit_robust_profile(const WindowView& w, RobustFit& fit, RobustLevel& level, RobustProfileScratch& s) {
   fit.empty = w.length <= 0;
-  if (fit.empty) return;
+  if (fit.empty) {
+    level.empty = true;
+    return;
+  }
   const int L = w.length;
-  fit.last_step = w.last_step();
+  fit.fitted_step = w.last_step();
+  fit.fitted_length = L;
   fit.step_ms = w.step_ms;
   const int day_steps = static_cast<int>(std::max<int64_t>(1, kRobustProfileMs / w.step_ms));
-  const int level_steps = static_cast<int>(std::max<int64_t>(1, kRobustLevelMs / w.step_ms));
   const int day_begin = std::max(0, L - day_steps);
-  const int level_begin = std::max(0, L - level_steps);
   // Slots within the hour, when the step divides the hour into a few (12 for 5-min steps).
   fit.slots = kMsPerHour % w.step_ms == 0 && kMsPerHour / w.step_ms <= kRobustMaxSlots
                   ? static_cast<int>(kMsPerHour / w.step_ms)
@@ -103,7 +126,6 @@ void fit_robust_profile(const WindowView& w, RobustFit& fit, RobustProfileScratc
   for (int k = 0; k < kNumMetrics; ++k) {
     RobustMetricFit& m = fit.metric[k];
     const float* x = w.metric[k];
-    m.last = x[L - 1];
     // Hour-of-day profile over the last day, relative to the day's median.
     s.values.assign(x + day_begin, x + L);
     const float day_median = median_inplace(s.values);
@@ -134,30 +156,48 @@ void fit_robust_profile(const WindowView& w, RobustFit& fit, RobustProfileScratc
                               ? shrink(median_inplace(s.values), s.values.size())
                               : 0.f;
     }
+    change_offsets(x, day_begin, L, s, m.offsets);
+  }
+  fit_robust_level(w, fit, level, s);
+}
+
+void fit_robust_level(const WindowView& w, const RobustFit& fit, RobustLevel& level, RobustProfileScratch& s) {
+  level.empty = w.length <= 0 || fit.empty;
+  if (level.empty) return;
+  const int L = w.length;
+  level.last_step = w.last_step();
+  const int level_steps = static_cast<int>(std::max<int64_t>(1, kRobustLevelMs / w.step_ms));
+  const int level_begin = std::max(0, L - level_steps);
+  s.bins.resize(static_cast<size_t>(L - level_begin));
+  s.slots.resize(static_cast<size_t>(L - level_begin));
+  for (int i = level_begin; i < L; ++i) {
+    s.bins[i - level_begin] = hour_bin(w.first_step + i * w.step_ms);
+    s.slots[i - level_begin] = fit.slot_of(w.first_step + i * w.step_ms);
+  }
+  for (int k = 0; k < kNumMetrics; ++k) {
+    const RobustMetricFit& m = fit.metric[k];
+    const float* x = w.metric[k];
+    level.last[k] = x[L - 1];
     // The level: the median of the recent, de-seasonalised values.
     s.deseasonalised.clear();
     for (int i = level_begin; i < L; ++i)
-      s.deseasonalised.push_back(x[i] - m.seasonal(s.bins[i - day_begin], s.slots[i - day_begin]));
-    m.level = median_inplace(s.deseasonalised);
-    change_offsets(x, day_begin, L, s, m.offsets);
+      s.deseasonalised.push_back(x[i] - m.seasonal(s.bins[i - level_begin], s.slots[i - level_begin]));
+    level.level[k] = median_inplace(s.deseasonalised);
   }
 }
 
-void write_robust_profile(const RobustFit& fit, int horizon, float* values) {
-  write_paths(fit, horizon, values, [&](const RobustMetricFit& m, EpochMs t) {
-    return m.level + m.seasonal(hour_bin(t), fit.slot_of(t));
-  });
+void write_robust_profile(const RobustFit& fit, const RobustLevel& level, int horizon, float* values) {
+  write_paths(fit, level, horizon, values, true);
 }
 
-void write_last_value_band(const RobustFit& fit, int horizon, float* values) {
-  write_paths(fit, horizon, values, [](const RobustMetricFit& m, EpochMs) { return m.last; });
+void write_last_value_band(const RobustFit& fit, const RobustLevel& level, int horizon, float* values) {
+  write_paths(fit, level, horizon, values, false);
 }
 
 void robust_profile_forecast(const WindowView& w, int horizon, float* values,
                              RobustProfileScratch& scratch) {
-  RobustFit& fit = scratch.fit;
-  fit_robust_profile(w, fit, scratch);
-  write_robust_profile(fit, horizon, values);
+  fit_robust_profile(w, scratch.fit, scratch.level, scratch);
+  write_robust_profile(scratch.fit, scratch.level, horizon, values);
 }
 
 int RobustFit::slot_of(EpochMs t) const {

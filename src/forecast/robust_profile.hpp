@@ -44,23 +44,31 @@ inline constexpr std::array<int, 8> kRobustAnchors = {1, 2, 3, 6, 12, 24, 48, 96
 // Quantile offsets (Q_q − median) of the h-step changes, per anchor horizon.
 using RobustOffsets = std::array<std::array<float, kNumQuantiles>, kRobustAnchors.size()>;
 
+// The shape of one metric: what changes slowly and is costly to fit (refit hourly in serving).
 struct RobustMetricFit {
-  float last = 0;   // the window's last value
-  float level = 0;  // median of the de-seasonalised last 4 h
-  std::array<float, 24> profile{};                  // hour of day (UTC)
+  std::array<float, 24> profile{};                    // hour of day (UTC)
   std::array<float, kRobustMaxSlots> slot_profile{};  // position within the hour
   RobustOffsets offsets{};
   float seasonal(int bin, int slot) const { return profile[bin] + (slot >= 0 ? slot_profile[slot] : 0.f); }
 };
 
+// The shape of every metric, fitted on a window ending at `fitted_step` of `fitted_length` steps.
 struct RobustFit {
   RobustFit();
-  bool empty = true;  // no steps: flat zero paths
-  EpochMs last_step = 0;
+  bool empty = true;  // fitted on no step
+  EpochMs fitted_step = 0;
+  int fitted_length = 0;
   int64_t step_ms = 0;
   int slots = 0;  // positions within the hour (0: the step does not divide the hour)
   std::array<RobustMetricFit, kNumMetrics> metric;
   int slot_of(EpochMs t) const;  // −1 without slots
+};
+
+// What follows the present: the last value and the de-seasonalised level, per metric.
+struct RobustLevel {
+  bool empty = true;  // no step: flat zero paths
+  EpochMs last_step = 0;
+  std::array<float, kNumMetrics> last{}, level{};
 };
 
 // Reusable scratch space: one per thread, so a steady loop allocates nothing.
@@ -68,17 +76,20 @@ struct RobustProfileScratch {
   std::vector<float> values, changes, deseasonalised;
   std::vector<int> bins, slots;
   RobustFit fit;
+  RobustLevel level;
 };
 
-// Phase 1: reads the window (any length; none gives an empty fit).
-void fit_robust_profile(const WindowView& w, RobustFit& fit, RobustProfileScratch& scratch);
-// Phase 2: values[k][q][t] (ForecastBatch layout, `horizon` steps per path).
-void write_robust_profile(const RobustFit& fit, int horizon, float* values);
+// Fits the shape and the level of a window (any length; none gives empty fits).
+void fit_robust_profile(const WindowView& w, RobustFit& fit, RobustLevel& level, RobustProfileScratch& scratch);
+// Only the level, with a shape fitted earlier (same step): the cheap part, done every step.
+void fit_robust_level(const WindowView& w, const RobustFit& fit, RobustLevel& level, RobustProfileScratch& scratch);
+// values[k][q][t] (ForecastBatch layout, `horizon` steps per path).
+void write_robust_profile(const RobustFit& fit, const RobustLevel& level, int horizon, float* values);
 // Persistence with the robust band: p50 = the last value, the other quantiles its h-step change
 // offsets (the empirical band of a random walk from the last value), clamped to range.
-void write_last_value_band(const RobustFit& fit, int horizon, float* values);
+void write_last_value_band(const RobustFit& fit, const RobustLevel& level, int horizon, float* values);
 
-// Both phases for one window. A window with no step gets a flat zero forecast.
+// Both fits and the paths for one window. A window with no step gets a flat zero forecast.
 void robust_profile_forecast(const WindowView& w, int horizon, float* values,
                              RobustProfileScratch& scratch);
 

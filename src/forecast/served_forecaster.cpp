@@ -11,15 +11,38 @@ ServedForecaster::ServedForecaster(std::unique_ptr<Forecaster> model, int64_t st
       description_(std::string(model_->description()) + " (served)"),
       tracker_(step_ms, horizon) {}
 
+int robust_refit_interval(int fitted_length, int64_t step_ms) {
+  const int hour = static_cast<int>(std::max<int64_t>(1, 3'600'000 / step_ms));
+  return std::clamp(fitted_length / 8, 1, hour);
+}
+
+const RobustFit& ServedForecaster::shape_for(const WindowView& w) {
+  if (w.server >= shapes_.size()) shapes_.resize(static_cast<size_t>(w.server) + 1);
+  std::shared_ptr<RobustFit>& shape = shapes_[w.server];
+  const bool stale = !shape || shape->empty || shape->step_ms != w.step_ms || w.last_step() < shape->fitted_step ||
+                     w.last_step() - shape->fitted_step >= robust_refit_interval(shape->fitted_length, w.step_ms) * w.step_ms;
+  if (stale) {
+    if (!shape || shape.use_count() > 1) shape = std::make_shared<RobustFit>();
+    fit_robust_profile(w, *shape, scratch_.level, scratch_);
+  }
+  return *shape;
+}
+
 void ServedForecaster::prepare(std::span<const WindowView> windows, ForecastBatch& out) {
   model_->prepare(windows, out);
   const size_t n = windows.size();
-  if (fits_.size() < n) fits_.resize(n);
+  if (levels_.size() < n) levels_.resize(n);
+  batch_shapes_.assign(n, nullptr);
   actuals_.clear();
   actual_rows_.clear();
   for (size_t b = 0; b < n; ++b) {
     const WindowView& w = windows[b];
-    fit_robust_profile(w, fits_[b], scratch_);
+    if (w.length > 0) {
+      fit_robust_level(w, shape_for(w), levels_[b], scratch_);
+      batch_shapes_[b] = shapes_[w.server];
+    } else {
+      levels_[b].empty = true;
+    }
     // The steps this server's pending forecasts have not been scored against yet (at most one
     // horizon: older targets can no longer be pending).
     if (w.server >= batch_seen_.size()) batch_seen_.resize(static_cast<size_t>(w.server) + 1, 0);
@@ -50,12 +73,12 @@ void ServedForecaster::run(ForecastBatch& out) {
     const Actuals& a = actuals_[b];
     tracker_.observe(a.server, a.first_step, a.steps, actual_rows_.data() + a.offset);
     batch_seen_[a.server] = 0;
-    if (fits_[b].empty) continue;  // no step at all: the model's flat forecast stays
+    if (levels_[b].empty) continue;  // no step at all: the model's flat forecast stays
     float* row = out.values.data() + b * stride;
     std::memcpy(model_row, row, stride * sizeof(float));
-    write_robust_profile(fits_[b], H, robust_row);
-    write_last_value_band(fits_[b], H, last_value_row);
-    tracker_.serve(a.server, fits_[b].last_step, {model_row, robust_row, last_value_row}, row,
+    write_robust_profile(*batch_shapes_[b], levels_[b], H, robust_row);
+    write_last_value_band(*batch_shapes_[b], levels_[b], H, last_value_row);
+    tracker_.serve(a.server, levels_[b].last_step, {model_row, robust_row, last_value_row}, row,
                    out.served_by.data() + static_cast<size_t>(b) * kNumMetrics * kNumEvalHorizons);
   }
 }

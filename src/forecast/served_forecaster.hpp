@@ -3,8 +3,10 @@
 // choosing, per (server, metric, horizon band), which forecast a user gets and how wide its band
 // is. A Forecaster like the others, so the forecast cycle, risk and the API are unchanged:
 //
-//   prepare (under the store's lock): the model's prepare; the robust fit of every window; the
-//            actuals each server's pending forecasts need (the steps since it was last scored);
+//   prepare (under the store's lock): the model's prepare; the robust level of every window (its
+//            shape — profiles and change quantiles, the costly part — is refitted per server
+//            once an hour, more often while the server is young); the actuals each server's
+//            pending forecasts need (the steps since it was last scored);
 //   run     (no lock): the model's run; then per window, in batch order: score the pending
 //            forecasts, write the candidates, serve. Processing in batch order keeps it causal
 //            when a batch holds one server's consecutive origins (the eval replay).
@@ -13,6 +15,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -37,7 +40,12 @@ class ServedForecaster final : public Forecaster {
   std::string description_;
   SkillTracker tracker_;
   RobustProfileScratch scratch_;
-  std::vector<RobustFit> fits_;  // [batch]
+  // Per ServerId: the latest robust shape. A batch keeps the shape each of its windows used, so
+  // a refit mid-batch (the eval replay's batches are one server's consecutive steps) allocates
+  // a new one instead of changing what earlier windows of the batch see.
+  std::vector<std::shared_ptr<RobustFit>> shapes_;
+  std::vector<std::shared_ptr<const RobustFit>> batch_shapes_;  // [batch]
+  std::vector<RobustLevel> levels_;                             // [batch]
   struct Actuals {
     ServerId server;
     EpochMs first_step;
@@ -48,6 +56,12 @@ class ServedForecaster final : public Forecaster {
   std::vector<float> actual_rows_;   // [Σ steps][kNumMetrics]
   std::vector<EpochMs> batch_seen_;  // per ServerId: newest step already handed over this batch
   std::vector<float> candidate_rows_;  // [kNumCandidates][K][Q][horizon]
+
+  const RobustFit& shape_for(const WindowView& w);
 };
+
+// Steps between refits of a server's robust shape fitted on `fitted_length` steps: every step
+// while it has under 8, then an eighth of its length, at most an hour.
+int robust_refit_interval(int fitted_length, int64_t step_ms);
 
 }  // namespace nordiq::forecast

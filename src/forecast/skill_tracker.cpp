@@ -15,6 +15,7 @@ constexpr int kServedSlot = kNumCandidates;  // index of the served forecast in 
 
 // Floor division, so negative step numbers (before 1970) stay aligned too.
 int64_t step_number(EpochMs t, int64_t step_ms) { return t / step_ms - (t % step_ms < 0); }
+int64_t positive_mod(int64_t a, int64_t m) { return ((a % m) + m) % m; }
 
 // |y − p50| over the band's half-width on y's side: ≤ w means inside the band scaled by w.
 float band_ratio(float y, float p10, float p50, float p90, float floor) {
@@ -108,15 +109,22 @@ void SkillTracker::serve(ServerId server, EpochMs last_step,
   auto offset = [&](int k, int q) { return (static_cast<size_t>(k) * kNumQuantiles + q) * path_len; };
   auto path = [&](const float* v, int k, int q) { return v + offset(k, q); };
   for (int k = 0; k < kNumMetrics; ++k) {
-    for (int t = 0; t < horizon_; ++t) {
-      const BandSkill& bs = s.bands[k][band_of_step_[t]];
+    // Runs of steps in one band share the candidate and its band factor.
+    for (int t0 = 0; t0 < horizon_;) {
+      const int band = band_of_step_[t0];
+      int t1 = t0 + 1;
+      while (t1 < horizon_ && band_of_step_[t1] == band) ++t1;
+      const BandSkill& bs = s.bands[k][band];
       const float* cand = candidates[static_cast<int>(bs.served)];
       const float w = bs.width[static_cast<int>(bs.served)];
-      const float p50 = path(cand, k, kP50)[t];
+      const float* p50 = path(cand, k, kP50);
       for (int q = 0; q < kNumQuantiles; ++q) {
-        const float v = q == kP50 ? p50 : p50 + w * (path(cand, k, q)[t] - p50);
-        out[offset(k, q) + t] = clamp_to_range(k, v, p50);
+        const float* src = path(cand, k, q);
+        float* dst = out + offset(k, q);
+        for (int t = t0; t < t1; ++t)
+          dst[t] = q == kP50 ? p50[t] : clamp_to_range(k, p50[t] + w * (src[t] - p50[t]), p50[t]);
       }
+      t0 = t1;
     }
     if (served_by)
       for (int b = 0; b < kNumEvalHorizons; ++b) served_by[k * kNumEvalHorizons + b] = static_cast<uint8_t>(s.bands[k][b].served);
@@ -124,12 +132,12 @@ void SkillTracker::serve(ServerId server, EpochMs last_step,
   // Keep this origin's forecasts at one step of each band, to score when the actual arrives.
   const int64_t origin = step_number(last_step, step_ms_);
   for (int b = 0; b < kNumEvalHorizons; ++b) {
-    if (!bands_[b].valid() || origin % stride_[b] != 0) continue;
+    if (!bands_[b].valid() || positive_mod(origin, stride_[b]) != 0) continue;
     const int64_t sample = origin / stride_[b];
-    Pending& p = s.pending[b][static_cast<size_t>(sample % kPendingPerBand)];
+    Pending& p = s.pending[b][static_cast<size_t>(positive_mod(sample, kPendingPerBand))];
     // The scored step walks through the band, so the score is the band's and not one step's
     // (a horizon of whole hours would flatter persistence on hourly patterns).
-    const int t = bands_[b].first + static_cast<int>(sample % (bands_[b].end - bands_[b].first));
+    const int t = bands_[b].first + static_cast<int>(positive_mod(sample, bands_[b].end - bands_[b].first));
     p.target = last_step + (t + 1) * step_ms_;
     for (int k = 0; k < kNumMetrics; ++k) {
       for (int c = 0; c <= kNumCandidates; ++c) {
