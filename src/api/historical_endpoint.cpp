@@ -26,15 +26,18 @@ struct Range {
   EpochMs from, to;
 };
 
-Range range_of(const httplib::Request& req) {
+// Ranges are in data time (issue #11): they end at the fleet's newest closed step (its end), so
+// a backfill of last week is served as last week, not as the minutes it took to load; the wall
+// clock only before the first forecast.
+Range range_of(const httplib::Request& req, const ForecastService& service) {
   const std::string name = req.has_param("time_range") ? req.get_param_value("time_range") : "1d";
   const auto ms = parse_time_range(name);
   if (!ms)
     throw HttpError(400, "invalid_parameter",
                     fmt::format("time_range: '{}' is not one of 30m, 1h, 8h, 1d, 1w, 1M", name));
-  const EpochMs now = now_ms();
-  // Snapshots are keyed by step start, which may run ahead of the wall clock by up to the 5 min
-  // that records may be in the future: include a little future.
+  const auto snap = service.snapshot();
+  const EpochMs now = snap->latest_step ? snap->latest_step + service.store().options().window.step_ms() : now_ms();
+  // Include a little future: a step that closes while the request runs.
   return {name, now - *ms, now + 3'600'000};
 }
 
@@ -93,7 +96,7 @@ std::optional<int64_t> parse_time_range(std::string_view s) {
 
 void add_historical_routes(ApiServer& api, std::shared_ptr<ForecastService> service) {
   api.get("/historical/summary", Role::read, [service](const httplib::Request& req, httplib::Response& res) {
-    const Range r = range_of(req);
+    const Range r = range_of(req, *service);
     auto& store = service->alert_store();
     const auto snaps = store.snapshots(r.from, r.to);
     const auto events = store.events(r.from, r.to);
@@ -101,7 +104,7 @@ void add_historical_routes(ApiServer& api, std::shared_ptr<ForecastService> serv
     for (const auto& e : events) counts[e.event] = counts[e.event].get<int>() + 1;
     nlohmann::json body = {{"time_range", r.name},
                            {"from", format_iso8601(r.from)},
-                           {"to", format_iso8601(now_ms())},
+                           {"to", format_iso8601(r.to - 3'600'000)},
                            {"snapshots", snaps.size()},
                            {"alert_events", counts}};
     if (!snaps.empty()) {
@@ -124,14 +127,14 @@ void add_historical_routes(ApiServer& api, std::shared_ptr<ForecastService> serv
   });
 
   api.get("/historical/alerts", Role::read, [service](const httplib::Request& req, httplib::Response& res) {
-    const Range r = range_of(req);
+    const Range r = range_of(req, *service);
     nlohmann::json events = nlohmann::json::array();
     for (const auto& e : service->alert_store().events(r.from, r.to)) events.push_back(event_json(e));
     ApiServer::send_json(res, 200, {{"time_range", r.name}, {"count", events.size()}, {"events", std::move(events)}});
   });
 
   api.get("/historical/environment", Role::read, [service](const httplib::Request& req, httplib::Response& res) {
-    const Range r = range_of(req);
+    const Range r = range_of(req, *service);
     nlohmann::json snaps = nlohmann::json::array();
     for (const auto& s : service->alert_store().snapshots(r.from, r.to)) snaps.push_back(snapshot_json(s));
     ApiServer::send_json(res, 200, {{"time_range", r.name}, {"count", snaps.size()}, {"snapshots", std::move(snaps)}});
@@ -139,7 +142,7 @@ void add_historical_routes(ApiServer& api, std::shared_ptr<ForecastService> serv
 
   api.get(R"(/historical/server/([^/]+))", Role::read, [service](const httplib::Request& req, httplib::Response& res) {
     const std::string name = req.matches[1];
-    const Range r = range_of(req);
+    const Range r = range_of(req, *service);
     const auto id = service->store().windows().read([&](const WindowStore& w) { return w.find(name); });
     if (!id) throw HttpError(404, "not_found", fmt::format("unknown server '{}'", name));
     auto& store = service->alert_store();
@@ -159,7 +162,7 @@ void add_historical_routes(ApiServer& api, std::shared_ptr<ForecastService> serv
   });
 
   api.get("/historical/export/alerts", Role::read, [service](const httplib::Request& req, httplib::Response& res) {
-    const Range r = range_of(req);
+    const Range r = range_of(req, *service);
     std::string csv =
         "timestamp,event,server_name,metric,level,previous_level,threshold,current,eta_p90_min,"
         "eta_p50_min,eta_p10_min,message,opened_at\r\n";
@@ -181,7 +184,7 @@ void add_historical_routes(ApiServer& api, std::shared_ptr<ForecastService> serv
   });
 
   api.get("/historical/export/environment", Role::read, [service](const httplib::Request& req, httplib::Response& res) {
-    const Range r = range_of(req);
+    const Range r = range_of(req, *service);
     std::string csv =
         "timestamp,total_servers,critical,warning,degraded,healthy,fleet_health,mean_risk,prob_30m,"
         "prob_8h,open_alerts\r\n";

@@ -15,12 +15,14 @@ constexpr int64_t kPruneEveryMs = 3'600'000;
 }  // namespace
 
 ForecastService::ForecastService(FleetStore& store, std::unique_ptr<forecast::Forecaster> forecaster,
-                                 ModelStatus model)
+                                 ModelStatus model, risk::AlertConfig alerts)
     : store_(store),
       forecaster_(std::move(forecaster)),
       served_(dynamic_cast<const forecast::ServedForecaster*>(forecaster_.get())),
       model_(std::move(model)),
+      alert_config_(alerts),
       alert_store_(std::make_unique<risk::AlertStore>(store.database())),
+      tracker_(alerts.policy),
       snapshot_(std::make_shared<PredictionSnapshot>()) {}
 
 ForecastService::~ForecastService() { stop(); }
@@ -139,7 +141,8 @@ std::shared_ptr<ServerForecast> ForecastService::build_server(const forecast::Fo
   now_view.step_ms = sf->step_ms;
   for (int k = 0; k < kNumMetrics; ++k) now_view.metric[k] = &sf->current[k];
   sf->risk = risk::assess_risk(now_view, batch, b);
-  risk::detect_alerts(now_view, batch, b, sf->risk, sf->alerts);
+  risk::detect_alerts(now_view, batch, b, sf->risk, sf->alerts, alert_config_.rules, m.steps,
+                      alert_config_.thresholds_for(sf->profile));
   render_server_fragments(*sf);
   return sf;
 }
@@ -193,7 +196,14 @@ void ForecastService::run_cycle(std::span<const ServerId> servers) {
     forecasts_[static_cast<int>(batch_.model[b])].fetch_add(1, std::memory_order_relaxed);
   }
   events_scratch_.clear();
-  tracker_.update(forecast_ids, alerts_scratch_, now,
+  // Events carry the data time of their server's step (its end: when the forecast could be made),
+  // not the wall clock: a backfill of last week is last week's alerts.
+  for (size_t i = 0; i < meta_.size(); ++i) {
+    const ServerId id = meta_[i].id;
+    if (id >= step_end_.size()) step_end_.resize(static_cast<size_t>(id) + 1, 0);
+    step_end_[id] = meta_[i].last_step + views_[i].step_ms;
+  }
+  tracker_.update(forecast_ids, alerts_scratch_, [&](ServerId id) { return step_end_[id]; },
                   [&](ServerId id) {
                     for (size_t i = 0; i < meta_.size(); ++i)
                       if (meta_[i].id == id) return std::string(meta_[i].name);
@@ -259,6 +269,7 @@ void ForecastService::run_cycle(std::span<const ServerId> servers) {
     cycle_errors_.fetch_add(1, std::memory_order_relaxed);
     spdlog::error("forecast: cannot record alerts/fleet history: {}", e.what());
   }
+  if (on_alert_events_ && !events_scratch_.empty()) on_alert_events_(events_scratch_);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   snap->cycle_seconds = seconds;
   {

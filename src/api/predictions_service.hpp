@@ -9,6 +9,7 @@
 #include <array>
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -21,6 +22,7 @@
 #include "core/latency_histogram.hpp"
 #include "forecast/forecaster.hpp"
 #include "forecast/served_forecaster.hpp"
+#include "risk/alert_config.hpp"
 #include "risk/alert_store.hpp"
 #include "risk/alert_tracker.hpp"
 #include "risk/fleet_summary.hpp"
@@ -91,7 +93,7 @@ struct ModelStatus {
 class ForecastService {
  public:
   ForecastService(FleetStore& store, std::unique_ptr<forecast::Forecaster> forecaster,
-                  ModelStatus model);
+                  ModelStatus model, risk::AlertConfig alerts = risk::default_alert_config());
   ~ForecastService();
 
   // Restores open alerts, runs a first cycle for every restored server, subscribes to the
@@ -104,6 +106,13 @@ class ForecastService {
   void wait_idle();
   // Runs one cycle synchronously on the calling thread (tests, benchmarks, start-up).
   void run_cycle(std::span<const ServerId> servers);
+
+  // Called on the cycle's thread with each cycle's alert events (after they are recorded); set
+  // before start(). `nordiq eval alerts` scores them.
+  void on_alert_events(std::function<void(std::span<const risk::AlertEvent>)> callback) {
+    on_alert_events_ = std::move(callback);
+  }
+  const risk::AlertConfig& alert_config() const { return alert_config_; }
 
   risk::AlertStore& alert_store() { return *alert_store_; }
   FleetStore& store() const { return store_; }
@@ -127,8 +136,11 @@ class ForecastService {
   std::unique_ptr<forecast::Forecaster> forecaster_;
   const forecast::ServedForecaster* served_ = nullptr;  // forecaster_ when it is the served one
   ModelStatus model_;
+  risk::AlertConfig alert_config_;
   std::unique_ptr<risk::AlertStore> alert_store_;
   risk::AlertTracker tracker_;
+  std::function<void(std::span<const risk::AlertEvent>)> on_alert_events_;
+  std::vector<EpochMs> step_end_;  // per ServerId: the data time of this cycle's forecast
 
   // Cycle scratch, reused (worker thread only).
   forecast::ForecastBatch batch_;

@@ -64,7 +64,9 @@ std::unique_ptr<forecast::Forecaster> make_forecaster(const ServeOptions& option
 std::shared_ptr<ForecastService> add_forecast_service(ServeContext& ctx) {
   ModelStatus status;
   auto forecaster = make_forecaster(ctx.options, status);
-  auto service = std::make_shared<ForecastService>(ctx.store, std::move(forecaster), std::move(status));
+  const risk::AlertConfig alerts = ctx.options.alerts_config.empty() ? risk::default_alert_config()
+                                                                     : risk::load_alert_config(ctx.options.alerts_config);
+  auto service = std::make_shared<ForecastService>(ctx.store, std::move(forecaster), std::move(status), alerts);
   add_prediction_routes(ctx.api, service);
   add_alert_routes(ctx.api, service);
   add_historical_routes(ctx.api, service);

@@ -115,6 +115,9 @@ void add_serve_command(CLI::App& app, Runner& runner) {
       ->capture_default_str();
   cmd->add_option("--models-dir", o.models_dir, "Directory holding model directories")->capture_default_str();
   cmd->add_option("--model", o.model, "Model name inside --models-dir (default: the shipped one)");
+  cmd->add_option("--alerts-config", o.alerts_config,
+                  "JSON file of alert thresholds per profile and signal and alert rules (default: the "
+                  "built-in values, documented in config/alerts.json)");
   cmd->add_option("--threads", o.http.threads, "HTTP worker threads (= concurrent connections)")
       ->check(CLI::Range(2, 1024))->capture_default_str();
   cmd->add_option("--log-format", o.log_format, "Log output: text or json")

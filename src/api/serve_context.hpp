@@ -20,6 +20,7 @@ struct ServeOptions {
   StoreOptions store;
   std::filesystem::path models_dir = "models";
   std::string model;                // model name inside models_dir ("" = the default one)
+  std::filesystem::path alerts_config;  // thresholds and alert rules ("" = the built-in defaults)
   std::string log_format = "text";  // text | json
 };
 

@@ -16,6 +16,7 @@ void add_simulate_command(CLI::App& app, Runner& runner);  // sim/
 void add_tft_command(CLI::App& app, Runner& runner);       // tft/
 void add_train_command(CLI::App& app, Runner& runner);     // train/
 void add_eval_command(CLI::App& app, Runner& runner);      // train/
+void add_eval_alerts_command(CLI::App& app, Runner& runner);  // replay/ (after add_eval_command)
 void add_bench_command(CLI::App& app, Runner& runner);     // bench/
 
 }  // namespace nordiq::cli

@@ -36,14 +36,30 @@ std::string format_range(int lo, int hi) {
 
 int urgency_key(int eta) { return eta == kNoCrossing ? 1 << 30 : eta; }
 
+// The path of quantile q of the signal (CPU used = 100 − idle: its quantile q is idle's 6 − q).
+double signal_quantile(Signal s, int q, const forecast::ForecastBatch& f, int b, int t) {
+  const int k = metric_of_signal(s);
+  if (s == Signal::cpu) return 100.0 - f.path(b, k, forecast::kNumQuantiles - 1 - q)[t];
+  return f.path(b, k, q)[t];
+}
+
+// P(crossing within `steps`): 1 − the lowest quantile level whose path reaches the threshold.
+float crossing_probability(Signal s, const forecast::ForecastBatch& f, int b, double threshold, int steps) {
+  for (int q = 0; q < forecast::kNumQuantiles; ++q)
+    for (int t = 0; t < std::min(steps, f.horizon); ++t)
+      if (signal_quantile(s, q, f, b, t) >= threshold) return 1.f - forecast::kQuantiles[q];
+  return 0.f;
+}
+
 }  // namespace
 
 void detect_alerts(const WindowView& w, const forecast::ForecastBatch& f, int b,
-                   const RiskAssessment& risk, std::vector<Alert>& out) {
+                   const RiskAssessment& risk, std::vector<Alert>& out, const AlertRules& rules,
+                   int history_steps, const float* thresholds) {
   const int step_minutes = static_cast<int>(std::max<int64_t>(w.step_ms / 60000, 1));
   for (int i = 0; i < kNumSignals; ++i) {
     const auto s = static_cast<Signal>(i);
-    const double threshold = alert_threshold(s, w.profile);
+    const double threshold = thresholds ? thresholds[i] : alert_threshold(s, w.profile);
     const double current = signal_current(s, w);
     Alert a;
     a.server = w.server;
@@ -53,11 +69,18 @@ void detect_alerts(const WindowView& w, const forecast::ForecastBatch& f, int b,
     a.horizon_minutes = f.horizon * step_minutes;
     if (w.length > 0 && current >= threshold) {
       a.eta_p90 = a.eta_p50 = a.eta_p10 = 0;  // every path starts above the threshold
+      a.probability = 1.f;
+      a.likely = true;
     } else {
+      if (history_steps < rules.min_history_steps) continue;  // too little history for an ETA
       a.eta_p90 = first_crossing(s, Outlook::pessimistic, f, b, threshold, step_minutes);
       if (a.eta_p90 == kNoCrossing) continue;  // no alert: not even the p90 path gets there
       a.eta_p50 = first_crossing(s, Outlook::median, f, b, threshold, step_minutes);
       a.eta_p10 = first_crossing(s, Outlook::optimistic, f, b, threshold, step_minutes);
+      a.likely = a.eta_p50 != kNoCrossing && a.eta_p50 <= rules.likely_minutes;
+      if (!a.likely && a.eta_p90 > rules.possible_minutes) continue;
+      a.window_minutes = std::min(a.likely ? rules.likely_minutes : rules.possible_minutes, a.horizon_minutes);
+      a.probability = crossing_probability(s, f, b, threshold, a.window_minutes / step_minutes);
     }
     a.level = std::max(level_for(risk.signal_risk[i]), Level::degraded);
     out.push_back(a);

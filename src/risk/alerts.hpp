@@ -24,14 +24,33 @@ struct Alert {
   int eta_p50 = kNoCrossing;  // ... the median path
   int eta_p10 = kNoCrossing;  // ... the optimistic path
   int horizon_minutes = 0;    // what "not within the horizon" means
+  // Why it is open: the probability that the signal crosses within `window_minutes`, read from
+  // the forecast's quantile paths (the lowest quantile level whose path crosses: p50 → 0.5, p90 →
+  // 0.1, ...; 1 when the value already has), and whether the median path crosses there
+  // ("likely") or only the upper band does ("possible").
+  float probability = 0;
+  int window_minutes = 0;
+  bool likely = false;
+};
+
+// When a forecast raises an alert. Defaults: any crossing of the p90 path within the horizon
+// (the bare SPEC §3.3 reading, used by tests of the crossing arithmetic); serving uses the rules
+// of its thresholds file (risk/alert_config.hpp).
+struct AlertRules {
+  int likely_minutes = 1 << 30;    // the p50 path crosses within this: "likely"
+  int possible_minutes = 1 << 30;  // only the upper band (p90) crosses within this: "possible"
+  int min_history_steps = 0;       // fewer closed steps: no alert from the forecast (no ETA)
 };
 
 // Minutes until a path first reaches `threshold`: 0 when the current value already has, else
 // (t + 1) · step minutes for the first horizon step t at or above it, kNoCrossing if none.
 // Appends the alerts of server b (0..6) to `out`. The alert's level is the level of its
 // signal's r_s, at least degraded (a forecast crossing always deserves attention).
+// `history_steps` = the closed steps the forecast was made from. `thresholds` (6 values, Signal
+// order) overrides the SPEC defaults when given.
 void detect_alerts(const WindowView& w, const forecast::ForecastBatch& f, int b,
-                   const RiskAssessment& risk, std::vector<Alert>& out);
+                   const RiskAssessment& risk, std::vector<Alert>& out, const AlertRules& rules = {},
+                   int history_steps = 1 << 30, const float* thresholds = nullptr);
 
 // "memory 95% in ~45 min (25–80 min)", "memory at 97% (threshold 95%) now",
 // "cpu 90% in ~2.5 h (40 min – not within 8 h)", "load 12 possibly in ~6 h; median not within 8 h".

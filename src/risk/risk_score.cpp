@@ -53,6 +53,8 @@ Level level_for(double risk) {
   return Level::healthy;
 }
 
+int metric_of_signal(Signal s) { return metric_of(s); }
+
 double tier_points(Signal s, Profile profile, double value) {
   for (const Tier& t : tiers(s, profile))
     if (t.points > 0 && value >= t.at_least) return t.points;

@@ -52,6 +52,9 @@ double tier_points(Signal s, Profile profile, double value);
 // swap 25, disk 90, load 12.
 double alert_threshold(Signal s, Profile profile);
 
+// The contract index of the metric a signal reads (CPU used reads cpu_idle_pct).
+int metric_of_signal(Signal s);
+
 // A signal's value in its own terms, read from the contract's metrics.
 enum class Outlook : uint8_t { optimistic, median, pessimistic };
 // The current value of signal s from the window's last step.

@@ -84,11 +84,9 @@ void add_eval_command(CLI::App& app, Runner& runner) {
               "last value, seasonal naive (24 h), linear trend and robust_profile");
   cmd->add_option("--model", args->model,
                    "'baseline' (the daemon's baseline forecaster) or a model directory / "
-                   "model.safetensors")
-      ->required();
+                   "model.safetensors (required)");
   cmd->add_option("--data", args->data,
-                   "history: a CSV as written by `nordiq simulate history`, or a daemon data dir")
-      ->required();
+                   "history: a CSV as written by `nordiq simulate history`, or a daemon data dir (required)");
   cmd->add_option("--stride", args->stride, "keep every S-th forecast origin")
       ->check(CLI::Range(1, 1'000'000));
   cmd->add_option("--holdout-days", args->holdout_days,
@@ -105,7 +103,11 @@ void add_eval_command(CLI::App& app, Runner& runner) {
       ->check([](const std::string& name) {
         return metric_from_name(name) ? std::string() : "not one of the 14 metrics: " + name;
       });
-  cmd->callback([args, &runner] {
+  cmd->require_subcommand(0, 1);  // `eval alerts` (replay/) has its own options
+  cmd->callback([args, cmd, &runner] {
+    if (!cmd->get_subcommands().empty()) return;  // a subcommand (eval alerts) runs instead
+    if (args->model.empty()) throw CLI::RequiredError("--model");
+    if (args->data.empty()) throw CLI::RequiredError("--data");
     runner = [args] {
       auto log = std::make_shared<spdlog::logger>(
           "eval", std::make_shared<spdlog::sinks::stderr_sink_mt>());

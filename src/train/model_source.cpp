@@ -12,7 +12,7 @@
 
 namespace nordiq::train {
 
-ModelSource open_model(const std::string& spec) {
+ModelSource open_model(const std::string& spec, int engine_threads) {
   if (spec == "baseline")
     return {"baseline", [] { return std::make_unique<forecast::BaselineForecaster>(); }, 0, 0};
   std::filesystem::path file = spec;
@@ -35,8 +35,8 @@ ModelSource open_model(const std::string& spec) {
   if (manifest.contains("step_seconds") && manifest["step_seconds"].is_number_integer())
     step = manifest["step_seconds"].get<int>();
   return {"tft:" + path,
-          [path] {
-            return std::make_unique<forecast::TftForecaster>(tft::load_model_file(path), "eval", 1);
+          [path, engine_threads] {
+            return std::make_unique<forecast::TftForecaster>(tft::load_model_file(path), "eval", engine_threads);
           },
           step, model->config().max_prediction_length};
 }

@@ -23,7 +23,7 @@ struct ModelSource {
 // served by forecast::TftForecaster (the daemon's own feature assembly and de-normalisation).
 // The model is loaded and its input contract checked here, so a bad file fails at once with a
 // message naming the tensor or field; each make() loads a private copy (engine threads = 1:
-// eval parallelises over windows).
-ModelSource open_model(const std::string& spec);
+// eval parallelises over windows; the alert replay, whose batch is the fleet, asks for more).
+ModelSource open_model(const std::string& spec, int engine_threads = 1);
 
 }  // namespace nordiq::train

@@ -62,7 +62,7 @@ class AlertsE2E : public ::testing::Test {
   }
   std::vector<json> memory_events() {
     std::vector<json> out;
-    const json body = get_json(daemon, "/historical/alerts?time_range=1h");  // outlives the loop
+    const json body = get_json(daemon, "/historical/alerts?time_range=1d");  // data time: the whole test
     for (const json& e : body["events"])
       if (e["server_name"] == "ppweb001" && e["metric"] == "mem_used_pct") out.push_back(e);
     return out;
@@ -76,7 +76,14 @@ TEST_F(AlertsE2E, MemoryAlertOpensSurvivesRestartAndResolves) {
   EXPECT_EQ(p["predictions"]["ppweb001"]["level"], "healthy");
   EXPECT_TRUE(get_json(daemon, "/alerts/active")["alerts"].empty());
 
-  feed(4, 97);  // three closed steps at 97 %
+  // Memory at 97 %: a measured breach opens once it has lasted 15 min of data time (the default
+  // rules), i.e. at its fourth closed step. Fed one step per cycle so each is a cycle.
+  for (int i = 0; i < 4; ++i) {
+    feed(1, 97);
+    p = wait_forecast();
+    if (i < 3) EXPECT_TRUE(get_json(daemon, "/alerts/active")["alerts"].empty()) << "step " << i;
+  }
+  feed(1, 97);
   p = wait_forecast();
   const json& server = p["predictions"]["ppweb001"];
   const std::string level = server["level"];
@@ -130,11 +137,14 @@ TEST_F(AlertsE2E, MemoryAlertOpensSurvivesRestartAndResolves) {
   EXPECT_LE(env["snapshots"].size(), 66u);
   for (size_t i = 1; i < env["snapshots"].size(); ++i)
     EXPECT_LT(env["snapshots"][i - 1]["timestamp"].get<std::string>(), env["snapshots"][i]["timestamp"].get<std::string>());
-  const json summary = get_json(daemon, "/historical/summary?time_range=1h");
+  const json summary = get_json(daemon, "/historical/summary?time_range=1d");
   EXPECT_EQ(summary["alert_events"]["opened"], 1);
   EXPECT_EQ(summary["alert_events"]["resolved"], 1);
+  // Events carry data time: these steps were posted within a second, yet the alert opened more
+  // than 2 h of data before the newest step, so the last hour does not hold its opening.
+  EXPECT_EQ(get_json(daemon, "/historical/summary?time_range=1h")["alert_events"]["opened"], 0);
 
-  auto csv = daemon.client(kKey).Get("/historical/export/alerts?time_range=1h");
+  auto csv = daemon.client(kKey).Get("/historical/export/alerts?time_range=1d");
   ASSERT_TRUE(csv);
   EXPECT_EQ(csv->status, 200);
   EXPECT_NE(csv->get_header_value("Content-Type").find("text/csv"), std::string::npos);

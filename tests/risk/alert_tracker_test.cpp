@@ -98,3 +98,60 @@ TEST(AlertTracker, RestoredAlertsStayOpenWithoutASecondOpenedEvent) {
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(ev[0].kind, AlertEventKind::resolved);
 }
+
+// Issue #11: no flapping. Cycles every 5 min of data time.
+namespace {
+constexpr EpochMs kMin = 60'000;
+const AlertPolicy kPolicy{10 * kMin, 30 * kMin, 15 * kMin};
+}  // namespace
+
+TEST(AlertTracker, AForecastAlertOpensOnlyOnceItsConditionHeldForTheOpenDelay) {
+  AlertTracker tracker(kPolicy);
+  Cycle c{tracker};
+  EXPECT_TRUE(c.run({1}, {make(1, Signal::disk, Level::warning)}, 0).empty());
+  EXPECT_TRUE(c.run({1}, {make(1, Signal::disk, Level::warning)}, 5 * kMin).empty());
+  EXPECT_EQ(tracker.pending_count(), 1u);
+  auto ev = c.run({1}, {make(1, Signal::disk, Level::warning)}, 10 * kMin);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].kind, AlertEventKind::opened);
+  EXPECT_EQ(ev[0].at, 10 * kMin);
+  EXPECT_EQ(ev[0].state.opened_at, 10 * kMin);
+}
+
+TEST(AlertTracker, ACycleWithoutTheConditionStartsTheOpenDelayAgain) {
+  AlertTracker tracker(kPolicy);
+  Cycle c{tracker};
+  c.run({1}, {make(1, Signal::disk, Level::warning)}, 0);
+  c.run({1}, {make(1, Signal::disk, Level::warning)}, 5 * kMin);
+  EXPECT_TRUE(c.run({1}, {}, 10 * kMin).empty());  // not reproduced: the evidence is gone
+  EXPECT_EQ(tracker.pending_count(), 0u);
+  EXPECT_TRUE(c.run({1}, {make(1, Signal::disk, Level::warning)}, 15 * kMin).empty());
+  EXPECT_TRUE(c.run({1}, {make(1, Signal::disk, Level::warning)}, 20 * kMin).empty());
+  EXPECT_EQ(c.run({1}, {make(1, Signal::disk, Level::warning)}, 25 * kMin).size(), 1u);
+}
+
+TEST(AlertTracker, AnOpenAlertResolvesOnlyAfterStayingClearForTheResolveDelay) {
+  AlertTracker tracker(kPolicy);
+  Cycle c{tracker};
+  for (EpochMs t = 0; t <= 10 * kMin; t += 5 * kMin) c.run({1}, {make(1, Signal::disk, Level::warning)}, t);
+  ASSERT_EQ(tracker.open_count(), 1u);
+  // Clear for 25 min, back for one cycle: still the same alert, no event at all.
+  for (EpochMs t = 15 * kMin; t <= 35 * kMin; t += 5 * kMin) EXPECT_TRUE(c.run({1}, {}, t).empty()) << t;
+  EXPECT_TRUE(c.run({1}, {make(1, Signal::disk, Level::warning)}, 40 * kMin).empty());
+  // Then clear for 30 min: resolved, stamped with the cycle's data time.
+  for (EpochMs t = 45 * kMin; t < 70 * kMin; t += 5 * kMin) EXPECT_TRUE(c.run({1}, {}, t).empty()) << t;
+  const auto ev = c.run({1}, {}, 70 * kMin);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].kind, AlertEventKind::resolved);
+  EXPECT_EQ(ev[0].at, 70 * kMin);
+  EXPECT_EQ(ev[0].state.opened_at, 10 * kMin);
+}
+
+TEST(AlertTracker, AValueOverItsThresholdOpensOnceItStayedThereForTheMeasuredDelay) {
+  AlertTracker tracker(kPolicy);
+  Cycle c{tracker};
+  Alert now = make(1, Signal::memory, Level::critical, 0);
+  now.eta_p50 = now.eta_p10 = 0;
+  for (EpochMs t = 0; t < 15 * kMin; t += 5 * kMin) EXPECT_TRUE(c.run({1}, {now}, t).empty()) << t;
+  EXPECT_EQ(c.run({1}, {now}, 15 * kMin).size(), 1u);
+}

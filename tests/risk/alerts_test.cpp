@@ -135,3 +135,46 @@ TEST(Alerts, UrgencyOrdersByLevelThenEarliestCrossing) {
   EXPECT_EQ(v[2].server, 4u);
   EXPECT_EQ(v[3].server, 3u);
 }
+
+// Issue #11: what raises an alert under serving's rules.
+namespace {
+std::vector<Alert> alerts_with(OneServer& s, const AlertRules& rules, int steps = 288) {
+  std::vector<Alert> out;
+  detect_alerts(s.view, s.forecast, 0, assess_risk(s.view, s.forecast, 0), out, rules, steps);
+  return out;
+}
+const AlertRules kServing{120, 30, 12};
+}  // namespace
+
+TEST(Alerts, TheMedianCrossingWithinTheLikelyWindowIsALikelyAlertWithItsProbability) {
+  OneServer s;
+  memory_fan(s, 4, 8, -1);  // p90 at +25 min, p50 at +45 min, p10 never
+  const auto alerts = alerts_with(s, kServing);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_TRUE(alerts[0].likely);
+  EXPECT_EQ(alerts[0].window_minutes, 120);
+  EXPECT_FLOAT_EQ(alerts[0].probability, 0.5f);  // p50 crosses, p25 (the fixture's q 2) does not
+}
+
+TEST(Alerts, OnlyTheUpperBandSoonIsAPossibleAlertAndLaterIsNone) {
+  OneServer soon, later;
+  memory_fan(soon, 3, -1, -1);    // p90 at +20 min, the median never
+  memory_fan(later, 10, 30, -1);  // p90 at +55 min, the median at +2.6 h
+  const auto alerts = alerts_with(soon, kServing);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_FALSE(alerts[0].likely);
+  EXPECT_FLOAT_EQ(alerts[0].probability, 0.1f);
+  EXPECT_TRUE(alerts_with(later, kServing).empty());
+}
+
+TEST(Alerts, NoForecastAlertFromTooLittleHistoryButAMeasuredOneStill) {
+  OneServer s;
+  memory_fan(s, 0, 0, 0, 99);
+  EXPECT_TRUE(alerts_with(s, kServing, 11).empty());
+  EXPECT_EQ(alerts_with(s, kServing, 12).size(), 1u);
+  s.set_current(Metric::mem_used_pct, 97);
+  const auto measured = alerts_with(s, kServing, 2);
+  ASSERT_EQ(measured.size(), 1u);
+  EXPECT_EQ(measured[0].eta_p50, 0);
+  EXPECT_FLOAT_EQ(measured[0].probability, 1.f);
+}

@@ -1,0 +1,132 @@
+#include "replay/alert_replay.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <map>
+#include <unordered_map>
+
+#include "api/predictions_service.hpp"
+#include "forecast/served_forecaster.hpp"
+#include "store/fleet_store.hpp"
+#include "train/model_source.hpp"
+
+namespace nordiq::replay {
+
+namespace {
+
+// A private data dir, removed with everything in it when done.
+struct ScratchDir {
+  std::filesystem::path path;
+  ScratchDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "nordiq-eval-alerts-XXXXXX").string();
+    if (!::mkdtemp(pattern.data())) throw std::runtime_error("eval alerts: cannot create a scratch data dir");
+    path = pattern;
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+// Quiets the per-cycle log lines while replaying thousands of cycles.
+struct LogLevelGuard {
+  spdlog::level::level_enum saved = spdlog::get_level();
+  LogLevelGuard() { spdlog::set_level(spdlog::level::warn); }
+  ~LogLevelGuard() { spdlog::set_level(saved); }
+};
+
+// The records of step `t` of every server observed then, in one batch.
+void step_batch(const train::History& h, EpochMs t, std::vector<size_t>& cursor, FeedBatch& batch) {
+  batch.clear();
+  for (size_t s = 0; s < h.servers.size(); ++s) {
+    const train::ServerSeries& series = h.servers[s];
+    // cursor[s] = the next column index of the series (segments are back to back, in time order)
+    size_t& c = cursor[s];
+    while (c < series.status.size()) {
+      // Time of column c: find its segment (few segments; walk from the last one used).
+      const train::Segment* seg = nullptr;
+      for (const train::Segment& g : series.segments)
+        if (static_cast<int64_t>(c) >= g.begin && static_cast<int64_t>(c) < g.begin + g.length) seg = &g;
+      const EpochMs at = seg->first_step + (static_cast<int64_t>(c) - seg->begin) * h.step_ms;
+      if (at > t) break;
+      if (at == t && series.observed[c]) {
+        FeedRecord r;
+        r.timestamp = t;
+        r.index = static_cast<uint32_t>(batch.total++);
+        r.name_offset = static_cast<uint32_t>(batch.names.size());
+        r.name_length = static_cast<uint32_t>(series.name.size());
+        batch.names += series.name;
+        r.status = static_cast<Status>(series.status[c]);
+        r.profile = static_cast<int8_t>(series.profile);
+        for (int k = 0; k < kNumMetrics; ++k) r.values[k] = series.metric[k][c];
+        batch.records.push_back(r);
+      }
+      ++c;
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<AlertInterval> replay_alerts(const train::History& history, const ReplayOptions& options) {
+  ScratchDir dir;
+  LogLevelGuard quiet;
+  StoreOptions so;
+  so.data_dir = dir.path;
+  so.retention_days = 0;  // keep everything: the history may be older than the retention
+  so.window.step_seconds = static_cast<int>(history.step_ms / 1000);
+  auto store = FleetStore::open(so);
+  std::vector<ServerId> closed;
+  store->on_steps_closed([&](std::span<const ServerId> ids) { closed.insert(closed.end(), ids.begin(), ids.end()); });
+
+  const train::ModelSource model = train::open_model(options.model, options.threads);
+  auto forecaster = std::make_unique<forecast::ServedForecaster>(model.make(), history.step_ms);
+  api::ModelStatus status;
+  status.name = model.description;
+  api::ForecastService service(*store, std::move(forecaster), status, options.config);
+
+  std::unordered_map<std::string, uint32_t> index;
+  for (uint32_t s = 0; s < history.servers.size(); ++s) index[history.servers[s].name] = s;
+  std::vector<AlertInterval> out;
+  std::map<std::pair<uint32_t, int>, AlertInterval> open;
+  service.on_alert_events([&](std::span<const risk::AlertEvent> events) {
+    for (const risk::AlertEvent& e : events) {
+      const uint32_t s = index.at(e.state.server_name);
+      const auto key = std::make_pair(s, static_cast<int>(e.state.alert.signal));
+      if (e.kind == risk::AlertEventKind::opened) {
+        open[key] = {s, e.state.alert.signal, e.at, 0, e.state.alert.likely};
+      } else if (e.kind == risk::AlertEventKind::resolved) {
+        auto it = open.find(key);
+        if (it == open.end()) continue;
+        it->second.resolved = e.at;
+        out.push_back(it->second);
+        open.erase(it);
+      }
+    }
+  });
+
+  std::vector<size_t> cursor(history.servers.size(), 0);
+  FeedBatch batch;
+  const int64_t total = (history.last_step - history.first_step) / history.step_ms + 1;
+  for (int64_t i = 0; i < total; ++i) {
+    step_batch(history, history.first_step + i * history.step_ms, cursor, batch);
+    if (batch.records.empty()) continue;
+    store->ingest(batch);
+    if (!closed.empty()) {
+      service.run_cycle(closed);
+      closed.clear();
+    }
+    if (options.progress) options.progress(i + 1, total);
+  }
+  const EpochMs end = history.last_step + history.step_ms;
+  for (auto& [key, a] : open) {
+    a.resolved = end;
+    out.push_back(a);
+  }
+  return out;
+}
+
+}  // namespace nordiq::replay

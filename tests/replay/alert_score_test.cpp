@@ -1,0 +1,78 @@
+// Scoring alerts against incident ground truth (issue #11), on hand-made cases.
+#include <gtest/gtest.h>
+
+#include "replay/alert_score.hpp"
+
+using namespace nordiq;
+using namespace nordiq::replay;
+using risk::Signal;
+
+namespace {
+constexpr EpochMs kMin = 60'000;
+constexpr EpochMs kDay = 1440 * kMin;
+
+Incident degrading(const std::string& server, Signal s, EpochMs start, EpochMs cross, EpochMs end) {
+  Incident i;
+  i.server = server;
+  i.kind = "degrading";
+  i.metric = std::string(risk::signal_name(s));
+  i.signal = s;
+  i.start = start;
+  i.threshold_cross = cross;
+  i.end = end;
+  return i;
+}
+
+ScoredSpan two_servers() { return {{"a", "b"}, 0, 2 * kDay, 5 * kMin}; }
+}  // namespace
+
+TEST(AlertScore, AnAlertOpenBeforeTheCrossingWarnsWithItsLeadTime) {
+  const std::vector<Incident> inc = {degrading("a", Signal::disk, 600 * kMin, 700 * kMin, 800 * kMin),
+                                     degrading("b", Signal::cpu, 600 * kMin, 700 * kMin, 800 * kMin)};
+  const std::vector<AlertInterval> alerts = {
+      {0, Signal::disk, 650 * kMin, 760 * kMin},  // 50 min before: warned, ≥ 30 min
+      {1, Signal::memory, 650 * kMin, 760 * kMin}};  // another signal: b's CPU incident is missed
+  const AlertScore s = score_alerts(alerts, inc, two_servers());
+  EXPECT_EQ(s.incidents, 2);
+  EXPECT_EQ(s.warned, 1);
+  EXPECT_EQ(s.warned_30m, 1);
+  ASSERT_EQ(s.lead_minutes.size(), 1u);
+  EXPECT_DOUBLE_EQ(s.lead_minutes[0], 50);
+  EXPECT_EQ(s.false_alarms, 1);  // b's memory alert has no memory episode
+  EXPECT_DOUBLE_EQ(s.precision(), 0.5);
+}
+
+TEST(AlertScore, LeadTimeCountsFromTwoHoursBeforeTheEpisodeAtMost) {
+  const std::vector<Incident> inc = {degrading("a", Signal::disk, 600 * kMin, 700 * kMin, 800 * kMin)};
+  const std::vector<AlertInterval> alerts = {{0, Signal::disk, 100 * kMin, 760 * kMin}};
+  const AlertScore s = score_alerts(alerts, inc, two_servers());
+  ASSERT_EQ(s.lead_minutes.size(), 1u);
+  EXPECT_DOUBLE_EQ(s.lead_minutes[0], 220);  // cross − (start − 2 h)
+  EXPECT_EQ(s.false_alarms, 1);              // opened 8 h before the episode: not covered
+}
+
+TEST(AlertScore, SwapAndLoadAlertsAreExplainedByMemoryAndCpuEpisodes) {
+  const std::vector<Incident> inc = {degrading("a", Signal::memory, 600 * kMin, 700 * kMin, 800 * kMin),
+                                     degrading("b", Signal::cpu, 600 * kMin, 700 * kMin, 800 * kMin)};
+  const std::vector<AlertInterval> alerts = {{0, Signal::swap, 550 * kMin, 600 * kMin},
+                                             {1, Signal::load, 650 * kMin, 700 * kMin},
+                                             {1, Signal::swap, 650 * kMin, 700 * kMin}};
+  const AlertScore s = score_alerts(alerts, inc, two_servers());
+  EXPECT_EQ(s.openings, 3);
+  EXPECT_EQ(s.false_alarms, 1);  // b's swap: b had a CPU episode only
+  EXPECT_EQ(s.false_by_signal[static_cast<int>(Signal::swap)], 1);
+}
+
+TEST(AlertScore, ReopensOpenTimeAndFalseAlarmsPerServerDay) {
+  const std::vector<AlertInterval> alerts = {{0, Signal::cpu, 0, 6 * 60 * kMin},
+                                             {0, Signal::cpu, 6 * 60 * kMin + 20 * kMin, 12 * 60 * kMin},
+                                             {0, Signal::cpu, 20 * 60 * kMin, 24 * 60 * kMin}};
+  const AlertScore s = score_alerts(alerts, {}, two_servers());
+  EXPECT_EQ(s.openings, 3);
+  EXPECT_EQ(s.reopened_30m, 1);  // 20 min after the first resolved; the third came 8 h later
+  EXPECT_DOUBLE_EQ(s.server_days, 4.0);
+  EXPECT_DOUBLE_EQ(s.false_alarms_per_server_day(), 0.75);
+  // Server a had an alert open for 6 h + 5 h 40 min + 4 h of its 48 h; b none.
+  EXPECT_NEAR(s.open_share, (15 * 60 + 40) / (2.0 * 48 * 60), 1e-9);
+  EXPECT_NEAR(s.open_share_outside, s.open_share, 1e-9);  // no episode anywhere
+}
