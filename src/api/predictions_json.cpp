@@ -223,6 +223,10 @@ nlohmann::json alert_json(const risk::TrackedAlert& t) {
       {"current", std::round(a.current * 100) / 100},
       {"eta_minutes", {{"p90", eta(a.eta_p90)}, {"p50", eta(a.eta_p50)}, {"p10", eta(a.eta_p10)}}},
       {"message", risk::alert_message(a)},
+      // Why: how likely the forecast makes a crossing within `window_minutes` ("now": already there).
+      {"likelihood", a.eta_p50 == 0 && a.eta_p90 == 0 ? "now" : a.likely ? "likely" : "possible"},
+      {"probability", std::round(a.probability * 100) / 100},
+      {"window_minutes", a.window_minutes},
       {"opened_at", format_iso8601(t.opened_at)},
       {"updated_at", format_iso8601(t.updated_at)},
   };

@@ -97,6 +97,17 @@ void write_paths(const RobustFit& fit, const RobustLevel& lv, int horizon, float
   }
 }
 
+// Hour-of-day bin and slot within the hour of the window's steps [begin, length) into s.bins and
+// s.slots (index i − begin).
+void bin_steps(const WindowView& w, const RobustFit& fit, int begin, RobustProfileScratch& s) {
+  s.bins.resize(static_cast<size_t>(w.length - begin));
+  s.slots.resize(static_cast<size_t>(w.length - begin));
+  for (int i = begin; i < w.length; ++i) {
+    s.bins[i - begin] = hour_bin(w.first_step + i * w.step_ms);
+    s.slots[i - begin] = fit.slot_of(w.first_step + i * w.step_ms);
+  }
+}
+
 }  // namespace
 
 RobustFit::RobustFit() = default;
@@ -117,12 +128,7 @@ void fit_robust_profile(const WindowView& w, RobustFit& fit, RobustLevel& level,
   fit.slots = kMsPerHour % w.step_ms == 0 && kMsPerHour / w.step_ms <= kRobustMaxSlots
                   ? static_cast<int>(kMsPerHour / w.step_ms)
                   : 0;
-  s.bins.resize(static_cast<size_t>(L - day_begin));
-  s.slots.resize(static_cast<size_t>(L - day_begin));
-  for (int i = day_begin; i < L; ++i) {
-    s.bins[i - day_begin] = hour_bin(w.first_step + i * w.step_ms);
-    s.slots[i - day_begin] = fit.slot_of(w.first_step + i * w.step_ms);
-  }
+  bin_steps(w, fit, day_begin, s);
   for (int k = 0; k < kNumMetrics; ++k) {
     RobustMetricFit& m = fit.metric[k];
     const float* x = w.metric[k];
@@ -168,12 +174,7 @@ void fit_robust_level(const WindowView& w, const RobustFit& fit, RobustLevel& le
   level.last_step = w.last_step();
   const int level_steps = static_cast<int>(std::max<int64_t>(1, kRobustLevelMs / w.step_ms));
   const int level_begin = std::max(0, L - level_steps);
-  s.bins.resize(static_cast<size_t>(L - level_begin));
-  s.slots.resize(static_cast<size_t>(L - level_begin));
-  for (int i = level_begin; i < L; ++i) {
-    s.bins[i - level_begin] = hour_bin(w.first_step + i * w.step_ms);
-    s.slots[i - level_begin] = fit.slot_of(w.first_step + i * w.step_ms);
-  }
+  bin_steps(w, fit, level_begin, s);
   for (int k = 0; k < kNumMetrics; ++k) {
     const RobustMetricFit& m = fit.metric[k];
     const float* x = w.metric[k];

@@ -32,11 +32,13 @@ void ServedForecaster::prepare(std::span<const WindowView> windows, ForecastBatc
   model_->prepare(windows, out);
   const size_t n = windows.size();
   if (levels_.size() < n) levels_.resize(n);
+  if (ramps_.size() < n) ramps_.resize(n);
   batch_shapes_.assign(n, nullptr);
   actuals_.clear();
   actual_rows_.clear();
   for (size_t b = 0; b < n; ++b) {
     const WindowView& w = windows[b];
+    ramps_[b] = detect_ramps(w);
     if (w.length > 0) {
       fit_robust_level(w, shape_for(w), levels_[b], scratch_);
       batch_shapes_[b] = shapes_[w.server];
@@ -78,6 +80,7 @@ void ServedForecaster::run(ForecastBatch& out) {
     std::memcpy(model_row, row, stride * sizeof(float));
     write_robust_profile(*batch_shapes_[b], levels_[b], H, robust_row);
     write_last_value_band(*batch_shapes_[b], levels_[b], H, last_value_row);
+    for (float* row_of : {model_row, robust_row, last_value_row}) continue_ramps(ramps_[b], H, tracker_.step_ms(), row_of);
     tracker_.serve(a.server, levels_[b].last_step, {model_row, robust_row, last_value_row}, row,
                    out.served_by.data() + static_cast<size_t>(b) * kNumMetrics * kNumEvalHorizons);
   }

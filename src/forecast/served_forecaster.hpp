@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "forecast/ramp.hpp"
 #include "forecast/robust_profile.hpp"
 #include "forecast/skill_tracker.hpp"
 
@@ -46,6 +47,7 @@ class ServedForecaster final : public Forecaster {
   std::vector<std::shared_ptr<RobustFit>> shapes_;
   std::vector<std::shared_ptr<const RobustFit>> batch_shapes_;  // [batch]
   std::vector<RobustLevel> levels_;                             // [batch]
+  std::vector<Ramps> ramps_;                                    // [batch] (forecast/ramp.hpp)
   struct Actuals {
     ServerId server;
     EpochMs first_step;

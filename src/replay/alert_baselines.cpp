@@ -2,27 +2,14 @@
 
 #include <array>
 
+#include "forecast/ramp.hpp"
+
 namespace nordiq::replay {
 
 namespace {
 
 constexpr int kTrendSteps = 12;   // 1 h of 5-min steps
 constexpr int kAheadSteps = 6;    // +30 min
-
-// Least-squares line over y[0..n), evaluated `ahead` steps after its last point.
-double extrapolate(const float* y, int n, int ahead) {
-  if (n < 2) return y[n - 1];
-  double sx = 0, sy = 0, sxx = 0, sxy = 0;
-  for (int i = 0; i < n; ++i) {
-    sx += i;
-    sy += y[i];
-    sxx += static_cast<double>(i) * i;
-    sxy += i * static_cast<double>(y[i]);
-  }
-  const double slope = (n * sxy - sx * sy) / (n * sxx - sx * sx);
-  const double intercept = (sy - slope * sx) / n;
-  return intercept + slope * (n - 1 + ahead);
-}
 
 }  // namespace
 
@@ -46,7 +33,8 @@ std::vector<AlertInterval> baseline_alerts(const train::History& history, const 
           bool alert = signal[i] >= thresholds[k];
           if (!alert && rule == BaselineRule::linear_trend) {
             const int n = static_cast<int>(std::min<int64_t>(i + 1, kTrendSteps));
-            alert = extrapolate(signal.data() + i + 1 - n, n, kAheadSteps) >= thresholds[k];
+            const forecast::Line line = forecast::least_squares_line(signal.data() + i + 1 - n, n);
+            alert = line.at(n - 1 + kAheadSteps) >= thresholds[k];
           }
           if (alert && !is_open) {
             open.opened = at;

@@ -81,6 +81,7 @@ void detect_alerts(const WindowView& w, const forecast::ForecastBatch& f, int b,
       if (!a.likely && a.eta_p90 > rules.possible_minutes) continue;
       a.window_minutes = std::min(a.likely ? rules.likely_minutes : rules.possible_minutes, a.horizon_minutes);
       a.probability = crossing_probability(s, f, b, threshold, a.window_minutes / step_minutes);
+      if (!a.likely && a.probability < rules.possible_probability) continue;
     }
     a.level = std::max(level_for(risk.signal_risk[i]), Level::degraded);
     out.push_back(a);

@@ -38,7 +38,8 @@ struct Alert {
 // of its thresholds file (risk/alert_config.hpp).
 struct AlertRules {
   int likely_minutes = 1 << 30;    // the p50 path crosses within this: "likely"
-  int possible_minutes = 1 << 30;  // only the upper band (p90) crosses within this: "possible"
+  int possible_minutes = 1 << 30;  // only the upper band crosses within this: "possible"
+  float possible_probability = 0.1f;  // ... with at least this crossing probability (0.1: p90)
   int min_history_steps = 0;       // fewer closed steps: no alert from the forecast (no ETA)
 };
 

@@ -99,6 +99,8 @@ TEST_F(AlertsE2E, MemoryAlertOpensSurvivesRestartAndResolves) {
   EXPECT_EQ(alert["threshold"], 95);
   EXPECT_TRUE(alert["eta_minutes"]["p90"].is_number());  // time to threshold (already there: 0)
   EXPECT_TRUE(alert["eta_minutes"].contains("p50"));
+  EXPECT_EQ(alert["likelihood"], "now");  // memory is already over its threshold
+  EXPECT_EQ(alert["probability"], 1.0);
   EXPECT_TRUE(alert["eta_minutes"].contains("p10"));
   EXPECT_NE(alert["message"].get<std::string>().find("memory"), std::string::npos);
   EXPECT_TRUE(alert["opened_at"].is_string());

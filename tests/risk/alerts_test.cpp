@@ -143,7 +143,7 @@ std::vector<Alert> alerts_with(OneServer& s, const AlertRules& rules, int steps 
   detect_alerts(s.view, s.forecast, 0, assess_risk(s.view, s.forecast, 0), out, rules, steps);
   return out;
 }
-const AlertRules kServing{120, 30, 12};
+const AlertRules kServing{120, 30, 0.1f, 12};
 }  // namespace
 
 TEST(Alerts, TheMedianCrossingWithinTheLikelyWindowIsALikelyAlertWithItsProbability) {
