@@ -67,7 +67,7 @@ AlertConfig default_alert_config() {
   set(Profile::data_ingest, Signal::swap, 58);
   set(Profile::data_ingest, Signal::load, 23);
   set(Profile::web_api, Signal::swap, 40);
-  c.rules = {120, 30, 0.1f, kMinEncoderSteps};
+  c.rules = {120, 30, 0.25f, kMinEncoderSteps};
   c.policy = {10 * 60'000, 30 * 60'000, 15 * 60'000};
   return c;
 }
