@@ -38,6 +38,19 @@ struct FeedBatch {
   size_t total = 0;                 // number of elements in "records"
   size_t rejected = 0;              // number of distinct records with at least one error
 
+  // Appends a valid record built in code (not parsed): the simulator's `--out store` and the
+  // alert replay feed the store this way. Its values are left for the caller to fill.
+  FeedRecord& append(std::string_view server, EpochMs timestamp, Status status, int8_t profile) {
+    FeedRecord& r = records.emplace_back();
+    r.timestamp = timestamp;
+    r.index = static_cast<uint32_t>(total++);
+    r.name_offset = static_cast<uint32_t>(names.size());
+    r.name_length = static_cast<uint32_t>(server.size());
+    names += server;
+    r.status = status;
+    r.profile = profile;
+    return r;
+  }
   std::string_view name(const FeedRecord& r) const {
     return std::string_view(names).substr(r.name_offset, r.name_length);
   }

@@ -38,33 +38,32 @@ struct LogLevelGuard {
   ~LogLevelGuard() { spdlog::set_level(saved); }
 };
 
+// Where each server's series stands: segment and step within it (segments are in time order).
+struct SeriesCursor {
+  size_t segment = 0;
+  int64_t step = 0;
+};
+
 // The records of step `t` of every server observed then, in one batch.
-void step_batch(const train::History& h, EpochMs t, std::vector<size_t>& cursor, FeedBatch& batch) {
+void step_batch(const train::History& h, EpochMs t, std::vector<SeriesCursor>& cursors, FeedBatch& batch) {
   batch.clear();
   for (size_t s = 0; s < h.servers.size(); ++s) {
     const train::ServerSeries& series = h.servers[s];
-    // cursor[s] = the next column index of the series (segments are back to back, in time order)
-    size_t& c = cursor[s];
-    while (c < series.status.size()) {
-      // Time of column c: find its segment (few segments; walk from the last one used).
-      const train::Segment* seg = nullptr;
-      for (const train::Segment& g : series.segments)
-        if (static_cast<int64_t>(c) >= g.begin && static_cast<int64_t>(c) < g.begin + g.length) seg = &g;
-      const EpochMs at = seg->first_step + (static_cast<int64_t>(c) - seg->begin) * h.step_ms;
-      if (at > t) break;
-      if (at == t && series.observed[c]) {
-        FeedRecord r;
-        r.timestamp = t;
-        r.index = static_cast<uint32_t>(batch.total++);
-        r.name_offset = static_cast<uint32_t>(batch.names.size());
-        r.name_length = static_cast<uint32_t>(series.name.size());
-        batch.names += series.name;
-        r.status = static_cast<Status>(series.status[c]);
-        r.profile = static_cast<int8_t>(series.profile);
-        for (int k = 0; k < kNumMetrics; ++k) r.values[k] = series.metric[k][c];
-        batch.records.push_back(r);
+    SeriesCursor& c = cursors[s];
+    while (c.segment < series.segments.size()) {
+      const train::Segment& seg = series.segments[c.segment];
+      if (c.step >= seg.length) {
+        ++c.segment;
+        c.step = 0;
+        continue;
       }
-      ++c;
+      const EpochMs at = seg.first_step + c.step * h.step_ms;
+      if (at > t) break;
+      const int64_t column = seg.begin + c.step++;
+      if (at < t || !series.observed[column]) continue;  // forward-filled steps are not records
+      FeedRecord& r = batch.append(series.name, t, static_cast<Status>(series.status[column]),
+                                   static_cast<int8_t>(series.profile));
+      for (int k = 0; k < kNumMetrics; ++k) r.values[k] = series.metric[k][column];
     }
   }
 }
@@ -108,7 +107,7 @@ std::vector<AlertInterval> replay_alerts(const train::History& history, const Re
     }
   });
 
-  std::vector<size_t> cursor(history.servers.size(), 0);
+  std::vector<SeriesCursor> cursor(history.servers.size());
   FeedBatch batch;
   const int64_t total = (history.last_step - history.first_step) / history.step_ms + 1;
   for (int64_t i = 0; i < total; ++i) {

@@ -44,16 +44,8 @@ class StoreSink final : public RowSink {
       const SimRecord* row = records + s * n;
       for (int i : fleet.by_name()) {
         if (!row[i].online) continue;
-        FeedRecord r;
-        r.timestamp = t;
-        r.index = static_cast<uint32_t>(batch_.total++);
-        r.name_offset = static_cast<uint32_t>(batch_.names.size());
-        r.name_length = static_cast<uint32_t>(fleet[i].name.size());
-        batch_.names += fleet[i].name;
-        r.status = row[i].status;
-        r.profile = static_cast<int8_t>(fleet[i].profile);
+        FeedRecord& r = batch_.append(fleet[i].name, t, row[i].status, static_cast<int8_t>(fleet[i].profile));
         for (int m = 0; m < kNumMetrics; ++m) r.values[m] = row[i].value(static_cast<Metric>(m));
-        batch_.records.push_back(r);
       }
     }
     const auto outcome = store_->ingest(batch_);
