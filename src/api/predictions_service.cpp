@@ -176,6 +176,7 @@ void ForecastService::run_cycle(std::span<const ServerId> servers) {
         v.first_step = open->step_start;
       }
       Meta m{id, w.name(id), closed_steps, v.last_step(), {}};
+      if (closed_steps > 0) cascade_.observe(id, m.name, v);
       for (int k = 0; k < kNumMetrics; ++k) m.current[k] = v.metric[k][v.length - 1];
       views_.push_back(v);
       meta_.push_back(m);
@@ -210,6 +211,15 @@ void ForecastService::run_cycle(std::span<const ServerId> servers) {
                     return std::string();
                   },
                   events_scratch_);
+
+  EpochMs data_now = 0;
+  for (ServerId id : forecast_ids) data_now = std::max(data_now, step_end_[id]);
+  cascade_events_.clear();
+  if (!forecast_ids.empty()) cascade_.evaluate(data_now, cascade_events_);
+  for (const auto& e : cascade_events_)
+    spdlog::warn("cascade {}: source {} ({}), {} dependants, correlation {:.2f}",
+                 e.kind == cascade::CascadeEventKind::started ? "started" : "ended", e.cascade.source.server,
+                 profile_id(e.cascade.source.profile), e.cascade.dependents.size(), e.cascade.correlation);
 
   // The new snapshot: the previous one's servers, with this cycle's replaced.
   const auto previous = snapshot();
@@ -249,6 +259,7 @@ void ForecastService::run_cycle(std::span<const ServerId> servers) {
   snap->drift = served_ ? std::make_shared<const forecast::DriftSummary>(forecast::summarize_drift(served_->tracker()))
                         : previous->drift;
   snap->open_alerts = tracker_.open_alerts();
+  snap->cascade = std::make_shared<const cascade::CascadeStatus>(cascade_.status());
 
   // Persist (events, one fleet snapshot per step, per-server risk), then publish.
   int opened = 0, resolved = 0;
@@ -270,6 +281,7 @@ void ForecastService::run_cycle(std::span<const ServerId> servers) {
     spdlog::error("forecast: cannot record alerts/fleet history: {}", e.what());
   }
   if (on_alert_events_ && !events_scratch_.empty()) on_alert_events_(events_scratch_);
+  if (on_cascade_events_ && !cascade_events_.empty()) on_cascade_events_(cascade_events_);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   snap->cycle_seconds = seconds;
   {

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "cascade/cascade_detector.hpp"
 #include "core/latency_histogram.hpp"
 #include "forecast/forecaster.hpp"
 #include "forecast/served_forecaster.hpp"
@@ -77,6 +78,8 @@ struct PredictionSnapshot {
   int servers_tft = 0, servers_baseline = 0;
   // The fleet's forecast accuracy by metric and horizon band (null without the tracker).
   std::shared_ptr<const forecast::DriftSummary> drift;
+  // Correlated degradation across the fleet at this cycle (cascade/cascade_detector.hpp).
+  std::shared_ptr<const cascade::CascadeStatus> cascade;
 
   const ServerForecast* find(ServerId id) const {
     return id < by_id.size() ? by_id[id].get() : nullptr;
@@ -112,6 +115,10 @@ class ForecastService {
   void on_alert_events(std::function<void(std::span<const risk::AlertEvent>)> callback) {
     on_alert_events_ = std::move(callback);
   }
+  // Called on the cycle's thread with each cycle's cascade starts and ends; set before start().
+  void on_cascade_events(std::function<void(std::span<const cascade::CascadeEvent>)> callback) {
+    on_cascade_events_ = std::move(callback);
+  }
   const risk::AlertConfig& alert_config() const { return alert_config_; }
 
   risk::AlertStore& alert_store() { return *alert_store_; }
@@ -140,6 +147,9 @@ class ForecastService {
   std::unique_ptr<risk::AlertStore> alert_store_;
   risk::AlertTracker tracker_;
   std::function<void(std::span<const risk::AlertEvent>)> on_alert_events_;
+  std::function<void(std::span<const cascade::CascadeEvent>)> on_cascade_events_;
+  cascade::CascadeDetector cascade_;
+  std::vector<cascade::CascadeEvent> cascade_events_;
   std::vector<EpochMs> step_end_;  // per ServerId: the data time of this cycle's forecast
 
   // Cycle scratch, reused (worker thread only).

@@ -9,6 +9,7 @@
 #include "api/metrics_endpoint.hpp"
 #include "api/predictions_endpoint.hpp"
 #include "core/time.hpp"
+#include "api/cascade_endpoint.hpp"
 #include "api/drift_endpoint.hpp"
 #include "forecast/baseline.hpp"
 #include "forecast/served_forecaster.hpp"
@@ -72,6 +73,7 @@ std::shared_ptr<ForecastService> add_forecast_service(ServeContext& ctx) {
   add_historical_routes(ctx.api, service);
   add_metrics_routes(ctx.api, service);
   add_drift_routes(ctx.api, service);
+  add_cascade_routes(ctx.api, service);
   ctx.status_fields.push_back([service](nlohmann::json& body) {
     const auto snap = service->snapshot();
     const ModelStatus& m = service->model();

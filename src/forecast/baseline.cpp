@@ -59,7 +59,7 @@ void write_baseline(const BaselineFit& fit, ForecastBatch& out, int b) {
       damp_power *= kBaselineDamping;
       damp_sum += damp_power;
       const double median = last + slope * damp_sum;
-      const double spread = sigma * std::sqrt(static_cast<double>(t + 1));
+      const double spread = sigma * std::sqrt(static_cast<double>(std::min(t + 1, kBaselineBandSteps)));
       for (int q = 0; q < kNumQuantiles; ++q)
         out.path(b, k, q)[t] =
             clamp_to_range(k, static_cast<float>(median + kNormalZ[q] * spread), fallback);

@@ -17,6 +17,10 @@ namespace nordiq::forecast {
 
 inline constexpr int kBaselineFitSteps = 24;
 inline constexpr double kBaselineDamping = 0.97;
+// Bands widen with √h up to the span the fit saw (2 h), then hold: past what it saw, widening
+// was guesswork, and on the mean-reverting series most servers are it took a young server's 8 h
+// memory band to 0–100 % (risk "warning" from nothing but a short history).
+inline constexpr int kBaselineBandSteps = kBaselineFitSteps;
 // Standard-normal quantiles of kQuantiles.
 inline constexpr std::array<double, kNumQuantiles> kNormalZ = {
     -2.053748910631823, -1.2815515655446004, -0.6744897501960817, 0.0,

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <unordered_map>
@@ -31,10 +32,10 @@ struct ScratchDir {
   }
 };
 
-// Quiets the per-cycle log lines while replaying thousands of cycles.
+// Quiets the per-cycle log lines (and the cascade warnings) while replaying thousands of cycles.
 struct LogLevelGuard {
   spdlog::level::level_enum saved = spdlog::get_level();
-  LogLevelGuard() { spdlog::set_level(spdlog::level::warn); }
+  LogLevelGuard() { spdlog::set_level(spdlog::level::err); }
   ~LogLevelGuard() { spdlog::set_level(saved); }
 };
 
@@ -70,7 +71,7 @@ void step_batch(const train::History& h, EpochMs t, std::vector<SeriesCursor>& c
 
 }  // namespace
 
-std::vector<AlertInterval> replay_alerts(const train::History& history, const ReplayOptions& options) {
+ReplayResult replay_history(const train::History& history, const ReplayOptions& options) {
   ScratchDir dir;
   LogLevelGuard quiet;
   StoreOptions so;
@@ -89,7 +90,8 @@ std::vector<AlertInterval> replay_alerts(const train::History& history, const Re
 
   std::unordered_map<std::string, uint32_t> index;
   for (uint32_t s = 0; s < history.servers.size(); ++s) index[history.servers[s].name] = s;
-  std::vector<AlertInterval> out;
+  ReplayResult result;
+  std::vector<AlertInterval>& out = result.alerts;
   std::map<std::pair<uint32_t, int>, AlertInterval> open;
   service.on_alert_events([&](std::span<const risk::AlertEvent> events) {
     for (const risk::AlertEvent& e : events) {
@@ -103,6 +105,27 @@ std::vector<AlertInterval> replay_alerts(const train::History& history, const Re
         it->second.resolved = e.at;
         out.push_back(it->second);
         open.erase(it);
+      }
+    }
+  });
+
+  std::map<uint64_t, DetectedCascade> open_cascades;  // by cascade id
+  service.on_cascade_events([&](std::span<const cascade::CascadeEvent> events) {
+    for (const cascade::CascadeEvent& e : events) {
+      if (e.kind == cascade::CascadeEventKind::started) {
+        DetectedCascade& d = open_cascades[e.cascade.id];
+        d.source = e.cascade.source.server;
+        d.started_at = e.cascade.started_at;
+        d.detected_at = e.at;
+        for (const auto& m : e.cascade.dependents) d.dependents.push_back(m.server);
+      } else if (auto it = open_cascades.find(e.cascade.id); it != open_cascades.end()) {
+        // Dependants named later in its life count too.
+        for (const auto& m : e.cascade.dependents)
+          if (std::find(it->second.dependents.begin(), it->second.dependents.end(), m.server) == it->second.dependents.end())
+            it->second.dependents.push_back(m.server);
+        it->second.ended_at = e.at;
+        result.cascades.push_back(std::move(it->second));
+        open_cascades.erase(it);
       }
     }
   });
@@ -125,7 +148,11 @@ std::vector<AlertInterval> replay_alerts(const train::History& history, const Re
     a.resolved = end;
     out.push_back(a);
   }
-  return out;
+  for (auto& [id, c] : open_cascades) {
+    c.ended_at = end;
+    result.cascades.push_back(std::move(c));
+  }
+  return result;
 }
 
 }  // namespace nordiq::replay

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "replay/alert_score.hpp"
+#include "replay/cascade_score.hpp"
 #include "risk/alert_config.hpp"
 #include "train/history.hpp"
 
@@ -22,8 +23,14 @@ struct ReplayOptions {
   std::function<void(int64_t steps_done, int64_t steps_total)> progress;
 };
 
-// The daemon's alerts as intervals (server = History server index); alerts still open at the
-// end are closed at the history's end.
-std::vector<AlertInterval> replay_alerts(const train::History& history, const ReplayOptions& options);
+struct ReplayResult {
+  // The daemon's alerts as intervals (server = History server index).
+  std::vector<AlertInterval> alerts;
+  // The cascades it opened, with every dependant it named while each was open.
+  std::vector<DetectedCascade> cascades;
+};
+
+// Alerts and cascades still open at the end are closed at the history's end.
+ReplayResult replay_history(const train::History& history, const ReplayOptions& options);
 
 }  // namespace nordiq::replay

@@ -23,7 +23,7 @@ double damp_sum(int h) {
 }
 }  // namespace
 
-TEST(Baseline, FlatSeriesForecastsItsLastValueWithBandsWideningWithSqrtH) {
+TEST(Baseline, FlatSeriesForecastsItsLastValueWithBandsWideningWithSqrtHUpToTheFittedSpan) {
   const OwnedWindow w = OwnedWindow::make(30, [](int, int) { return 40.f; });
   const ForecastBatch out = run({w.view()});
   ASSERT_EQ(out.batch, 1);
@@ -33,7 +33,9 @@ TEST(Baseline, FlatSeriesForecastsItsLastValueWithBandsWideningWithSqrtH) {
   const double sigma = kBaselineMinSigma[k];
   EXPECT_NEAR(out.at(0, 0, k, kP90) - 40.0, kNormalZ[kP90] * sigma, 1e-4);
   EXPECT_NEAR(out.at(0, 3, k, kP90) - 40.0, 2 * kNormalZ[kP90] * sigma, 1e-4);  // √4 = 2
-  EXPECT_NEAR(out.at(0, 95, k, kP10) - 40.0, std::sqrt(96.0) * kNormalZ[kP10] * sigma, 1e-3);
+  const double held = std::sqrt(static_cast<double>(kBaselineBandSteps)) * kNormalZ[kP10] * sigma;
+  EXPECT_NEAR(out.at(0, kBaselineBandSteps - 1, k, kP10) - 40.0, held, 1e-3);
+  EXPECT_NEAR(out.at(0, 95, k, kP10) - 40.0, held, 1e-3);  // held past the span the fit saw
 }
 
 TEST(Baseline, ExactLinearTrendIsExtrapolatedWithDamping) {
