@@ -32,7 +32,7 @@ struct AnomalyParams {
   int baseline_steps = 24;  // 2 h
   int gap_steps = 6;        // the baseline ends 30 min before the latest step
   int present_steps = 3;    // 15 min
-  double enter_z = 6;       // spreads from the baseline to deviate
+  double enter_z = 5;     // spreads from the baseline to deviate
   double yesterday_z = 3;   // spreads from the same time yesterday (when the window holds a day)
   int yesterday_steps = 6;  // yesterday's half hour compared with the present
   int day_steps = kMaxEncoderSteps;  // steps per day

@@ -94,8 +94,11 @@ void CascadeDetector::observe_metrics(Track& t, const WindowView& w, const Basel
     const double z = (t.present[i] - b.level[i]) / b.spread[i];
     largest = std::max(largest, std::fabs(z));
     // A run starts only where yesterday looked different (not the daily cycle); it goes on while
-    // the metric stays off its normal. The normal from before the run is kept for the run.
-    const double run_z = t.run[i] > 0 ? (t.present[i] - t.run_level[i]) / t.run_spread[i] : z;
+    // the metric stays off its normal. For its first hour the normal from before the run is kept;
+    // after that the recent normal, which takes in a plateau within about 2 h: the run then ends,
+    // and a further change on top of the plateau fires anew.
+    const bool frozen = t.run[i] > 0 && t.run[i] < kFrozenRunSteps;
+    const double run_z = frozen ? (t.present[i] - t.run_level[i]) / t.run_spread[i] : z;
     const bool deviates = std::fabs(run_z) >= p.enter_z && (t.run[i] > 0 || differs_from_yesterday(w, b, p, i));
     if (!deviates) {
       t.run[i] = 0;
@@ -108,9 +111,14 @@ void CascadeDetector::observe_metrics(Track& t, const WindowView& w, const Basel
     }
     if (t.run[i] < UINT16_MAX) ++t.run[i];
     if (t.run[i] == params_.enter_steps) {
+      t.run_fire[i] = t.fire_count;
       Fire& f = t.fires[t.fire_count++ % kFires];
       f = {t.run_start[i], i, static_cast<float>(run_z), t.run_level[i], t.run_spread[i], is_pressure(i) && run_z > 0,
            is_dependency_symptom(i, run_z)};
+    } else if (t.run[i] > params_.enter_steps && t.fire_count - t.run_fire[i] <= kFires) {
+      // The run goes on: its change keeps the largest deviation it reached (a ramp grows).
+      Fire& f = t.fires[t.run_fire[i] % kFires];
+      if (std::fabs(run_z) > std::fabs(f.z) && (run_z > 0) == (f.z > 0)) f.z = static_cast<float>(run_z);
     }
   }
   t.history[t.history_count++ % kHistory] = static_cast<float>(std::min(20.0, largest));
@@ -121,7 +129,8 @@ const CascadeDetector::Fire* CascadeDetector::latest_fire(const Track& t, EpochM
   const Fire* best = nullptr;
   for (int k = 0; k < std::min(t.fire_count, kFires); ++k) {
     const Fire& f = t.fires[k];
-    if (f.onset < from || f.onset > to || (kind == FireKind::pressure ? !f.pressure : !f.symptom)) continue;
+    const bool wanted = kind == FireKind::pressure ? f.pressure && f.z >= params_.source_z : f.symptom;
+    if (f.onset < from || f.onset > to || !wanted) continue;
     if (best == nullptr || f.onset > best->onset || (f.onset == best->onset && std::fabs(f.z) > std::fabs(best->z)))
       best = &f;
   }
@@ -192,8 +201,10 @@ Cascade CascadeDetector::describe(ServerId source, const Fire& fire, const std::
   return c;
 }
 
-bool CascadeDetector::in_open_cascade(ServerId source) const {
-  return std::any_of(open_.begin(), open_.end(), [&](const Open& o) { return o.source == source; });
+const CascadeDetector::Open* CascadeDetector::open_from(ServerId source) const {
+  for (const Open& o : open_)
+    if (o.source == source) return &o;
+  return nullptr;
 }
 
 void CascadeDetector::evaluate(EpochMs now, std::vector<CascadeEvent>& events) {
@@ -209,9 +220,12 @@ void CascadeDetector::evaluate(EpochMs now, std::vector<CascadeEvent>& events) {
       ++status_.anomalous;
       status_.anomalous_servers.push_back(current_member(id));
     }
-    if (!is_upstream(t.profile) || in_open_cascade(id)) continue;
-    if (const Fire* fire = latest_fire(t, now - params_.source_window_ms, now, FireKind::pressure))
-      candidates.emplace_back(id, *fire);
+    if (!is_upstream(t.profile)) continue;
+    const Fire* fire = latest_fire(t, now - params_.source_window_ms, now, FireKind::pressure);
+    // A source already in a cascade is a candidate again only with a newer change of its own (a
+    // server in trouble for hours whose dependants start to suffer later).
+    const Open* open = open_from(id);
+    if (fire && (open == nullptr || fire->onset > open->fire.onset)) candidates.emplace_back(id, *fire);
   }
   std::sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) { return a.second.z > b.second.z; });
   // A dependant's change is explained once: by an open cascade, or by the strongest new source.
@@ -235,6 +249,12 @@ void CascadeDetector::evaluate(EpochMs now, std::vector<CascadeEvent>& events) {
     }
     o.cascade.id = next_id_++;
     for (const auto& d : o.cascade.dependents) claimed.push_back(d.server);
+    // The source's older cascade, if any, is superseded by this one.
+    if (auto old = std::find_if(open_.begin(), open_.end(), [&](const Open& x) { return x.source == id; });
+        old != open_.end()) {
+      events.push_back({CascadeEventKind::ended, now, old->cascade});
+      open_.erase(old);
+    }
     events.push_back({CascadeEventKind::started, now, o.cascade});
     open_.push_back(std::move(o));
   }

@@ -1,19 +1,24 @@
 // Cascade detection (issue #11): correlated degradation across servers, with a suspected source.
 //
-// Each cycle the detector observes every forecast server's window (cascade/anomaly.hpp). Per
-// server and watched metric it follows runs of steps that deviate from the recent normal; a run of
-// 2 steps *fires* a change whose onset is the run's first step (the same-time-yesterday test
-// applies at that first step, so the daily cycle does not fire).
+// Each cycle the detector observes every forecast server's window (cascade/anomaly.hpp), every
+// step closed since its last look in order. Per server and watched metric it follows runs of
+// steps that deviate from the recent normal (≥ enter_z spreads); a run of 2 steps *fires* a
+// change whose onset is the run's first step (the same-time-yesterday test applies at that first
+// step, so the daily cycle does not fire) and which keeps the largest deviation its run reaches.
+// For its first hour a run is judged against the normal from before it, then against the recent
+// normal, which takes in a plateau within about 2 h: a further change on top then fires anew.
 //
 // - A *cascade* opens when a server of an upstream profile (the usual service dependencies,
-//   depends_on) fires a rise of its own pressure (CPU, iowait or memory up) and at least
-//   `min_dependents` servers of its downstream profiles fire dependency symptoms (work piling up:
-//   close-wait, load, system CPU, memory up; or starving: user CPU, network, load down) whose
-//   onsets lie within 20 min of it. The upstream server is the suspected source: it degrades itself while those that
-//   depend on it change with it. A server that reports itself idle or in maintenance explains its
-//   own change and is nobody's dependant, and a dependant's change is explained by one source
-//   only (an open cascade's, else the strongest new source's). The source's and dependants'
-//   deviation series over the last hour must correlate (mean ≥ min_correlation).
+//   depends_on) fires a rise of its own pressure (CPU, iowait or memory up, reaching source_z
+//   spreads) and at least `min_dependents` servers of its downstream profiles fire dependency
+//   symptoms (work piling up: close-wait, load, system CPU, memory up; or starving: user CPU,
+//   network, load down) whose onsets lie within 20 min of it. The upstream server is the
+//   suspected source: it degrades itself while those that depend on it change with it. A server
+//   that reports itself idle or in maintenance explains its own change and is nobody's
+//   dependant, and a dependant's change is explained by one source only (an open cascade's, else
+//   the strongest new source's). The source's and dependants' deviation series over the last
+//   hour must correlate (mean ≥ min_correlation). A newer change of a source already in a
+//   cascade, with its own aligned dependants, supersedes that cascade.
 // - The cascade stays open while the source's pressure metric stays above its level from before
 //   the change (by exit_z spreads), and closes after 3 evaluations without, or after 12 h.
 // - Its correlation score is the mean Pearson correlation, over the last hour, of the source's
@@ -40,6 +45,7 @@ bool depends_on(Profile downstream, Profile upstream);
 struct DetectorParams {
   AnomalyParams anomaly;
   int enter_steps = 2;         // consecutive deviating steps that fire a change
+  double source_z = 6;         // a source's own rise must reach this many spreads
   double exit_z = 2.5;         // a cascade holds while its source stays this many spreads up
   int64_t max_cascade_ms = 12 * 3'600'000LL;
   int64_t align_ms = 20 * 60'000LL;        // dependants' onsets within this of the source's
@@ -99,6 +105,7 @@ class CascadeDetector {
 
  private:
   static constexpr int kHistory = 12;  // the correlation's hour
+  static constexpr int kFrozenRunSteps = 12;   // a run is judged against its own start's normal for 1 h
   static constexpr int kMaxCatchUpSteps = 12;  // steps judged one by one after a gap (older: skipped)
   static constexpr int kFires = 8;     // recent changes kept per server
   struct Fire {
@@ -121,6 +128,7 @@ class CascadeDetector {
     std::array<EpochMs, kNumWatched> run_start{};
     std::array<float, kNumWatched> run_level{}, run_spread{};
     std::array<float, kNumWatched> present{};
+    std::array<int, kNumWatched> run_fire{};  // fire_count index of the current run's change
     std::array<Fire, kFires> fires{};
     int fire_count = 0;
     std::array<float, kHistory> history{};  // largest |z| per step, ring
@@ -142,7 +150,7 @@ class CascadeDetector {
   CascadeMember current_member(ServerId id) const;
   double correlation(const Track& a, const Track& b) const;
   bool live(const Track& t, EpochMs now) const { return t.last_step + 3 * t.step_ms >= now; }
-  bool in_open_cascade(ServerId source) const;
+  const Open* open_from(ServerId source) const;
 
   DetectorParams params_;
   std::vector<Track> tracks_;  // index = ServerId

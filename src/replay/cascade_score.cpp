@@ -62,6 +62,7 @@ CascadeScore score_cascades(std::span<const DetectedCascade> detections, std::sp
     const DetectedCascade* first = nullptr;
     for (const DetectedCascade& d : detections)
       if (matches(d, t) && (first == nullptr || d.detected_at < first->detected_at)) first = &d;
+    s.per_event.push_back({t.id, t.source, t.start, first ? first->detected_at : 0, first ? first->source : ""});
     if (first == nullptr) continue;
     ++s.detected;
     s.source_found += first->source == t.source;
@@ -102,6 +103,17 @@ nlohmann::ordered_json cascade_score_json(const CascadeScore& s) {
   j["false_cascades"] = s.false_cascades;
   j["false_per_day"] = s.false_per_day();
   j["warmup_hours"] = s.warmup_hours;
+  nlohmann::ordered_json events = nlohmann::ordered_json::array();
+  for (const ScoredCascadeEvent& e : s.per_event) {
+    nlohmann::ordered_json row;
+    row["id"] = e.id;
+    row["source"] = e.source;
+    row["start"] = format_iso8601(e.start);
+    row["detected_at"] = e.detected_at ? nlohmann::ordered_json(format_iso8601(e.detected_at)) : nlohmann::ordered_json();
+    row["suspected_source"] = e.detected_at ? nlohmann::ordered_json(e.suspected_source) : nlohmann::ordered_json();
+    events.push_back(std::move(row));
+  }
+  j["per_event"] = std::move(events);
   return j;
 }
 

@@ -40,7 +40,15 @@ struct CascadeTruth {
 // The events of incidents.csv (cascade_source rows with their dependants), by start.
 std::vector<CascadeTruth> cascade_truth(std::span<const Incident> incidents, EpochMs span_end);
 
+struct ScoredCascadeEvent {
+  std::string id, source;
+  EpochMs start = 0;
+  EpochMs detected_at = 0;  // 0: missed
+  std::string suspected_source;
+};
+
 struct CascadeScore {
+  std::vector<ScoredCascadeEvent> per_event;
   int events = 0, detected = 0, source_found = 0;
   std::vector<double> delay_minutes;  // of detected events, ascending
   int detections = 0, false_cascades = 0;

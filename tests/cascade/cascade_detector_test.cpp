@@ -101,6 +101,15 @@ std::function<float(int, int, int, float)> database_failure(int db, std::vector<
   };
 }
 
+// The smallest fleet with a cascade path: one database, two web servers that may depend on it.
+class DatabaseAndTwoWebServers : public ::testing::Test {
+ protected:
+  Fleet f;
+  const int db = f.add("ppdb001", Profile::database);
+  const int web1 = f.add("ppweb001", Profile::web_api);
+  const int web2 = f.add("ppweb002", Profile::web_api);
+};
+
 TEST(CascadeDetector, AFailingDatabaseWithDependantsChangingWithItIsACascadeNamingItAsSource) {
   Fleet f;
   const int db = f.add("ppdb001", Profile::database);
@@ -146,11 +155,7 @@ TEST(CascadeDetector, AFailingDatabaseWithDependantsChangingWithItIsACascadeNami
   EXPECT_EQ(f.detector.status().state, FleetState::normal);
 }
 
-TEST(CascadeDetector, ADatabaseFailingAloneIsNoCascade) {
-  Fleet f;
-  const int db = f.add("ppdb001", Profile::database);
-  f.add("ppweb001", Profile::web_api);
-  f.add("ppweb002", Profile::web_api);
+TEST_F(DatabaseAndTwoWebServers, ADatabaseFailingAloneIsNoCascade) {
   f.run(48);
   f.run(12, database_failure(db, {}, 48));
   EXPECT_TRUE(f.started().empty());
@@ -168,11 +173,7 @@ TEST(CascadeDetector, DependantsWithoutAnUpstreamFailureAreNoCascade) {
   EXPECT_TRUE(f.started().empty());
 }
 
-TEST(CascadeDetector, ServersReportingIdleExplainTheirOwnChangeAndAreNobodysDependants) {
-  Fleet f;
-  const int db = f.add("ppdb001", Profile::database);
-  const int web1 = f.add("ppweb001", Profile::web_api);
-  const int web2 = f.add("ppweb002", Profile::web_api);
+TEST_F(DatabaseAndTwoWebServers, ServersReportingIdleExplainTheirOwnChangeAndAreNobodysDependants) {
   f.run(48);
   f.run(12, database_failure(db, {web1, web2}, 48),
         [&](int s) { return s == db ? Status::heavy_load : Status::idle; });
@@ -180,11 +181,7 @@ TEST(CascadeDetector, ServersReportingIdleExplainTheirOwnChangeAndAreNobodysDepe
   EXPECT_EQ(f.detector.status().state, FleetState::normal);
 }
 
-TEST(CascadeDetector, TheSameChangeAtTheSameTimeYesterdayIsTheDailyCycleNotACascade) {
-  Fleet f;
-  const int db = f.add("ppdb001", Profile::database);
-  const int web1 = f.add("ppweb001", Profile::web_api);
-  const int web2 = f.add("ppweb002", Profile::web_api);
+TEST_F(DatabaseAndTwoWebServers, TheSameChangeAtTheSameTimeYesterdayIsTheDailyCycleNotACascade) {
   // Every day from 10:00 to 12:00 (steps 120..143 of the day) the same jump, on all three (a
   // daily batch job). A daily *ramp* can still fire: the window reaches back 23 h 55 min, not a
   // full day, so yesterday's half hour is a few steps further along it (README, known limits).
@@ -199,6 +196,22 @@ TEST(CascadeDetector, TheSameChangeAtTheSameTimeYesterdayIsTheDailyCycleNotACasc
   ASSERT_EQ(f.started().size(), 1u);
   f.run(kMaxEncoderSteps, daily);  // day 2: the same hours again
   EXPECT_EQ(f.started().size(), 1u);
+}
+
+TEST_F(DatabaseAndTwoWebServers, ADatabaseInTroubleForHoursWhoseDependantsSufferLaterOpensACascadeThen) {
+  f.run(48);
+  // The database's iowait jumps and stays up, alone, for 3 h; then it climbs further while its
+  // dependants pile up connections.
+  const auto later = database_failure(db, {web1, web2}, 48 + 36);
+  f.run(48, [&](int s, int k, int i, float v) {
+    if (s == db && k == kIowait && i >= 48) v += 15;
+    return later(s, k, i, v);
+  });
+  const auto started = f.started();
+  ASSERT_EQ(started.size(), 1u);
+  EXPECT_EQ(started[0].cascade.source.server, "ppdb001");
+  EXPECT_GE(started[0].cascade.started_at, kStart + (48 + 36) * kStepMs);
+  EXPECT_EQ(started[0].cascade.dependents.size(), 2u);
 }
 
 TEST(CascadeDetector, ADependantIsExplainedByOneSourceOnly) {
