@@ -16,12 +16,24 @@ struct FeedScratch {
   FeedBatch batch;
 };
 
+// A thread keeps its scratch warm for typical batches, but a huge one (up to the record limit)
+// must not pin its memory for the thread's lifetime: released when the request is done.
+constexpr size_t kKeptRecords = 4096;
+struct ReleaseIfOversized {
+  FeedScratch& scratch;
+  ~ReleaseIfOversized() {
+    if (scratch.batch.records.capacity() > kKeptRecords || scratch.batch.names.capacity() > kKeptRecords * 32)
+      scratch.batch = FeedBatch{};
+  }
+};
+
 }  // namespace
 
 void add_feed_routes(ApiServer& api, FleetStore& store, const FeedLimits& limits) {
   api.post("/feed/data", Role::ingest, [&store, limits](const httplib::Request& req, httplib::Response& res) {
     const LatencyTimer timer(ingest_latency_histogram());  // for GET /metrics
     thread_local FeedScratch scratch;
+    const ReleaseIfOversized release{scratch};
     scratch.parser.set_limits(limits);
     FeedBatch& batch = scratch.batch;
     const FeedParseResult parsed = scratch.parser.parse(req.body, now_ms(), batch);
@@ -47,12 +59,17 @@ void add_feed_routes(ApiServer& api, FleetStore& store, const FeedLimits& limits
     nlohmann::json rejected = nlohmann::json::array();
     for (const RecordError& e : batch.errors)
       rejected.push_back({{"index", e.index}, {"field", e.field}, {"error", e.error}});
+    nlohmann::json by_field = nlohmann::json::array();
+    for (const ErrorTally& t : batch.tally) by_field.push_back({{"field", t.field}, {"error", t.kind}, {"count", t.count}});
     // A retried batch (all duplicates) is a success: the records are stored.
     const bool ok = batch.total == 0 || outcome.accepted + outcome.duplicates > 0;
     nlohmann::json body = {{"status", ok ? "accepted" : "rejected"},
                            {"accepted", outcome.accepted},
                            {"duplicates", outcome.duplicates},
                            {"rejected", std::move(rejected)},
+                           {"rejected_records", batch.rejected},
+                           {"errors_total", batch.error_count},
+                           {"errors_by_field", std::move(by_field)},
                            {"servers_tracked", tracked},
                            {"servers_ready", ready},
                            {"warmup_complete", tracked > 0 && ready == tracked}};

@@ -140,16 +140,16 @@ FeedParseResult FeedParser::parse(std::string_view body, EpochMs now, FeedBatch&
                                fmt::format("more than {} records in one request",
                                            limits_.max_records)};
       const uint32_t i = index++;
-      const size_t errors_before = out.errors.size();
-      auto reject = [&](int slot, std::string message) {
-        out.errors.push_back(RecordError{i, std::string(kFieldNames[slot]), std::move(message)});
+      const size_t errors_before = out.error_count;
+      auto reject = [&](int slot, std::string_view kind, auto&& make_message) {
+        out.add_error(i, kFieldNames[slot], kind, make_message);
       };
 
       od::object obj;
       if (auto err = value.get_object().get(obj)) {
         if (err != simdjson::INCORRECT_TYPE)
           return malformed(fmt::format("invalid JSON: {}", simdjson::error_message(err)));
-        out.errors.push_back(RecordError{i, "record", "must be a JSON object"});
+        out.add_error(i, "record", "not_an_object", [] { return std::string("must be a JSON object"); });
         ++out.rejected;
         continue;
       }
@@ -175,31 +175,31 @@ FeedParseResult FeedParser::parse(std::string_view body, EpochMs now, FeedBatch&
           while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\t' ||
                                   raw.back() == '\r'))
             raw.remove_suffix(1);
-          reject(slot, fmt::format("must be a finite number, got {}", clip(raw)));
+          reject(slot, "not_finite", [&] { return fmt::format("must be a finite number, got {}", clip(raw)); });
           continue;
         }
 
         if (slot < kNumMetrics) {
           const MetricSpec& spec = kMetrics[slot];
           if (type != od::json_type::number) {
-            reject(slot, fmt::format("must be {}, got {}", spec.integer ? "an integer" : "a number",
-                                     json_type_name(type)));
+            reject(slot, "wrong_type", [&] { return fmt::format("must be {}, got {}", spec.integer ? "an integer" : "a number",
+                                     json_type_name(type)); });
             continue;
           }
           double d;
           if (v.get_double().get(d) || !std::isfinite(d)) {
-            reject(slot, fmt::format("must be a finite number, got {}", clip(v.raw_json_token())));
+            reject(slot, "not_finite", [&] { return fmt::format("must be a finite number, got {}", clip(v.raw_json_token())); });
             continue;
           }
           if (spec.integer && d != std::floor(d)) {
-            reject(slot, fmt::format("must be an integer, got {}", d));
+            reject(slot, "not_integer", [&] { return fmt::format("must be an integer, got {}", d); });
             continue;
           }
           if (d < spec.min || d > spec.max) {
             if (spec.max == kUnbounded)
-              reject(slot, fmt::format("must be >= {}, got {}", spec.min, d));
+              reject(slot, "out_of_range", [&] { return fmt::format("must be >= {}, got {}", spec.min, d); });
             else
-              reject(slot, fmt::format("must be between {} and {}, got {}", spec.min, spec.max, d));
+              reject(slot, "out_of_range", [&] { return fmt::format("must be between {} and {}, got {}", spec.min, spec.max, d); });
             continue;
           }
           rec.values[slot] = d;
@@ -211,25 +211,25 @@ FeedParseResult FeedParser::parse(std::string_view body, EpochMs now, FeedBatch&
           continue;
         }
         if (type != od::json_type::string) {
-          reject(slot, fmt::format("must be a string, got {}", json_type_name(type)));
+          reject(slot, "wrong_type", [&] { return fmt::format("must be a string, got {}", json_type_name(type)); });
           continue;
         }
         std::string_view text;
         if (auto err = v.get_string().get(text)) {
           if (err != simdjson::INCORRECT_TYPE)
             return malformed(fmt::format("invalid JSON: {}", simdjson::error_message(err)));
-          reject(slot, "must be a valid string");
+          reject(slot, "invalid_string", [] { return std::string("must be a valid string"); });
           continue;
         }
         switch (slot) {
           case kFieldTimestamp: {
             auto t = parse_iso8601(text);
             if (!t) {
-              reject(slot, fmt::format("must be an ISO-8601 timestamp, got '{}'", clip(text)));
+              reject(slot, "bad_timestamp", [&] { return fmt::format("must be an ISO-8601 timestamp, got '{}'", clip(text)); });
             } else if (*t > latest_allowed) {
-              reject(slot, fmt::format("is more than 5 minutes in the future: '{}'", clip(text)));
+              reject(slot, "in_future", [&] { return fmt::format("is more than 5 minutes in the future: '{}'", clip(text)); });
             } else if (*t < oldest_allowed) {
-              reject(slot, fmt::format("is older than the retention period: '{}'", clip(text)));
+              reject(slot, "too_old", [&] { return fmt::format("is older than the retention period: '{}'", clip(text)); });
             } else {
               rec.timestamp = *t;
             }
@@ -237,8 +237,8 @@ FeedParseResult FeedParser::parse(std::string_view body, EpochMs now, FeedBatch&
           }
           case kFieldServerName:
             if (!valid_server_name(text, limits_.max_name_length))
-              reject(slot, fmt::format("must match [A-Za-z0-9._-]{{1,{}}}, got '{}'",
-                                       limits_.max_name_length, clip(text)));
+              reject(slot, "bad_name", [&] { return fmt::format("must match [A-Za-z0-9._-]{{1,{}}}, got '{}'",
+                                       limits_.max_name_length, clip(text)); });
             else
               name = text;  // lives in the parser's string buffer until the next parse
             break;
@@ -246,20 +246,20 @@ FeedParseResult FeedParser::parse(std::string_view body, EpochMs now, FeedBatch&
             if (auto st = status_from_name(text))
               rec.status = *st;
             else
-              reject(slot, fmt::format("must be one of {}, got '{}'", status_choices(), clip(text)));
+              reject(slot, "unknown_value", [&] { return fmt::format("must be one of {}, got '{}'", status_choices(), clip(text)); });
             break;
           case kFieldProfile:
             if (auto p = profile_from_id(text))
               rec.profile = static_cast<int8_t>(*p);
             else
-              reject(slot, fmt::format("must be one of {}, got '{}'", profile_choices(), clip(text)));
+              reject(slot, "unknown_value", [&] { return fmt::format("must be one of {}, got '{}'", profile_choices(), clip(text)); });
             break;
         }
       }
       for (int slot = 0; slot < kNumFields; ++slot)
-        if ((kRequiredMask >> slot & 1u) && !(seen >> slot & 1u)) reject(slot, "is required");
+        if ((kRequiredMask >> slot & 1u) && !(seen >> slot & 1u)) reject(slot, "required", [] { return std::string("is required"); });
 
-      if (out.errors.size() != errors_before) {
+      if (out.error_count != errors_before) {
         ++out.rejected;
         continue;
       }

@@ -104,9 +104,9 @@ IngestOutcome FleetStore::ingest(FeedBatch& batch) {
   bool limit_errors = false;
   for (size_t i = 0; i < n; ++i) {
     if (ids_scratch_[i] != kNoServer) continue;
-    batch.errors.push_back(RecordError{batch.records[i].index, "server_name",
-                                       fmt::format("server limit reached ({} servers tracked)",
-                                                   options_.max_servers)});
+    batch.add_error(batch.records[i].index, "server_name", "server_limit", [&] {
+      return fmt::format("server limit reached ({} servers tracked)", options_.max_servers);
+    });
     ++batch.rejected;
     limit_errors = true;
   }

@@ -120,6 +120,30 @@ TEST_F(FeedApi, ABatchWithNoValidRecordIs422WithTheErrors) {
   EXPECT_EQ(r["accepted"], 0);
 }
 
+TEST(FeedErrors, AHundredThousandBadRecordsGetASmall422ListingTheFirstHundredAndCountsPerField) {
+  TempDir dir;
+  Daemon daemon(dir.path / "data", {}, {{"NORDIQ_API_KEY", kKey}});
+  daemon.start();
+  std::string body = "{\"records\":[";
+  for (int i = 0; i < 100'000; ++i) body += i ? ",{}" : "{}";
+  body += "]}";
+  auto res = daemon.client(kKey).Post("/feed/data", body, "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 422);
+  EXPECT_LT(res->body.size(), 64u * 1024) << "the error body grows with the batch";
+  const json reply = json::parse(res->body);
+  EXPECT_EQ(reply["error"], "no_valid_records");
+  EXPECT_EQ(reply["rejected"].size(), 100u);
+  EXPECT_EQ(reply["rejected_records"], 100'000);
+  EXPECT_EQ(reply["errors_total"], 100'000 * (kNumMetrics + 3));
+  bool timestamp_counted = false;
+  for (const json& t : reply["errors_by_field"])
+    if (t["field"] == "timestamp" && t["error"] == "required") timestamp_counted = t["count"] == 100'000;
+  EXPECT_TRUE(timestamp_counted) << reply["errors_by_field"].dump();
+  // The daemon goes on serving.
+  EXPECT_EQ(daemon.client().Get("/health")->status, 200);
+}
+
 TEST_F(FeedApi, MalformedBodiesAre400) {
   expect_error(post("{\"records\": [1, 2"), 400, "invalid_body");
   expect_error(post("[]"), 400, "invalid_body");

@@ -251,5 +251,31 @@ TEST(FeedParser, EscapedStringsAreUnescaped) {
   EXPECT_EQ(p.batch.name(p.batch.records[0]), "web-01");
 }
 
+TEST(FeedParser, ThousandsOfBadRecordsReportTheFirstHundredErrorsAndCountTheRestByFieldAndKind) {
+  std::vector<std::string> records(5000, "{}");
+  auto fields = valid_fields();
+  fields["mem_used_pct"] = "101";
+  records[4999] = record_json(fields);  // one more kind of error, at the end
+  FeedParser parser;
+  FeedBatch batch;
+  ASSERT_EQ(parser.parse(body_of(records), kNow, batch).status, FeedParseStatus::ok);
+  const size_t required = kNumMetrics + 3;  // the metrics, timestamp, server_name, status
+  EXPECT_EQ(batch.rejected, 5000u);
+  EXPECT_EQ(batch.error_count, 4999 * required + 1);
+  ASSERT_EQ(batch.errors.size(), FeedBatch::kMaxReportedErrors);
+  EXPECT_EQ(batch.errors.front().index, 0u);
+  EXPECT_EQ(batch.errors.back().index, (FeedBatch::kMaxReportedErrors - 1) / required);
+  std::map<std::pair<std::string, std::string>, size_t> tally;
+  for (const ErrorTally& t : batch.tally) tally[{std::string(t.field), std::string(t.kind)}] = t.count;
+  EXPECT_EQ(tally.size(), required + 1);
+  EXPECT_EQ((tally[{"timestamp", "required"}]), 4999u);
+  EXPECT_EQ((tally[{"mem_used_pct", "required"}]), 4999u);
+  EXPECT_EQ((tally[{"mem_used_pct", "out_of_range"}]), 1u);
+  // The next parse starts from nothing.
+  ASSERT_EQ(parser.parse(body_of({record_json(valid_fields())}), kNow, batch).status, FeedParseStatus::ok);
+  EXPECT_EQ(batch.error_count, 0u);
+  EXPECT_TRUE(batch.tally.empty());
+}
+
 }  // namespace
 }  // namespace nordiq
