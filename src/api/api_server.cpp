@@ -101,21 +101,46 @@ void ApiServer::send_json(httplib::Response& res, int status, const nlohmann::js
 
 void ApiServer::send_error(httplib::Response& res, int status, std::string_view code,
                            std::string_view message) {
+  // A 503 is transient (store busy or full, no forecast yet): say when to come back.
+  if (status == 503 && !res.has_header("Retry-After")) res.set_header("Retry-After", "5");
   send_json(res, status, nlohmann::json{{"error", code}, {"message", message}});
+}
+
+bool ApiServer::refuse_failed_auth(const httplib::Request& req, httplib::Response& res) {
+  const int wait = limiter_.acquire("ip:" + req.remote_addr, LimitClass::failed_auth);
+  if (wait == 0) return false;
+  res.set_header("Retry-After", std::to_string(wait));
+  send_error(res, 429, "rate_limited", fmt::format("too many failed authentications; retry in {} s", wait));
+  return true;
+}
+
+// A browser sends Origin with a cross-site request; a write from another origin is refused even
+// under --no-auth (a page could otherwise post records through a user's browser). Clients that
+// are not browsers send no Origin.
+bool ApiServer::refuse_cross_origin(const httplib::Request& req, httplib::Response& res) {
+  if (!req.has_header("Origin")) return false;
+  std::string origin = req.get_header_value("Origin");  // a copy: httplib returns it by value
+  if (const size_t scheme = origin.find("://"); scheme != std::string::npos) origin.erase(0, scheme + 3);
+  if (origin == req.get_header_value("Host")) return false;
+  send_error(res, 403, "cross_origin", "Origin: writes from another origin are refused");
+  return true;
 }
 
 bool ApiServer::authorize(const httplib::Request& req, httplib::Response& res, Role role) {
   if (role == Role::open) return true;
+  if ((role == Role::ingest || role == Role::admin) && req.method != "GET" && refuse_cross_origin(req, res)) return false;
   std::string identity;
   if (auth_.enabled()) {
     const std::string key = presented_key(req);
     if (key.empty()) {
+      if (refuse_failed_auth(req, res)) return false;
       send_error(res, 401, "unauthorized",
                  "missing API key: send it as X-API-Key (or Authorization: Bearer <key>)");
       return false;
     }
     const KeyKind kind = auth_.identify(key);
     if (kind == KeyKind::none) {
+      if (refuse_failed_auth(req, res)) return false;
       send_error(res, 401, "unauthorized", "invalid API key");
       return false;
     }

@@ -74,6 +74,10 @@ class ApiServer {
 
  private:
   httplib::Server::Handler wrap(Role role, Handler handler);
+  // 429 instead of 401 once a client address has failed authentication too often.
+  bool refuse_failed_auth(const httplib::Request& req, httplib::Response& res);
+  // 403 for a write whose Origin is not this server.
+  bool refuse_cross_origin(const httplib::Request& req, httplib::Response& res);
   bool authorize(const httplib::Request& req, httplib::Response& res, Role role);
 
   HttpSettings settings_;

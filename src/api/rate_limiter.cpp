@@ -10,6 +10,7 @@ double RateLimits::per_minute(LimitClass c) const {
     case LimitClass::feed: return feed_per_minute;
     case LimitClass::read: return read_per_minute;
     case LimitClass::admin: return admin_per_minute;
+    case LimitClass::failed_auth: return failed_auth_per_minute;
   }
   return 0;
 }
@@ -26,6 +27,7 @@ int RateLimiter::acquire(std::string_view identity, LimitClass cls, Clock::time_
   key.push_back(static_cast<char>('0' + static_cast<int>(cls)));
 
   std::lock_guard lock(mutex_);
+  if (buckets_.size() > kPruneAbove) prune(now);
   auto [it, inserted] = buckets_.try_emplace(std::move(key), Bucket{burst, now});
   Bucket& b = it->second;
   if (!inserted) {
@@ -38,6 +40,11 @@ int RateLimiter::acquire(std::string_view identity, LimitClass cls, Clock::time_
     return 0;
   }
   return std::max(1, static_cast<int>(std::ceil((1.0 - b.tokens) / per_second)));
+}
+
+void RateLimiter::prune(Clock::time_point now) {
+  // Every class refills its whole burst (one minute's worth) within a minute.
+  std::erase_if(buckets_, [&](const auto& entry) { return now - entry.second.updated >= std::chrono::minutes(1); });
 }
 
 }  // namespace nordiq::api

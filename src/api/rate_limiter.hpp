@@ -11,12 +11,13 @@
 
 namespace nordiq::api {
 
-enum class LimitClass : uint8_t { feed, read, admin };
+enum class LimitClass : uint8_t { feed, read, admin, failed_auth };
 
 struct RateLimits {
   double feed_per_minute = 12'000;  // 0 = unlimited
   double read_per_minute = 1'200;
   double admin_per_minute = 60;
+  double failed_auth_per_minute = 60;  // per client address: guessing keys is slowed to 1/s
   double per_minute(LimitClass c) const;
 };
 
@@ -36,6 +37,10 @@ class RateLimiter {
   };
   RateLimits limits_;
   std::mutex mutex_;
+  // Drops buckets idle long enough to be full again (they are the same as no bucket), so the
+  // table does not grow with every address ever seen; runs when it passes kPruneAbove.
+  void prune(Clock::time_point now);
+  static constexpr size_t kPruneAbove = 10'000;
   std::unordered_map<std::string, Bucket> buckets_;  // key: identity + '\0' + class
 };
 

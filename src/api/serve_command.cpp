@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -51,6 +52,10 @@ int run_serve(ServeFlags& flags) {
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  // Everything the daemon creates (data dir, database, WAL, generated key) is its own: 0700
+  // directories, 0600 files, whatever the caller's umask.
+  ::umask(077);
 
   // One writer per data dir: a second daemon (or `simulate history --out store`) is refused.
   DataDirLock data_dir_lock(opt.store.data_dir, "stop it first, or give this daemon another --data-dir");

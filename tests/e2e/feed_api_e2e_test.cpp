@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <sys/stat.h>
 
+#include "api/api_server.hpp"
 #include "e2e/daemon.hpp"
 #include "e2e/feed_records.hpp"
 
@@ -142,6 +143,75 @@ TEST(FeedErrors, AHundredThousandBadRecordsGetASmall422ListingTheFirstHundredAnd
   EXPECT_TRUE(timestamp_counted) << reply["errors_by_field"].dump();
   // The daemon goes on serving.
   EXPECT_EQ(daemon.client().Get("/health")->status, 200);
+}
+
+TEST(FeedAbuse, RepeatedFailedAuthenticationIsSlowedTo429WhileValidKeysStillWork) {
+  TempDir dir;
+  Daemon daemon(dir.path / "data", {}, {{"NORDIQ_API_KEY", kKey}});
+  daemon.start();
+  int unauthorized = 0, limited = 0;
+  std::string retry_after;
+  for (int i = 0; i < 100; ++i) {
+    auto res = daemon.client("wrong-key-" + std::to_string(i)).Get("/predictions/current");
+    ASSERT_TRUE(res);
+    unauthorized += res->status == 401;
+    if (res->status == 429) {
+      ++limited;
+      retry_after = res->get_header_value("Retry-After");
+    }
+  }
+  // One minute's burst of failures, then 429 (the bucket refills at one a second, so a slow
+  // machine may see a few more 401s).
+  EXPECT_GE(unauthorized, 60);
+  EXPECT_LE(unauthorized, 75);
+  EXPECT_EQ(unauthorized + limited, 100);
+  EXPECT_FALSE(retry_after.empty());
+  auto ok = daemon.client(kKey).Get("/predictions/current");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200) << ok->body;
+}
+
+TEST(FeedAbuse, WritesFromAnotherOriginAreRefusedEvenWithoutAuth) {
+  TempDir dir;
+  Daemon daemon(dir.path / "data", {"--no-auth"}, {});
+  daemon.start();
+  const std::string body = R"({"records": []})";
+  httplib::Client c("127.0.0.1", daemon.port());
+  auto cross = c.Post("/feed/data", {{"Origin", "http://evil.example"}}, body, "text/plain");
+  expect_error(cross, 403, "cross_origin");
+  EXPECT_NE(json::parse(cross->body)["message"].get<std::string>().find("Origin"), std::string::npos);
+  const std::string self = "http://127.0.0.1:" + std::to_string(daemon.port());
+  auto same = c.Post("/feed/data", {{"Origin", self}}, body, "application/json");
+  ASSERT_TRUE(same);
+  EXPECT_EQ(same->status, 200) << same->body << " origin " << self;
+  auto plain = c.Post("/feed/data", body, "application/json");  // not a browser: no Origin
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->status, 200) << plain->body;
+  auto read = c.Get("/status", {{"Origin", "http://evil.example"}});  // reads are not refused
+  ASSERT_TRUE(read);
+  EXPECT_EQ(read->status, 200);
+}
+
+TEST(FeedAbuse, TheDataDirAndDatabaseAreTheDaemonsOnly) {
+  TempDir dir;
+  Daemon daemon(dir.path / "data", {}, {});
+  daemon.start();
+  for (const char* name : {"", "nordiq.db", "api_key"}) {
+    const fs::path p = dir.path / "data" / name;
+    ASSERT_TRUE(fs::exists(p)) << p;
+    const auto perms = fs::status(p).permissions();
+    EXPECT_EQ(perms & (fs::perms::group_all | fs::perms::others_all), fs::perms::none) << p;
+  }
+}
+
+TEST(ErrorResponses, A503SaysWhenToRetry) {
+  httplib::Response res;
+  api::ApiServer::send_error(res, 503, "store_unavailable", "retry later");
+  EXPECT_EQ(res.status, 503);
+  EXPECT_EQ(res.get_header_value("Retry-After"), "5");
+  httplib::Response other;
+  api::ApiServer::send_error(other, 404, "not_found", "no such thing");
+  EXPECT_FALSE(other.has_header("Retry-After"));
 }
 
 TEST_F(FeedApi, MalformedBodiesAre400) {
