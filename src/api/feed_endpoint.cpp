@@ -19,11 +19,13 @@ struct FeedScratch {
 // A thread keeps its scratch warm for typical batches, but a huge one (up to the record limit)
 // must not pin its memory for the thread's lifetime: released when the request is done.
 constexpr size_t kKeptRecords = 4096;
+constexpr size_t kKeptBodyBytes = 4 << 20;
 struct ReleaseIfOversized {
   FeedScratch& scratch;
   ~ReleaseIfOversized() {
     if (scratch.batch.records.capacity() > kKeptRecords || scratch.batch.names.capacity() > kKeptRecords * 32)
       scratch.batch = FeedBatch{};
+    scratch.parser.release_buffers_above(kKeptBodyBytes);
   }
 };
 

@@ -76,6 +76,57 @@ std::string profile_choices() {
   return out;
 }
 
+// Walks a value the parser would otherwise skip (an unknown field, an unknown top-level key):
+// on-demand parsing skips without validating, and a body with `"junk": tru` or `[1,2,,3]` in an
+// ignored field is still not JSON (SPEC §1.2: 400). Depth-limited like simdjson itself.
+simdjson::error_code validate_value(od::value value, int depth = 0) {
+  if (depth > 64) return simdjson::DEPTH_ERROR;
+  od::json_type type;
+  if (auto err = value.type().get(type)) return err;
+  switch (type) {
+    case od::json_type::object: {
+      od::object obj;
+      if (auto err = value.get_object().get(obj)) return err;
+      for (auto field : obj) {
+        std::string_view key;
+        if (auto err = field.unescaped_key().get(key)) return err;
+        od::value v;
+        if (auto err = field.value().get(v)) return err;
+        if (auto err = validate_value(v, depth + 1)) return err;
+      }
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::array: {
+      od::array arr;
+      if (auto err = value.get_array().get(arr)) return err;
+      for (auto element : arr) {
+        od::value v;
+        if (auto err = element.get(v)) return err;
+        if (auto err = validate_value(v, depth + 1)) return err;
+      }
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::number: {
+      double d;
+      return value.get_double().get(d) == simdjson::SUCCESS ? simdjson::SUCCESS : simdjson::NUMBER_ERROR;
+    }
+    case od::json_type::string: {
+      std::string_view text;
+      return value.get_string().get(text);
+    }
+    case od::json_type::boolean: {
+      bool b;
+      return value.get_bool().get(b);
+    }
+    case od::json_type::null: {
+      bool is_null = false;
+      if (auto err = value.is_null().get(is_null)) return err;
+      return is_null ? simdjson::SUCCESS : simdjson::N_ATOM_ERROR;
+    }
+  }
+  return simdjson::INCORRECT_TYPE;
+}
+
 }  // namespace
 
 struct FeedParser::Json {
@@ -85,6 +136,13 @@ struct FeedParser::Json {
 FeedParser::FeedParser(FeedLimits limits) : limits_(limits), json_(std::make_unique<Json>()) {}
 
 FeedParser::~FeedParser() = default;
+
+void FeedParser::release_buffers_above(size_t keep_bytes) {
+  if (buffer_capacity_ <= keep_bytes) return;
+  buffer_.reset();
+  buffer_capacity_ = 0;
+  json_ = std::make_unique<Json>();
+}
 
 FeedParseResult FeedParser::parse(std::string_view body, EpochMs now, FeedBatch& out) {
   out.clear();
@@ -121,7 +179,13 @@ FeedParseResult FeedParser::parse(std::string_view body, EpochMs now, FeedBatch&
     std::string_view key;
     if (auto err = root_field.unescaped_key().get(key))
       return malformed(fmt::format("invalid JSON: {}", simdjson::error_message(err)));
-    if (key != "records") continue;  // unknown top-level fields are ignored
+    if (key != "records") {  // unknown top-level fields are ignored, but must be JSON
+      od::value v;
+      if (auto err = root_field.value().get(v)) return malformed(fmt::format("invalid JSON: {}", simdjson::error_message(err)));
+      if (auto err = validate_value(v))
+        return malformed(fmt::format("invalid JSON in \"{}\": {}", key, simdjson::error_message(err)));
+      continue;
+    }
     if (saw_records) return malformed("duplicate \"records\" field");
     saw_records = true;
     od::array records;
@@ -163,7 +227,15 @@ FeedParseResult FeedParser::parse(std::string_view body, EpochMs now, FeedBatch&
         if (auto err = field.unescaped_key().get(fkey))
           return malformed(fmt::format("invalid JSON: {}", simdjson::error_message(err)));
         const int slot = field_slot(fkey);
-        if (slot < 0) continue;  // unknown fields are ignored, never stored
+        if (slot < 0) {  // unknown fields are ignored, never stored, but must be JSON
+          od::value ignored;
+          if (auto err = field.value().get(ignored))
+            return malformed(fmt::format("invalid JSON: {}", simdjson::error_message(err)));
+          if (auto err = validate_value(ignored))
+            return malformed(fmt::format("invalid JSON in record {} field \"{}\": {}", i, clip(fkey),
+                                         simdjson::error_message(err)));
+          continue;
+        }
         seen |= 1u << slot;
         od::value v;
         if (auto err = field.value().get(v))

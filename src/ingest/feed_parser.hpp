@@ -41,6 +41,10 @@ class FeedParser {
   // Clears `out` and fills it from `body`. `now` is the reference for the future/age checks.
   FeedParseResult parse(std::string_view body, EpochMs now, FeedBatch& out);
 
+  // Frees the body copy and simdjson's buffers when they grew past `keep_bytes` (one huge body
+  // must not pin its memory in a thread for good); the next parse grows them again as needed.
+  void release_buffers_above(size_t keep_bytes);
+
   const FeedLimits& limits() const { return limits_; }
   void set_limits(const FeedLimits& limits) { limits_ = limits; }
 

@@ -277,5 +277,32 @@ TEST(FeedParser, ThousandsOfBadRecordsReportTheFirstHundredErrorsAndCountTheRest
   EXPECT_TRUE(batch.tally.empty());
 }
 
+TEST(FeedParser, MalformedJsonInsideIgnoredFieldsIsA400LikeAnyOtherMalformedBody) {
+  FeedParser parser;
+  FeedBatch batch;
+  const std::string record = record_json(valid_fields());
+  const std::string with_junk = record.substr(0, record.size() - 1);  // without the closing brace
+  for (const std::string& junk : {std::string("tru"), std::string("[1,2,,3]"), std::string("{\"a\": nul}"),
+                                  std::string("[[[[1e]]]]"), std::string("\"unterminated")}) {
+    const auto r = parser.parse(body_of({with_junk + ",\"junk\":" + junk + "}"}), kNow, batch);
+    EXPECT_EQ(r.status, FeedParseStatus::malformed) << junk;
+    EXPECT_NE(r.message.find("invalid JSON"), std::string::npos) << r.message;
+    // Named where the structure is found broken while walking it (an unterminated string breaks
+    // the whole body's structure before any field is read).
+    if (junk[0] != '"') {
+      EXPECT_NE(r.message.find("\"junk\""), std::string::npos) << r.message;
+    }
+    const auto top = parser.parse("{\"meta\":" + junk + ",\"records\":[" + record + "]}", kNow, batch);
+    EXPECT_EQ(top.status, FeedParseStatus::malformed) << junk;
+  }
+  // Well-formed ignored values are still ignored.
+  const auto ok = parser.parse(
+      "{\"meta\":{\"a\":[1,\"x\",null,true,{}]},\"records\":[" + with_junk + ",\"junk\":[1,{\"b\":false},-2.5e3]}]}",
+      kNow, batch);
+  ASSERT_EQ(ok.status, FeedParseStatus::ok) << ok.message;
+  EXPECT_EQ(batch.records.size(), 1u);
+  EXPECT_EQ(batch.error_count, 0u);
+}
+
 }  // namespace
 }  // namespace nordiq
