@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <stdexcept>
 
@@ -284,6 +285,23 @@ void Model::load_weights(const SafeTensors& file, const std::string& prefix, boo
   load_params(table_, file, prefix, strict_extra, params_.data());
 }
 
+namespace {
+
+// A weight that is NaN, infinite or absurdly large loads "fine" and serves flat or NaN forecasts
+// labelled "tft": refuse the file naming the tensor and the element instead.
+constexpr float kMaxPlausibleWeight = 1e6f;
+void check_plausible(const std::string& name, const float* w, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(w[i]))
+      throw std::runtime_error(fmt::format("tensor '{}': element {} is {}", name, i, w[i]));
+    if (std::fabs(w[i]) > kMaxPlausibleWeight)
+      throw std::runtime_error(fmt::format("tensor '{}': element {} is {:g}, beyond any trained weight (|w| > {:g})",
+                                           name, i, w[i], kMaxPlausibleWeight));
+  }
+}
+
+}  // namespace
+
 void load_params(const ParamTable& table_, const SafeTensors& file, const std::string& prefix, bool strict_extra,
                  float* params) {
   std::vector<std::string> missing;
@@ -299,6 +317,7 @@ void load_params(const ParamTable& table_, const SafeTensors& file, const std::s
       throw std::runtime_error(fmt::format("tensor '{}': expected shape {}, got {}", s.name, shape_str(s.shape), shape_str(info.shape)));
     if (s.alias_of < 0) {
       file.copy_f32(key, params + s.offset);
+      check_plausible(s.name, params + s.offset, s.numel);
     }
   }
   if (!missing.empty()) {

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 
@@ -51,6 +52,17 @@ TEST_F(TftModelFile, AliasCopyThatDiffersIsRefused) {
     return true;
   });
   EXPECT_NE(load_error(path).find("'decoder_variable_selection.prescalers.hour_sin.bias'"), std::string::npos) << load_error(path);
+}
+
+TEST_F(TftModelFile, NonFiniteOrAbsurdWeightsAreRefusedNamingTheTensorAndElement) {
+  for (float bad : {std::nanf(""), INFINITY, -3e9f}) {
+    testing::rewrite(tiny, path, [bad](const std::string& n, std::vector<int64_t>&, std::vector<float>& data) {
+      if (n == "w.multihead_attn.w_h.weight") data[7] = bad;
+      return true;
+    });
+    const std::string error = load_error(path);
+    EXPECT_NE(error.find("tensor 'multihead_attn.w_h.weight': element 7 is"), std::string::npos) << bad << ": " << error;
+  }
 }
 
 TEST_F(TftModelFile, ManifestArchitectureErrorsNameTheField) {
