@@ -27,6 +27,7 @@ struct ServeFlags {
   api::ServeOptions options;
   std::string api_key_file, admin_key_file;
   bool no_auth = false;
+  bool skip_integrity_check = false;
   std::string sync = "normal";
   size_t max_body_mib = 32;
   size_t max_records = 100'000;
@@ -39,6 +40,7 @@ int run_serve(ServeFlags& flags) {
   api::configure_logging(opt.log_format, level);
 
   opt.auth.enabled = !flags.no_auth;
+  opt.store.integrity_check = !flags.skip_integrity_check;
   opt.auth.data_dir = opt.store.data_dir;
   if (!flags.api_key_file.empty()) opt.auth.api_key_file = flags.api_key_file;
   if (!flags.admin_key_file.empty()) opt.auth.admin_key_file = flags.admin_key_file;
@@ -128,6 +130,8 @@ void add_serve_command(CLI::App& app, Runner& runner) {
   cmd->add_option("--log-format", o.log_format, "Log output: text or json")
       ->check(CLI::IsMember({"text", "json"}))->capture_default_str();
   cmd->add_flag("--no-auth", flags->no_auth, "Serve without API keys (never on a shared network)");
+  cmd->add_flag("--skip-integrity-check", flags->skip_integrity_check,
+                "Start without PRAGMA quick_check of the database (huge stores; or to serve what a corrupt one still holds)");
   cmd->add_option("--api-key-file", flags->api_key_file, "File holding the ingest/read key (else NORDIQ_API_KEY)");
   cmd->add_option("--admin-key-file", flags->admin_key_file, "File holding the admin key (else NORDIQ_ADMIN_KEY)");
   cmd->add_option("--step-seconds", o.store.window.step_seconds, "Step length of the time model")

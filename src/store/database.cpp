@@ -74,6 +74,16 @@ std::unique_ptr<Database> Database::open(const std::filesystem::path& path, Dura
   return db;
 }
 
+std::vector<std::string> Database::quick_check(int max_findings) {
+  std::vector<std::string> findings;
+  Statement check(*this, fmt::format("PRAGMA quick_check({})", max_findings));
+  while (check.step()) {
+    std::string row(check.column_text(0));
+    if (row != "ok") findings.push_back(std::move(row));
+  }
+  return findings;
+}
+
 struct Database::Checkpointer {
   sqlite3* conn = nullptr;
   int wal_pages = 1000;

@@ -20,6 +20,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -59,6 +60,9 @@ class Database {
   int schema_version(std::string_view component);  // 0 = component absent
 
   void exec(std::string_view sql);  // one or more statements, no results
+  // PRAGMA quick_check: an empty list when the file is sound, else SQLite's first findings (at
+  // most `max_findings`). Reads the whole file: seconds per GB.
+  std::vector<std::string> quick_check(int max_findings = 5);
   int changes() const;              // rows changed by the last INSERT/UPDATE/DELETE
   std::unique_lock<std::mutex> lock() { return std::unique_lock<std::mutex>(mutex_); }
   void checkpoint();  // WAL checkpoint (TRUNCATE): called on clean shutdown

@@ -1,9 +1,11 @@
 #include "store/fleet_store.hpp"
 
+#include <chrono>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <system_error>
 #include <unordered_map>
 
@@ -28,10 +30,27 @@ std::unique_ptr<FleetStore> FleetStore::open(const StoreOptions& options) {
     throw StoreError(fmt::format("cannot create data dir {}: {}", options.data_dir.string(), ec.message()));
   std::unique_ptr<FleetStore> store(new FleetStore(options));
   store->db_ = Database::open(options.data_dir / kDatabaseFile, options.durability);
+  if (options.integrity_check) store->check_integrity();
   store->tables_ = std::make_unique<HistoryTables>(*store->db_);
   store->restore();
   store->db_->start_background_checkpoints();
   return store;
+}
+
+void FleetStore::check_integrity() {
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::vector<std::string> findings = db_->quick_check();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (findings.empty()) {
+    spdlog::info("store: integrity check passed in {:.2f} s", seconds);
+    return;
+  }
+  std::string list;
+  for (const auto& f : findings) list += (list.empty() ? "" : "; ") + f;
+  throw StoreError(fmt::format(
+      "{}: the database is corrupt (integrity check: {}). Restore the data dir from a backup, or "
+      "move it aside and start fresh; --skip-integrity-check starts anyway and serves what is readable",
+      (options_.data_dir / kDatabaseFile).string(), list));
 }
 
 void FleetStore::restore() {

@@ -34,6 +34,7 @@ struct StoreOptions {
   int retention_days = 30;          // raw records and step history older than this are pruned
   size_t max_servers = 100'000;     // records of further new servers are rejected
   Durability durability = Durability::normal;
+  bool integrity_check = true;      // PRAGMA quick_check when opening (off for huge stores)
 };
 
 struct IngestOutcome {
@@ -77,6 +78,7 @@ class FleetStore {
 
  private:
   explicit FleetStore(const StoreOptions& options);
+  void check_integrity();  // throws StoreError naming what PRAGMA quick_check found
   void restore();
   void prune_if_due(EpochMs now);
 

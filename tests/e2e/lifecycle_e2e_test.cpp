@@ -1,6 +1,8 @@
 // Durability and lifecycle of the real daemon: kill -9 right after 200 responses loses nothing,
 // SIGTERM drains and exits 0, restarts restore windows, start-up errors are clear.
 #include <gtest/gtest.h>
+
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include <map>
@@ -168,6 +170,30 @@ TEST(Lifecycle, ASecondDaemonOnTheSameDataDirIsRefused) {
   EXPECT_NE(second.run_to_exit(), 0);
   EXPECT_NE(second.log().find("in use by another nordiq process"), std::string::npos) << second.log();
   EXPECT_EQ(first.stop(SIGTERM), 0);  // the first daemon is untouched
+}
+
+TEST(Lifecycle, ACorruptDatabaseIsAClearStartupErrorWithARecoveryPath) {
+  TempDir dir;
+  {
+    Daemon d(dir.path / "a", {}, {{"NORDIQ_API_KEY", kKey}});
+    d.start();
+    EXPECT_EQ(d.stop(SIGTERM), 0);
+  }
+  const fs::path db = dir.path / "a" / "nordiq.db";
+  ASSERT_GE(fs::file_size(db), 4 * 4096u);
+  {  // garbage over the third page (a table's B-tree root: the first pages hold the schema's tables)
+    std::fstream f(db, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(2 * 4096);
+    const std::string garbage(4096, '\x5a');
+    f.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+  }
+  Daemon corrupt(dir.path / "a", {}, {{"NORDIQ_API_KEY", kKey}});
+  EXPECT_NE(corrupt.run_to_exit(), 0);
+  const std::string log = corrupt.log();
+  EXPECT_NE(log.find("corrupt"), std::string::npos) << log;
+  EXPECT_NE(log.find("nordiq.db"), std::string::npos) << log;
+  EXPECT_NE(log.find("backup"), std::string::npos) << log;
+  EXPECT_NE(log.find("integrity check"), std::string::npos) << log;
 }
 
 }  // namespace
