@@ -16,6 +16,27 @@ namespace {
 // SQLite file someone points --data-dir at.
 constexpr int kApplicationId = 0x4E524451;
 
+// SQLite's own error log, forwarded for what an operator must see: WAL recovery after a crash
+// (how many frames were recovered), corruption it notices while reading, and its warnings.
+// Other codes (a busy retry, a constraint) are routine and would log per request.
+void sqlite_log(void*, int code, const char* message) {
+  switch (code & 0xff) {
+    case SQLITE_NOTICE: spdlog::info("sqlite: {}", message); break;
+    case SQLITE_WARNING: spdlog::warn("sqlite: {}", message); break;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: spdlog::error("sqlite: {}", message); break;
+    default: break;
+  }
+}
+
+// Installs the log before SQLite initialises (sqlite3_config is only allowed then).
+void install_sqlite_log() {
+  static const bool installed = [] {
+    return sqlite3_config(SQLITE_CONFIG_LOG, sqlite_log, nullptr) == SQLITE_OK;
+  }();
+  (void)installed;
+}
+
 }  // namespace
 
 void Database::fail(std::string_view what, int rc) const {
@@ -24,6 +45,7 @@ void Database::fail(std::string_view what, int rc) const {
 }
 
 std::unique_ptr<Database> Database::open(const std::filesystem::path& path, Durability durability) {
+  install_sqlite_log();
   sqlite3* raw = nullptr;
   const int rc = sqlite3_open_v2(path.c_str(), &raw,
                                  SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,

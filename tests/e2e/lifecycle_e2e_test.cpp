@@ -87,6 +87,21 @@ TEST(Durability, EveryAcceptedRecordSurvivesASigkillRightAfterTheResponse) {
   EXPECT_EQ(d.stop(SIGTERM), 0);
 }
 
+TEST(Durability, TheRestartAfterASigkillLogsTheWalRecovery) {
+  TempDir dir;
+  Daemon d(dir.path / "data", {}, {{"NORDIQ_API_KEY", kKey}});
+  d.start();
+  std::vector<TestRecord> records;
+  const EpochMs t0 = steps_ago(20);
+  for (int s = 0; s < 10; ++s) records.push_back(make_record(fmt::format("ppml{:02}", s), t0 + s * 1'000, s));
+  post_ok(d, feed_body(records));
+  EXPECT_EQ(d.stop(SIGKILL), 128 + SIGKILL);
+  d.start();  // nothing else opened the database in between
+  EXPECT_EQ(status_of(d)["records_stored"], records.size());
+  EXPECT_EQ(d.stop(SIGTERM), 0);
+  EXPECT_NE(d.log().find("recovered"), std::string::npos) << d.log();
+}
+
 TEST(Lifecycle, SigtermDrainsExitsZeroAndARestartRestoresTheWindows) {
   TempDir dir;
   const fs::path data = dir.path / "data";
