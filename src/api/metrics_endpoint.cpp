@@ -119,6 +119,15 @@ std::string render_prometheus(const ForecastService& service) {
                  s.prob_30m, s.prob_8h);
 
   if (snap->drift) render_forecast_quality(out, *snap->drift);
+  if (snap->cascade) {
+    const cascade::CascadeStatus& c = *snap->cascade;
+    header(out, "nordiq_cascades_active", "gauge", "Open cascades: correlated degradation with a suspected source");
+    fmt::format_to(std::back_inserter(out), "nordiq_cascades_active {}\n", c.cascades.size());
+    header(out, "nordiq_cascade_risk", "gauge", "1 in a cascade, 0.5 when a source has one aligned dependant, else the anomaly rate");
+    fmt::format_to(std::back_inserter(out), "nordiq_cascade_risk {}\n", c.cascade_risk);
+    header(out, "nordiq_fleet_anomaly_rate", "gauge", "Share of servers with a metric changed from its recent normal");
+    fmt::format_to(std::back_inserter(out), "nordiq_fleet_anomaly_rate {}\n", c.anomaly_rate);
+  }
 
   header(out, "nordiq_server_risk_score", "gauge", "Risk score 0-100 per server (SPEC 3.1)");
   for (ServerId id : snap->order) {

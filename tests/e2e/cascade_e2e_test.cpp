@@ -96,6 +96,11 @@ TEST(CascadeE2E, AFailingDatabaseAndItsDependantsAreServedAsACascadeWithTheDatab
   EXPECT_TRUE(health["fleet_health"].is_number());
   EXPECT_NEAR(health["anomaly_rate"].get<double>(), 0.75, 1e-9);
 
+  auto metrics = daemon.client(kKey).Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("\nnordiq_cascades_active 1\n"), std::string::npos);
+  EXPECT_NE(metrics->body.find("\nnordiq_cascade_risk 1\n"), std::string::npos);
+
   // Read routes need the key.
   auto anonymous = httplib::Client("127.0.0.1", daemon.port()).Get("/cascade/status");
   ASSERT_TRUE(anonymous);
