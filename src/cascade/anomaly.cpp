@@ -68,15 +68,4 @@ bool differs_from_yesterday(const WindowView& w, const Baseline& b, const Anomal
   return outside / b.spread[watched] >= p.yesterday_z;
 }
 
-double metric_z(const WindowView& w, const Baseline& b, const AnomalyParams& p, int watched) {
-  if (w.length < p.present_steps) return 0;
-  return (present_value(w, p, watched) - b.level[watched]) / b.spread[watched];
-}
-
-double largest_z(const WindowView& w, const Baseline& b, const AnomalyParams& p) {
-  double best = 0;
-  for (int i = 0; i < kNumWatched; ++i) best = std::max(best, std::fabs(metric_z(w, b, p, i)));
-  return best;
-}
-
 }  // namespace nordiq::cascade

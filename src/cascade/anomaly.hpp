@@ -52,10 +52,4 @@ float present_value(const WindowView& w, const AnomalyParams& p, int watched);
 // spreads; true when the window does not reach back a day (nothing says it is the daily cycle).
 bool differs_from_yesterday(const WindowView& w, const Baseline& b, const AnomalyParams& p, int watched);
 
-// (present − baseline) / spread of one watched metric.
-double metric_z(const WindowView& w, const Baseline& b, const AnomalyParams& p, int watched);
-// |present − baseline| / spread of the metric most off its baseline, without the deviation test:
-// how far the server is now (its correlation series).
-double largest_z(const WindowView& w, const Baseline& b, const AnomalyParams& p);
-
 }  // namespace nordiq::cascade

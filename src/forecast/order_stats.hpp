@@ -9,11 +9,12 @@
 namespace nordiq::forecast {
 
 // Quantile of sorted data, linear interpolation between order statistics (type 7); n ≥ 1.
-inline float sorted_quantile(const float* v, size_t n, double q) {
+template <class T>
+inline T sorted_quantile(const T* v, size_t n, double q) {
   const double pos = q * static_cast<double>(n - 1);
   const size_t lo = static_cast<size_t>(pos);
   const size_t hi = std::min(lo + 1, n - 1);
-  return static_cast<float>(v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo)));
+  return static_cast<T>(v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo)));
 }
 
 // Median of v (reordered in place; the mean of the two middle values for an even count);

@@ -7,6 +7,8 @@
 #include <map>
 #include <unordered_map>
 
+#include "forecast/order_stats.hpp"
+
 namespace nordiq::replay {
 
 namespace {
@@ -33,11 +35,7 @@ struct Window {
 }  // namespace
 
 double AlertScore::lead_quantile(double q) const {
-  if (lead_minutes.empty()) return 0;
-  const double pos = q * static_cast<double>(lead_minutes.size() - 1);
-  const size_t lo = static_cast<size_t>(std::floor(pos));
-  const size_t hi = std::min(lead_minutes.size() - 1, lo + 1);
-  return lead_minutes[lo] + (pos - static_cast<double>(lo)) * (lead_minutes[hi] - lead_minutes[lo]);
+  return lead_minutes.empty() ? 0 : forecast::sorted_quantile(lead_minutes.data(), lead_minutes.size(), q);
 }
 
 AlertScore score_alerts(std::span<const AlertInterval> alerts, std::span<const Incident> incidents,

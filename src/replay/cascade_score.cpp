@@ -6,6 +6,8 @@
 #include <cmath>
 #include <map>
 
+#include "forecast/order_stats.hpp"
+
 namespace nordiq::replay {
 
 namespace {
@@ -44,11 +46,7 @@ std::vector<CascadeTruth> cascade_truth(std::span<const Incident> incidents, Epo
 }
 
 double CascadeScore::delay_quantile(double q) const {
-  if (delay_minutes.empty()) return 0;
-  const double pos = q * static_cast<double>(delay_minutes.size() - 1);
-  const size_t lo = static_cast<size_t>(pos);
-  const size_t hi = std::min(lo + 1, delay_minutes.size() - 1);
-  return delay_minutes[lo] + (delay_minutes[hi] - delay_minutes[lo]) * (pos - static_cast<double>(lo));
+  return delay_minutes.empty() ? 0 : forecast::sorted_quantile(delay_minutes.data(), delay_minutes.size(), q);
 }
 
 CascadeScore score_cascades(std::span<const DetectedCascade> detections, std::span<const CascadeTruth> truth,

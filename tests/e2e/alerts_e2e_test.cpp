@@ -23,13 +23,7 @@ TestRecord record(const std::string& server, EpochMs t, double memory) {
   return r;
 }
 
-json get_json(const Daemon& d, const std::string& path) {
-  auto res = d.client(kKey).Get(path);
-  EXPECT_TRUE(res) << path;
-  if (!res) return json();
-  EXPECT_EQ(res->status, 200) << path << ": " << res->body;
-  return json::parse(res->body);
-}
+json get_json(const Daemon& d, const std::string& path) { return get_json_with_key(d, kKey, path); }
 
 class AlertsE2E : public ::testing::Test {
  protected:
@@ -81,7 +75,9 @@ TEST_F(AlertsE2E, MemoryAlertOpensSurvivesRestartAndResolves) {
   for (int i = 0; i < 4; ++i) {
     feed(1, 97);
     p = wait_forecast();
-    if (i < 3) EXPECT_TRUE(get_json(daemon, "/alerts/active")["alerts"].empty()) << "step " << i;
+    if (i < 3) {
+      EXPECT_TRUE(get_json(daemon, "/alerts/active")["alerts"].empty()) << "step " << i;
+    }
   }
   feed(1, 97);
   p = wait_forecast();

@@ -34,13 +34,7 @@ TestRecord record(int s, EpochMs t, int i) {
   return r;
 }
 
-json get_json(const Daemon& d, const std::string& path) {
-  auto res = d.client(kKey).Get(path);
-  EXPECT_TRUE(res) << path;
-  if (!res) return json();
-  EXPECT_EQ(res->status, 200) << path << ": " << res->body;
-  return json::parse(res->body);
-}
+json get_json(const Daemon& d, const std::string& path) { return get_json_with_key(d, kKey, path); }
 
 TEST(CascadeE2E, AFailingDatabaseAndItsDependantsAreServedAsACascadeWithTheDatabaseAsSource) {
   TempDir dir;

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <nlohmann/json.hpp>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -205,5 +206,16 @@ class Daemon {
   pid_t pid_ = -1;
   int exit_code_ = -1;
 };
+
+// GET `path` with `key`: expects status `expect` and returns the parsed body (null when there
+// was no response).
+inline nlohmann::json get_json_with_key(const Daemon& d, const std::string& key, const std::string& path,
+                                        int expect = 200) {
+  auto res = d.client(key).Get(path);
+  EXPECT_TRUE(res) << path;
+  if (!res) return nlohmann::json();
+  EXPECT_EQ(res->status, expect) << path << ": " << res->body;
+  return nlohmann::json::parse(res->body);
+}
 
 }  // namespace nordiq::e2e

@@ -41,11 +41,7 @@ void post(const Daemon& d, const std::vector<TestRecord>& records) {
 }
 
 json get_json(const Daemon& d, const std::string& path, int expect = 200) {
-  auto res = d.client(kKey).Get(path);
-  EXPECT_TRUE(res) << path;
-  if (!res) return json();
-  EXPECT_EQ(res->status, expect) << path << ": " << res->body;
-  return json::parse(res->body);
+  return get_json_with_key(d, kKey, path, expect);
 }
 
 // Polls /predictions/current until every listed server has a forecast of `steps` closed steps.
