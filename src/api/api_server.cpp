@@ -67,6 +67,15 @@ ApiServer::ApiServer(HttpSettings settings, Authenticator auth)
   server_.set_keep_alive_timeout(settings_.keep_alive_timeout_s);
   server_.set_read_timeout(settings_.read_timeout_s, 0);
   server_.set_write_timeout(settings_.read_timeout_s, 0);
+  // HTTP/1.1 (RFC 9112 §6.3): a request with neither Content-Length nor Transfer-Encoding has no
+  // body. cpp-httplib 0.11 instead reads a POST's body until the peer closes, so a bodiless
+  // `curl -X POST .../admin/cancel-training` waited out the read timeout and got 400. The
+  // pre-routing handler runs before the body is read: say "empty" there.
+  server_.set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {
+    if (!req.has_header("Content-Length") && !req.has_header("Transfer-Encoding"))
+      const_cast<httplib::Request&>(req).headers.emplace("Content-Length", "0");
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
   // Every error response is JSON, also the ones httplib produces itself (404, 413, ...).
   server_.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;

@@ -18,7 +18,7 @@ ForecastService::ForecastService(FleetStore& store, std::unique_ptr<forecast::Fo
                                  ModelStatus model, risk::AlertConfig alerts)
     : store_(store),
       forecaster_(std::move(forecaster)),
-      served_(dynamic_cast<const forecast::ServedForecaster*>(forecaster_.get())),
+      served_(dynamic_cast<forecast::ServedForecaster*>(forecaster_.get())),
       model_(std::move(model)),
       alert_config_(alerts),
       alert_store_(std::make_unique<risk::AlertStore>(store.database())),
@@ -147,7 +147,19 @@ std::shared_ptr<ServerForecast> ForecastService::build_server(const forecast::Fo
   return sf;
 }
 
+void ForecastService::replace_model(std::unique_ptr<forecast::Forecaster> model, ModelStatus status) {
+  std::lock_guard cycle(cycle_mutex_);
+  if (served_) {
+    served_->replace_model(std::move(model));
+  } else {
+    forecaster_ = std::move(model);
+  }
+  std::lock_guard lock(model_mutex_);
+  model_ = std::move(status);
+}
+
 void ForecastService::run_cycle(std::span<const ServerId> servers) {
+  std::lock_guard cycle(cycle_mutex_);
   const auto t0 = std::chrono::steady_clock::now();
   const EpochMs now = now_ms();
 

@@ -123,7 +123,15 @@ class ForecastService {
 
   risk::AlertStore& alert_store() { return *alert_store_; }
   FleetStore& store() const { return store_; }
-  const ModelStatus& model() const { return model_; }
+  // What is being served (a copy: a hot reload may replace it at any time).
+  ModelStatus model() const {
+    std::lock_guard lock(model_mutex_);
+    return model_;
+  }
+  // Hot reload (SPEC §2.4): waits for a running cycle to end, then serves `model` from the next
+  // one. The served forecaster keeps its classical candidates and restarts its scoring
+  // (forecast::SkillTracker::restart_scoring): the errors it measured belong to the old model.
+  void replace_model(std::unique_ptr<forecast::Forecaster> model, ModelStatus status);
   const LatencyHistogram& cycle_latency() const { return cycle_latency_; }
   uint64_t cycles() const { return cycles_.load(std::memory_order_relaxed); }
   uint64_t forecasts(forecast::ModelKind m) const {
@@ -141,7 +149,9 @@ class ForecastService {
 
   FleetStore& store_;
   std::unique_ptr<forecast::Forecaster> forecaster_;
-  const forecast::ServedForecaster* served_ = nullptr;  // forecaster_ when it is the served one
+  forecast::ServedForecaster* served_ = nullptr;  // forecaster_ when it is the served one
+  std::mutex cycle_mutex_;          // held through run_cycle: a model swap happens between cycles
+  mutable std::mutex model_mutex_;  // guards model_
   ModelStatus model_;
   risk::AlertConfig alert_config_;
   std::unique_ptr<risk::AlertStore> alert_store_;

@@ -7,6 +7,7 @@
 #include "api/alerts_endpoint.hpp"
 #include "api/historical_endpoint.hpp"
 #include "api/metrics_endpoint.hpp"
+#include "api/model_admin_endpoint.hpp"
 #include "api/predictions_endpoint.hpp"
 #include "core/time.hpp"
 #include "api/cascade_endpoint.hpp"
@@ -15,6 +16,8 @@
 #include "forecast/served_forecaster.hpp"
 #include "forecast/tft_forecaster.hpp"
 #include "tft/model.hpp"
+#include "lifecycle/model_registry.hpp"
+#include <fstream>
 
 #include <algorithm>
 #include <thread>
@@ -25,27 +28,49 @@ namespace {
 
 // The model (TFT or baseline) without the serving safety net.
 std::unique_ptr<forecast::Forecaster> make_model(const ServeOptions& options, ModelStatus& status) {
-  const std::string name = options.model.empty() ? "default" : options.model;
-  const auto file = options.models_dir / name / "model.safetensors";
-  std::error_code ec;
-  if (!std::filesystem::exists(file, ec)) {
+  const std::string name = served_model_name(options);
+  std::filesystem::path file;
+  try {
+    file = lifecycle::model_file(options.models_dir, name);
+  } catch (const lifecycle::ModelNotFound& e) {
+    if (!options.model.empty()) throw std::runtime_error(fmt::format("--model {}: {}", options.model, e.what()));
     status.name = "baseline";
     status.tft_loaded = false;
-    status.detail = fmt::format("no model file at {}: every server gets the baseline forecast", file.string());
-    if (!options.model.empty())
-      throw std::runtime_error(fmt::format("--model {}: no model file at {}", options.model, file.string()));
+    status.detail = fmt::format("no model file at {}: every server gets the baseline forecast",
+                                (options.models_dir / name / std::string(lifecycle::kModelFile)).string());
     return std::make_unique<forecast::BaselineForecaster>();
   }
   // A model file that exists but is invalid is a startup error (naming the tensor/field):
   // silently falling back to a heuristic is what the predecessor did for months.
-  auto model = tft::load_model_file(file.string());
-  for (const std::string& w : forecast::check_model_contract(*model)) spdlog::warn("model {}: {}", name, w);
+  return make_tft_model(lifecycle::load_validated_model(file, options.store.window.step_seconds), name, file, status);
+}
+
+}  // namespace
+
+std::string served_model_name(const ServeOptions& options) {
+  if (!options.model.empty()) return options.model;
+  // The model promoted or reloaded last (POST /admin/reload-model, a training job) survives restarts.
+  std::ifstream in(options.store.data_dir / kServedModelFile);
+  std::string name;
+  if (in && std::getline(in, name) && lifecycle::is_model_name(name)) {
+    std::error_code ec;
+    if (std::filesystem::exists(options.models_dir / name / std::string(lifecycle::kModelFile), ec)) return name;
+    spdlog::warn("model: {} names '{}', which is no longer in {}: serving the default", kServedModelFile, name,
+                 options.models_dir.string());
+  }
+  return std::string(lifecycle::kDefaultModelName);
+}
+
+std::unique_ptr<forecast::Forecaster> make_tft_model(std::unique_ptr<tft::Model> model, const std::string& name,
+                                                     const std::filesystem::path& file, ModelStatus& status) {
   const nlohmann::json& manifest = model->manifest();
   status.info = {{"file", file.string()},
                  {"hidden_size", model->config().hidden},
                  {"max_encoder_length", model->config().max_encoder_length},
                  {"max_prediction_length", model->config().max_prediction_length}};
-  for (const char* key : {"training", "created_at", "format_version"})
+  // The trainer writes its provenance (data span, epochs, validation loss, created at) under
+  // "provenance", and a daemon training job its held-out scores under "evaluation".
+  for (const char* key : {"provenance", "evaluation", "created_at", "format_version"})
     if (manifest.contains(key)) status.info[key] = manifest[key];
   const int threads = std::max(1u, std::thread::hardware_concurrency());
   auto forecaster = std::make_unique<forecast::TftForecaster>(std::move(model), name, threads);
@@ -55,7 +80,6 @@ std::unique_ptr<forecast::Forecaster> make_model(const ServeOptions& options, Mo
   return forecaster;
 }
 
-}  // namespace
 
 std::unique_ptr<forecast::Forecaster> make_forecaster(const ServeOptions& options, ModelStatus& status) {
   const int64_t step_ms = static_cast<int64_t>(options.store.window.step_seconds) * 1000;
@@ -74,6 +98,7 @@ std::shared_ptr<ForecastService> add_forecast_service(ServeContext& ctx) {
   add_metrics_routes(ctx.api, service);
   add_drift_routes(ctx.api, service);
   add_cascade_routes(ctx.api, service);
+  add_model_admin_routes(ctx, service);
   ctx.status_fields.push_back([service](nlohmann::json& body) {
     const auto snap = service->snapshot();
     const ModelStatus& m = service->model();

@@ -3,10 +3,13 @@
 // the cycle, and registers /predictions, /alerts, /historical and /metrics.
 #pragma once
 
+#include <filesystem>
 #include <memory>
+#include <string>
 
 #include "api/predictions_service.hpp"
 #include "api/serve_context.hpp"
+#include "tft/model.hpp"
 
 namespace nordiq::api {
 
@@ -14,6 +17,16 @@ namespace nordiq::api {
 // between the model and the robust candidates) over the model for the serve options (never throws for a missing model: the baseline
 // serves; a model file that exists but is invalid is a startup error naming the problem).
 std::unique_ptr<forecast::Forecaster> make_forecaster(const ServeOptions& options, ModelStatus& status);
+
+// The model to load at start: --model, else the one last reloaded or promoted (kServedModelFile
+// in the data dir, when it still exists), else "default".
+inline constexpr const char* kServedModelFile = "served_model";
+std::string served_model_name(const ServeOptions& options);
+
+// The TFT forecaster over a validated model, and its status (provenance and held-out scores from
+// the manifest).
+std::unique_ptr<forecast::Forecaster> make_tft_model(std::unique_ptr<tft::Model> model, const std::string& name,
+                                                     const std::filesystem::path& file, ModelStatus& status);
 
 std::shared_ptr<ForecastService> add_forecast_service(ServeContext& ctx);
 

@@ -127,6 +127,9 @@ void add_serve_command(CLI::App& app, Runner& runner) {
                   "built-in values, documented in config/alerts.json)");
   cmd->add_option("--threads", o.http.threads, "HTTP worker threads (= concurrent connections)")
       ->check(CLI::Range(2, 1024))->capture_default_str();
+  cmd->add_option("--training-threads", o.training_threads,
+                  "Threads of a retraining job started over HTTP (it also runs at a lower CPU priority)")
+      ->check(CLI::Range(1, 256))->capture_default_str();
   cmd->add_option("--log-format", o.log_format, "Log output: text or json")
       ->check(CLI::IsMember({"text", "json"}))->capture_default_str();
   cmd->add_flag("--no-auth", flags->no_auth, "Serve without API keys (never on a shared network)");

@@ -22,6 +22,7 @@ struct ServeOptions {
   std::string model;                // model name inside models_dir ("" = the default one)
   std::filesystem::path alerts_config;  // thresholds and alert rules ("" = the built-in defaults)
   std::string log_format = "text";  // text | json
+  int training_threads = 1;         // threads of a retraining job (POST /admin/trigger-training)
 };
 
 struct ServeContext {

@@ -11,6 +11,12 @@ ServedForecaster::ServedForecaster(std::unique_ptr<Forecaster> model, int64_t st
       description_(std::string(model_->description()) + " (served)"),
       tracker_(step_ms, horizon) {}
 
+void ServedForecaster::replace_model(std::unique_ptr<Forecaster> model) {
+  model_ = std::move(model);
+  description_ = std::string(model_->description()) + " (served)";
+  tracker_.restart_scoring();
+}
+
 int robust_refit_interval(int fitted_length, int64_t step_ms) {
   const int hour = static_cast<int>(std::max<int64_t>(1, 3'600'000 / step_ms));
   return std::clamp(fitted_length / 8, 1, hour);

@@ -33,6 +33,10 @@ class ServedForecaster final : public Forecaster {
   void prepare(std::span<const WindowView> windows, ForecastBatch& out) override;
   void run(ForecastBatch& out) override;
 
+  // A hot reload: `model` serves from the next call; the tracker restarts its scoring
+  // (SkillTracker::restart_scoring). Not concurrent with prepare/run.
+  void replace_model(std::unique_ptr<Forecaster> model);
+
   const SkillTracker& tracker() const { return tracker_; }
   const Forecaster& model() const { return *model_; }
 

@@ -48,6 +48,20 @@ SkillTracker::ServerState& SkillTracker::state(ServerId server) {
   return *servers_[server];
 }
 
+void SkillTracker::restart_scoring() {
+  for (auto& s : servers_) {
+    if (!s) continue;
+    for (auto& metric : s->bands)
+      for (BandSkill& bs : metric) {
+        bs.samples = 0;  // next score: alpha = 1
+        bs.served = Candidate::model;
+        bs.width[static_cast<int>(Candidate::model)] = 1.f;
+      }
+    for (auto& band : s->pending)
+      for (Pending& p : band) p.target = 0;
+  }
+}
+
 EpochMs SkillTracker::observed_through(ServerId server) const {
   return server < servers_.size() && servers_[server] ? servers_[server]->observed_through : 0;
 }

@@ -80,6 +80,12 @@ class SkillTracker {
   void serve(ServerId server, EpochMs last_step, const std::array<const float*, kNumCandidates>& candidates,
              float* out, uint8_t* served_by = nullptr);
 
+  // After the model changed (a hot reload): the errors measured so far belong to another model,
+  // so every (server, metric, band) restarts its error record (the first new score replaces it),
+  // serves the model again and drops the old model's pending forecasts. The classical
+  // candidates' band calibration is kept: it does not depend on the model.
+  void restart_scoring();
+
   // The newest step scored for `server` (0: none yet).
   EpochMs observed_through(ServerId server) const;
   const ServerBands* find(ServerId server) const;

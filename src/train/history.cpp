@@ -193,4 +193,34 @@ History HistoryBuilder::finish() {
   return h;
 }
 
+History truncate_history(const History& history, EpochMs end) {
+  History out;
+  out.step_ms = history.step_ms;
+  EpochMs first = std::numeric_limits<EpochMs>::max(), last = std::numeric_limits<EpochMs>::min();
+  for (const ServerSeries& s : history.servers) {
+    ServerSeries t;
+    t.name = s.name;
+    t.profile = s.profile;
+    int64_t keep = 0;  // steps kept: segments are in time order, back to back in the columns
+    for (const Segment& seg : s.segments) {
+      if (seg.first_step >= end) break;
+      const int64_t n = std::min<int64_t>(seg.length, (end - seg.first_step + history.step_ms - 1) / history.step_ms);
+      t.segments.push_back({seg.begin, n, seg.first_step});
+      keep = seg.begin + n;
+      first = std::min(first, seg.first_step);
+      last = std::max(last, seg.first_step + (n - 1) * history.step_ms);
+      if (n < seg.length) break;
+    }
+    if (t.segments.empty()) continue;
+    for (int k = 0; k < kNumMetrics; ++k) t.metric[k].assign(s.metric[k].begin(), s.metric[k].begin() + keep);
+    t.status.assign(s.status.begin(), s.status.begin() + keep);
+    t.observed.assign(s.observed.begin(), s.observed.begin() + keep);
+    t.id = static_cast<ServerId>(out.servers.size());
+    out.servers.push_back(std::move(t));
+  }
+  out.first_step = out.servers.empty() ? 0 : first;
+  out.last_step = out.servers.empty() ? 0 : last;
+  return out;
+}
+
 }  // namespace nordiq::train

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <istream>
 #include <memory>
 #include <stdexcept>
@@ -60,6 +61,7 @@ struct History {
 struct HistoryOptions {
   int step_seconds = kDefaultStepSeconds;
   int max_forward_fill = kMaxForwardFill;
+  EpochMs since = 0;  // a daemon data dir: steps starting before this are not read (0 = all)
 };
 
 // Thrown for malformed input; what() names the source, line and column.
@@ -78,6 +80,14 @@ History read_history_csv_file(const std::string& path, const HistoryOptions& opt
 
 // `path` is a CSV file, or a daemon data dir (its SQLite store's step history).
 History load_history(const std::string& path, const HistoryOptions& options = {});
+
+// The steps of `history` that start before `end` (servers left with none are dropped): the
+// training part when a later span is held out for scoring.
+History truncate_history(const History& history, EpochMs end);
+
+// The start of the newest step in a daemon data dir's store (0 when it has none): where "the last
+// N days" of its history end.
+EpochMs store_last_step(const std::filesystem::path& data_dir);
 
 // Incremental builder: feed records (any order per server; usually time order), then finish().
 // Records in one step are averaged, status = worst (SPEC §1.3). Used by the CSV and store readers

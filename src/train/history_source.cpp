@@ -50,9 +50,9 @@ History read_history_store(const std::filesystem::path& dir, const HistoryOption
   for (const auto& m : kMetrics) metrics += fmt::format(", {}", m.name);
   // (server_id, step_start) is the primary key of `steps`: this order reads it sequentially.
   auto q = prepare(fmt::format(
-      "SELECT server_name, profile, step_start, status{} FROM step_history "
+      "SELECT server_name, profile, step_start, status{} FROM step_history WHERE step_start >= {} "
       "ORDER BY server_id, step_start",
-      metrics));
+      metrics, options.since));
 
   HistoryBuilder builder(options);
   int64_t row = 0;
@@ -90,6 +90,23 @@ History read_history_store(const std::filesystem::path& dir, const HistoryOption
 }
 
 }  // namespace
+
+EpochMs store_last_step(const std::filesystem::path& dir) {
+  const std::string name = (dir / FleetStore::kDatabaseFile).string();
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(name.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
+  std::unique_ptr<sqlite3, DbCloser> db(raw);
+  if (rc != SQLITE_OK)
+    throw HistoryError(fmt::format("{}: cannot open: {}", name, raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+  sqlite3_busy_timeout(raw, 5000);
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v2(raw, "SELECT max(step_start) FROM steps", -1, &s, nullptr) != SQLITE_OK) {
+    sqlite3_finalize(s);
+    throw HistoryError(fmt::format("{}: not a NordIQ store with step history: {}", name, sqlite3_errmsg(raw)));
+  }
+  std::unique_ptr<sqlite3_stmt, StmtFinalizer> q(s);
+  return sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+}
 
 History load_history(const std::string& path, const HistoryOptions& options) {
   std::error_code ec;

@@ -175,6 +175,8 @@ TrainResult train_model(const History& history, const TrainOptions& o, const std
   if (!(o.lr > 0)) throw std::invalid_argument("--lr must be > 0");
   if (!(o.dropout >= 0 && o.dropout < 1)) throw std::invalid_argument("--dropout must be in [0, 1)");
   const int threads = std::max(1, o.threads);
+  // Polled between gradient chunks (on any worker thread); the throw happens on this thread.
+  auto stop_requested = [&o] { return o.cancelled && o.cancelled(); };
   WindowSplit split = split_windows(history, o.windows);
   if (split.train.empty()) throw std::invalid_argument("no training window: the history is too short for the split (encoder ≥ min, 96-step horizon, validation days)");
   if (split.validation.empty()) throw std::invalid_argument("no validation window: the held-out span is shorter than one horizon");
@@ -213,6 +215,7 @@ TrainResult train_model(const History& history, const TrainOptions& o, const std
     const int n = int(split.validation.size()), chunks = (n + kEvalChunk - 1) / kEvalChunk;
     std::vector<double> part(static_cast<size_t>(chunks));
     parallel_for(chunks, threads, [&](int c, int wi) {
+      if (stop_requested()) return;  // thrown below, on this thread: a cancel takes one chunk
       Worker& w = workers[size_t(wi)];
       const int b0 = c * kEvalChunk, m = std::min(kEvalChunk, n - b0);
       assemble_windows(history, std::span(split.validation).subspan(size_t(b0), size_t(m)), fc, kPadTo, w.features, w.targets, w.slices);
@@ -220,6 +223,7 @@ TrainResult train_model(const History& history, const TrainOptions& o, const std
                             w.features.encoder_lengths.data(), w.features.decoder_lengths.data(), nullptr};
       part[size_t(c)] = w.graph->forward(P.data(), in, w.targets.data(), {}) * m;
     });
+    if (stop_requested()) throw TrainingCancelled();
     double s = 0;
     for (double v : part) s += v;
     return s / n;
@@ -250,6 +254,7 @@ TrainResult train_model(const History& history, const TrainOptions& o, const std
     int64_t epoch_windows = 0;
     const auto t_epoch = Clock::now();
     for (int bi = 0; bi < batches; ++bi) {
+      if (stop_requested()) throw TrainingCancelled();
       const int64_t b0 = int64_t(bi) * o.batch;
       const int m = int(std::min<int64_t>(o.batch, per_epoch - b0));
       std::vector<Window> batch(order.begin() + b0, order.begin() + b0 + m);
@@ -261,6 +266,7 @@ TrainResult train_model(const History& history, const TrainOptions& o, const std
       const double norm_steps = double(m) * o.windows.horizon;
       const uint64_t step_seed = mix(o.seed, uint64_t(r.steps + 1));
       parallel_for(chunks, threads, [&](int c, int wi) {
+        if (stop_requested()) return;
         Worker& w = workers[size_t(wi)];
         const int c0 = c * kTrainChunk, cm = std::min(kTrainChunk, m - c0);
         assemble_windows(history, std::span(batch).subspan(size_t(c0), size_t(cm)), fc, kPadTo, w.features, w.targets, w.slices);
@@ -275,6 +281,7 @@ TrainResult train_model(const History& history, const TrainOptions& o, const std
         losses[size_t(c)] = w.graph->forward(P.data(), in, w.targets.data(), so);
         w.graph->backward(g.data());
       });
+      if (stop_requested()) throw TrainingCancelled();
       std::fill(G.begin(), G.end(), 0.0f);
       double loss = 0;
       for (int c = 0; c < chunks; ++c) {  // fixed order: deterministic for any thread count
@@ -289,11 +296,12 @@ TrainResult train_model(const History& history, const TrainOptions& o, const std
       epoch_loss += loss * m;
       epoch_windows += m;
       trained_windows += m;
+      const double el = std::chrono::duration<double>(Clock::now() - t_epoch).count();
+      const double per_batch = (train_seconds + el) / double((epoch - 1) * batches + bi + 1);
+      const double eta = per_batch * double((o.epochs - epoch) * batches + (batches - bi - 1));
+      if (o.on_batch) o.on_batch(TrainProgress{epoch, o.epochs, bi + 1, batches, epoch_loss / double(epoch_windows), best_loss, eta});
       if (o.progress && (Clock::now() - last_draw > std::chrono::milliseconds(250) || bi + 1 == batches)) {
         last_draw = Clock::now();
-        const double el = std::chrono::duration<double>(Clock::now() - t_epoch).count();
-        const double per_batch = (train_seconds + el) / double((epoch - 1) * batches + bi + 1);
-        const double eta = per_batch * double((o.epochs - epoch) * batches + (batches - bi - 1));
         const int width = 24, fill = int(double(bi + 1) / batches * width);
         fmt::print(stderr, "\repoch {}/{} [{}{}] {}/{} loss {:.4f} lr {:.1e} best val {} ETA {}   ", epoch, o.epochs,
                    std::string(size_t(fill), '='), std::string(size_t(width - fill), ' '), bi + 1, batches, epoch_loss / epoch_windows, lr,

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -17,6 +18,14 @@
 #include "train/train_windows.hpp"
 
 namespace nordiq::train {
+
+struct TrainProgress {
+  int epoch = 0, epochs = 0;    // epoch is 1-based
+  int batch = 0, batches = 0;   // batches done in this epoch, batches per epoch
+  double train_loss = 0;        // mean over this epoch's batches so far
+  double best_validation_loss = 0;  // +inf before the first validation
+  double eta_seconds = 0;       // to the last epoch at the measured pace (early stopping may end sooner)
+};
 
 struct TrainOptions {
   int hidden = 32, heads = 4, cont_hidden = 16;
@@ -36,6 +45,16 @@ struct TrainOptions {
   bool progress = true;           // progress bar with loss and ETA on stderr
   // Called after every epoch (tests, logs): epoch (1-based), train loss, validation loss, lr.
   std::function<void(int, double, double, double)> on_epoch;
+  // Called after every optimiser step (the daemon's /admin/training-status).
+  std::function<void(const TrainProgress&)> on_batch;
+  // Polled before every gradient chunk (8 windows) and validation chunk, from worker threads
+  // too: true stops training by throwing TrainingCancelled from the calling thread (the daemon's
+  // /admin/cancel-training), so a cancel takes one chunk.
+  std::function<bool()> cancelled;
+};
+
+struct TrainingCancelled : std::runtime_error {
+  TrainingCancelled() : std::runtime_error("training cancelled") {}
 };
 
 struct TrainResult {

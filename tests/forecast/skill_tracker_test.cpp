@@ -63,6 +63,22 @@ TEST(SkillTracker, ServesTheCandidateThatHasBeenRightOnceThereIsEnoughEvidence) 
   EXPECT_FLOAT_EQ(run.out[(0 * kNumQuantiles + kP50) * kH + 50], 50.5f);
 }
 
+TEST(SkillTracker, AfterAModelReloadTheNewModelIsServedAndJudgedOnItsOwnForecasts) {
+  Replay run;
+  const auto old_model = flat(60, 1), robust = flat(50.5f, 1), last_value = flat(55, 1);
+  for (int i = 0; i < 400; ++i) run.step(50, old_model, robust, last_value);
+  ASSERT_EQ(run.served(0, 0), Candidate::robust_profile);
+  run.tracker.restart_scoring();
+  const auto new_model = flat(50, 1);  // right on target
+  run.step(50, new_model, robust, last_value);
+  for (int b = 0; b < kNumEvalHorizons; ++b) EXPECT_EQ(run.served(0, b), Candidate::model) << "band " << b;
+  for (int i = 0; i < 400; ++i) run.step(50, new_model, robust, last_value);
+  for (int b = 0; b < kNumEvalHorizons; ++b) {
+    EXPECT_EQ(run.served(0, b), Candidate::model) << "band " << b;
+    EXPECT_LT(run.skill(0, b).abs_err[0], 0.01f) << "the old model's errors must not follow the new one, band " << b;
+  }
+}
+
 TEST(SkillTracker, DoesNotFlapBetweenCandidatesThatAreAboutAsGood) {
   Replay run;
   std::mt19937 rng(7);

@@ -240,5 +240,29 @@ TEST(HistoryGrid, LoadHistoryNamesAMissingPath) {
   }
 }
 
+// ---- truncation (the training part of a daemon's retraining job) ------------------------------
+
+TEST(TruncateHistory, KeepsOnlyStepsBeforeTheEndAndDropsServersLeftEmpty) {
+  HistoryBuilder b;
+  const ServerId a = b.intern("ppdb001", Profile::database);
+  const ServerId late = b.intern("ppweb001", Profile::web_api);
+  for (int i = 0; i < 10; ++i) add(b, a, i, float(i));
+  for (int i = 30; i < 35; ++i) add(b, a, i, float(i));  // a restart: second segment
+  for (int i = 40; i < 45; ++i) add(b, late, i, 1);
+  const History h = b.finish();
+  const History t = truncate_history(h, kT0 + 33 * kStepMs);
+  ASSERT_EQ(t.servers.size(), 1u);
+  const ServerSeries& s = t.servers[0];
+  EXPECT_EQ(s.name, "ppdb001");
+  ASSERT_EQ(s.segments.size(), 2u);
+  EXPECT_EQ(s.segments[0].length, 10);
+  EXPECT_EQ(s.segments[1].length, 3);  // steps 30, 31, 32
+  EXPECT_EQ(s.steps(), 13);
+  EXPECT_FLOAT_EQ(s.metric[0][12], 32.f);
+  EXPECT_EQ(t.first_step, kT0);
+  EXPECT_EQ(t.last_step, kT0 + 32 * kStepMs);
+  EXPECT_TRUE(truncate_history(h, kT0).empty());
+}
+
 }  // namespace
 }  // namespace nordiq::train
