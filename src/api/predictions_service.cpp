@@ -110,6 +110,23 @@ void ForecastService::worker_loop() {
   }
 }
 
+namespace {
+std::shared_ptr<const ServerInterpretation> interpretation_row(const forecast::Interpretation& ip, int b) {
+  if (static_cast<size_t>(b) >= ip.present.size() || !ip.present[b]) return nullptr;
+  auto row = [](const std::vector<float>& v, int width, int i, int count) {
+    const float* p = v.data() + static_cast<size_t>(i) * width;
+    return std::vector<float>(p, p + count);
+  };
+  auto out = std::make_shared<ServerInterpretation>();
+  out->decoder_inputs = ip.decoder_inputs;
+  out->static_importance = row(ip.static_importance, ip.static_vars, b, ip.static_vars);
+  out->encoder_importance = row(ip.encoder_importance, ip.encoder_vars, b, ip.encoder_vars);
+  out->decoder_importance = row(ip.decoder_importance, ip.decoder_vars, b, ip.decoder_vars);
+  out->attention = row(ip.attention, ip.encoder_steps, b, ip.encoder_length[b]);
+  return out;
+}
+}  // namespace
+
 std::shared_ptr<ServerForecast> ForecastService::build_server(const forecast::ForecastBatch& batch, int b) {
   const Meta& m = meta_[b];
   auto sf = std::make_shared<ServerForecast>();
@@ -131,6 +148,7 @@ std::shared_ptr<ServerForecast> ForecastService::build_server(const forecast::Fo
       std::copy(by + k * forecast::kNumEvalHorizons, by + (k + 1) * forecast::kNumEvalHorizons, sf->served_by[k].begin());
     if (const forecast::ServerBands* skill = served_->tracker().find(m.id)) sf->skill = *skill;
   }
+  sf->interpretation = interpretation_row(batch.interpretation, b);
 
   // Risk reads only the latest step: a one-step view over the copied current values.
   WindowView now_view;

@@ -33,6 +33,13 @@ namespace nordiq::api {
 
 // One server's forecast as published; immutable once in a snapshot. JSON fragments are rendered
 // once on the worker thread so that GETs only concatenate them.
+// One server's row of the TFT's interpretation (forecast::Interpretation), kept for /explain.
+struct ServerInterpretation {
+  bool decoder_inputs = true;  // names: forecast::input_contract(decoder_inputs)
+  std::vector<float> static_importance, encoder_importance, decoder_importance;
+  std::vector<float> attention;  // over the server's own encoder steps, oldest first, ending at last_step
+};
+
 struct ServerForecast {
   ServerId id = 0;
   std::string_view name;  // owned by the store, stable for its lifetime
@@ -51,6 +58,7 @@ struct ServerForecast {
   bool served = false;
   std::array<std::array<uint8_t, forecast::kNumEvalHorizons>, kNumMetrics> served_by{};
   forecast::ServerBands skill{};
+  std::shared_ptr<const ServerInterpretation> interpretation;  // null: not a TFT forecast
 
   // Rendered JSON: `head` = the object's members before "forecast" (no braces),
   // `timestamps` = the 96-string array, `series` holds every [K][Q] array, sliced by `spans`.

@@ -12,6 +12,7 @@
 #include "core/time.hpp"
 #include "api/cascade_endpoint.hpp"
 #include "api/drift_endpoint.hpp"
+#include "api/explain_endpoint.hpp"
 #include "forecast/baseline.hpp"
 #include "forecast/served_forecaster.hpp"
 #include "forecast/tft_forecaster.hpp"
@@ -97,6 +98,7 @@ std::shared_ptr<ForecastService> add_forecast_service(ServeContext& ctx) {
   add_historical_routes(ctx.api, service);
   add_metrics_routes(ctx.api, service);
   add_drift_routes(ctx.api, service);
+  add_explain_routes(ctx.api, service);
   add_cascade_routes(ctx.api, service);
   add_model_admin_routes(ctx, service);
   ctx.status_fields.push_back([service](nlohmann::json& body) {

@@ -111,11 +111,49 @@ void TftForecaster::run(ForecastBatch& out) {
   in.encoder_lengths = features_.encoder_lengths.data();
   in.decoder_lengths = features_.decoder_lengths.data();
   in.target_scale = features_.target_scale.data();
+  const tft::TftWeights& w = model_->weights();
+  const int T = features_.encoder + features_.decoder;
+  static_w_.resize(static_cast<size_t>(B) * w.static_vsn.n());
+  encoder_w_.resize(static_cast<size_t>(B) * w.encoder_vsn.n());
+  decoder_w_.resize(static_cast<size_t>(B) * w.decoder_vsn.n());
+  attention_.resize(static_cast<size_t>(B) * T);
   tft::ForwardOutputs o;
   o.prediction_normalized = z_.data();
+  o.static_weights = static_w_.data();
+  o.encoder_importance = encoder_w_.data();
+  o.decoder_importance = decoder_w_.data();
+  o.attention_mean = attention_.data();
   engine_->forward(in, o);
   denormalize_outputs(z_.data(), features_, tft_rows_, tft_dest_, out);
   for (int d : tft_dest_) out.model[d] = ModelKind::tft;
+  scatter_interpretation(out.interpretation, out.batch);
+}
+
+// Feature row i → forecast row tft_dest_[i]; attention kept over encoder positions only (the past).
+void TftForecaster::scatter_interpretation(Interpretation& ip, int batch) const {
+  const tft::TftWeights& w = model_->weights();
+  const int ns = w.static_vsn.n(), ne = w.encoder_vsn.n(), nd = w.decoder_vsn.n();
+  const int E = features_.encoder, T = features_.encoder + features_.decoder;
+  ip.decoder_inputs = config_.decoder_inputs;
+  ip.static_vars = ns;
+  ip.encoder_vars = ne;
+  ip.decoder_vars = nd;
+  ip.encoder_steps = E;
+  const auto n = static_cast<size_t>(batch);
+  ip.static_importance.resize(n * ns);
+  ip.encoder_importance.resize(n * ne);
+  ip.decoder_importance.resize(n * nd);
+  ip.attention.resize(n * E);
+  ip.encoder_length.resize(n);
+  for (size_t i = 0; i < tft_dest_.size(); ++i) {
+    const auto d = static_cast<size_t>(tft_dest_[i]);
+    std::copy_n(static_w_.data() + i * ns, ns, ip.static_importance.data() + d * ns);
+    std::copy_n(encoder_w_.data() + i * ne, ne, ip.encoder_importance.data() + d * ne);
+    std::copy_n(decoder_w_.data() + i * nd, nd, ip.decoder_importance.data() + d * nd);
+    std::copy_n(attention_.data() + i * T, E, ip.attention.data() + d * E);
+    ip.encoder_length[d] = features_.encoder_lengths[i];
+    ip.present[d] = 1;
+  }
 }
 
 }  // namespace nordiq::forecast

@@ -47,6 +47,9 @@ class TftForecaster final : public Forecaster {
   std::vector<BaselineFit> baseline_fits_;
   FeatureBatch features_;
   std::vector<float> z_;
+  // The engine's reduced interpretation per feature row (/explain), scattered into the batch.
+  std::vector<float> static_w_, encoder_w_, decoder_w_, attention_;
+  void scatter_interpretation(Interpretation& ip, int batch) const;
 };
 
 }  // namespace nordiq::forecast

@@ -336,6 +336,33 @@ struct Engine::Impl {
       std::memcpy(out.encoder_weights + size_t(b0) * E * w.encoder_vsn.n(), s.e_vsn.weights, sizeof(float) * size_t(RE) * w.encoder_vsn.n());
     if (out.decoder_weights)
       std::memcpy(out.decoder_weights + size_t(b0) * D * w.decoder_vsn.n(), s.d_vsn.weights, sizeof(float) * size_t(RD) * w.decoder_vsn.n());
+    reduce_interpretation(s, out, probs, enc_len, dec_len, b0, n, E, D, nh);
+  }
+
+  // Per-server means of the attention rows and variable weights over the valid steps.
+  void reduce_interpretation(const Workspace& s, const ForwardOutputs& out, const float* probs, const int32_t* enc_len,
+                             const int32_t* dec_len, int b0, int n, int E, int D, int nh) const {
+    const TftWeights& w = model.weights();
+    const int T = E + D;
+    auto mean_rows = [](float* dst, const float* rows, size_t stride, int count, int width) {
+      std::fill(dst, dst + width, 0.0f);
+      for (int r = 0; r < count; ++r) {
+        const float* row = rows + size_t(r) * stride;
+        for (int i = 0; i < width; ++i) dst[i] += row[i];
+      }
+      const float inv = count > 0 ? 1.0f / float(count) : 0.0f;
+      for (int i = 0; i < width; ++i) dst[i] *= inv;
+    };
+    for (int b = 0; b < n; ++b) {
+      if (out.attention_mean)  // rows (t, head) of server b are contiguous: [D, h, T]
+        mean_rows(out.attention_mean + size_t(b0 + b) * T, probs + size_t(b) * D * nh * T, size_t(T), dec_len[b] * nh, T);
+      if (out.encoder_importance)
+        mean_rows(out.encoder_importance + size_t(b0 + b) * w.encoder_vsn.n(), s.e_vsn.weights + size_t(b) * E * w.encoder_vsn.n(),
+                  size_t(w.encoder_vsn.n()), enc_len[b], w.encoder_vsn.n());
+      if (out.decoder_importance)
+        mean_rows(out.decoder_importance + size_t(b0 + b) * w.decoder_vsn.n(), s.d_vsn.weights + size_t(b) * D * w.decoder_vsn.n(),
+                  size_t(w.decoder_vsn.n()), dec_len[b], w.decoder_vsn.n());
+    }
   }
 
   void worker_loop(size_t index) {

@@ -42,6 +42,11 @@ struct ForwardOutputs {
   float* static_weights = nullptr;         // [B, n_static]
   float* encoder_weights = nullptr;        // [B, E, n_encoder] (padded steps: unspecified)
   float* decoder_weights = nullptr;        // [B, D, n_decoder]
+  // The same interpretation reduced per server, O(B·T) instead of the [B,D,h,T] tensor (what
+  // serving keeps for /explain): each row sums to 1.
+  float* attention_mean = nullptr;         // [B, T] attention, mean over heads and valid decoder steps
+  float* encoder_importance = nullptr;     // [B, n_encoder] encoder weights, mean over valid encoder steps
+  float* decoder_importance = nullptr;     // [B, n_decoder] decoder weights, mean over valid decoder steps
 };
 
 // Per-stage intermediate tensors (golden `t.*` names), delivered with the golden layouts.

@@ -43,6 +43,50 @@ TEST(TftEngine, ResultsAreBitIdenticalForAnyThreadCount) {
   expect_bit_identical(one, again);
 }
 
+TEST(TftEngine, ReducedInterpretationIsTheMeanOfTheFullTensorsOverValidSteps) {
+  auto model = load_model_file(testing::golden("tft_tiny.safetensors"));
+  const ModelConfig& c = model->config();
+  const TftWeights& w = model->weights();
+  const int E = 24, D = 12, T = E + D, B = Engine::chunk_servers(1000, E, D) + 3;
+  const auto batch = testing::random_batch(*model, B, E, D, 5, true);
+  Engine engine(*model, 2);
+  Outputs full(c, w, B, E, D);
+  std::vector<float> attn_mean(size_t(B) * T), enc(size_t(B) * w.encoder_vsn.n()), dec(size_t(B) * w.decoder_vsn.n());
+  ForwardOutputs o = full.ptrs();
+  o.attention_mean = attn_mean.data();
+  o.encoder_importance = enc.data();
+  o.decoder_importance = dec.data();
+  engine.forward(batch.inputs(), o);
+  const int ne = w.encoder_vsn.n(), nd = w.decoder_vsn.n();
+  for (int b = 0; b < B; ++b) {
+    const int le = batch.enc[size_t(b)], ld = batch.dec[size_t(b)];
+    double attn_sum = 0, enc_sum = 0, dec_sum = 0;
+    for (int t = 0; t < T; ++t) {
+      double expect = 0;
+      for (int j = 0; j < ld; ++j)
+        for (int h = 0; h < c.heads; ++h) expect += full.attn[((size_t(b) * D + j) * c.heads + h) * T + t];
+      expect /= ld * c.heads;
+      EXPECT_NEAR(attn_mean[size_t(b) * T + t], expect, 1e-6) << "server " << b << " step " << t;
+      attn_sum += attn_mean[size_t(b) * T + t];
+    }
+    for (int v = 0; v < ne; ++v) {
+      double expect = 0;
+      for (int t = 0; t < le; ++t) expect += full.ew[(size_t(b) * E + t) * ne + v];
+      EXPECT_NEAR(enc[size_t(b) * ne + v], expect / le, 1e-6);
+      enc_sum += enc[size_t(b) * ne + v];
+    }
+    for (int v = 0; v < nd; ++v) {
+      double expect = 0;
+      for (int t = 0; t < ld; ++t) expect += full.dw[(size_t(b) * D + t) * nd + v];
+      EXPECT_NEAR(dec[size_t(b) * nd + v], expect / ld, 1e-6);
+      dec_sum += dec[size_t(b) * nd + v];
+    }
+    EXPECT_NEAR(attn_sum, 1.0, 1e-4);
+    EXPECT_NEAR(enc_sum, 1.0, 1e-4);
+    EXPECT_NEAR(dec_sum, 1.0, 1e-4);
+  }
+}
+
 TEST(TftEngine, OtherArchitecturesRunFromTheManifestAlone) {
   // H=32, 8 heads (d=4), c=32 = H (single-variable GRNs without resample), embedding 3 ≠ H
   auto manifest = read_manifest(SafeTensors::load(testing::golden("tft_tiny.safetensors")));
