@@ -14,6 +14,7 @@ PACKAGES=(
   libspdlog-dev libfmt-dev libcli11-dev                    # logging, formatting, CLI
   libgtest-dev libbenchmark-dev                            # tests, micro-benchmarks
   prometheus                                               # promtool, to check /metrics in tests
+  chromium                                                 # headless browser test of the dashboard
 )
 # Everything is installed with --no-install-recommends, as on a minimal Debian 12 root: a package
 # that is only recommended by another is not there. `.ci/run` proves this list on every submission

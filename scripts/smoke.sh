@@ -40,6 +40,10 @@ done
 [ "$health" = 200 ] || fail "GET /health never returned 200 within 60 s (last: $health)"
 echo "smoke: GET /health = 200"
 
+curl -s "${url}/" | grep -q '<title>NordIQ</title>' || fail "GET / did not serve the dashboard"
+echo "smoke: GET / = the dashboard"
+command -v chromium >/dev/null || fail "chromium is not installed (scripts/setup.sh must install it for the browser test)"
+
 [ -s data/api_key ] || fail "the daemon did not generate data/api_key"
 key=$(cat data/api_key)
 now=$(date -u +%Y-%m-%dT%H:%M:%SZ)

@@ -109,15 +109,16 @@ std::string drivers_text(const ServerForecast& sf, const std::vector<Ranked>& en
 // Which candidate serves the driver's metric per band, and how the served forecast has scored.
 json forecaster_json(const ServerForecast& sf, const std::string& model_name) {
   const int k = risk::metric_of_signal(sf.risk.driver);
-  json bands = json::object();
+  json bands = json::array();  // in horizon order
   for (int h = 0; h < forecast::kNumEvalHorizons; ++h) {
     const forecast::BandSkill& b = sf.skill[k][h];
-    bands[forecast::kEvalHorizons[h].label] = {
+    bands.push_back({
+        {"horizon", forecast::kEvalHorizons[h].label},
         {"served_by", sf.served ? json(forecast::kCandidateNames[sf.served_by[k][h]]) : json("model")},
         {"scored_forecasts", b.samples},
         {"mean_abs_error", b.samples ? json(b.served_abs_err) : json(nullptr)},
         {"coverage_p10_p90", b.samples ? json(b.served_coverage) : json(nullptr)},
-        {"skill_vs_last_value", b.samples ? json(b.skill()) : json(nullptr)}};
+        {"skill_vs_last_value", b.samples ? json(b.skill()) : json(nullptr)}});
   }
   return {{"model", model_name}, {"metric", kMetrics[k].name}, {"bands", bands}};
 }

@@ -26,6 +26,41 @@ struct Range {
   EpochMs from, to;
 };
 
+// The closed steps of the server's window (the last 24 h at most) inside the range: what the
+// dashboard draws behind a forecast fan.
+nlohmann::json window_metrics(const ForecastService& service, ServerId id, const Range& r) {
+  nlohmann::json out;
+  service.store().windows().read([&](const WindowStore& w) {
+    const WindowView v = w.view(id);
+    int first = 0;
+    while (first < v.length && v.first_step + first * v.step_ms < r.from) ++first;
+    int end = first;
+    while (end < v.length && v.first_step + end * v.step_ms < r.to) ++end;
+    nlohmann::json stamps = nlohmann::json::array();
+    for (int i = first; i < end; ++i) stamps.push_back(format_iso8601(v.first_step + i * v.step_ms));
+    out["timestamps"] = std::move(stamps);
+    for (int k = 0; k < kNumMetrics; ++k) out[std::string(kMetrics[k].name)] = std::vector<float>(v.metric[k] + first, v.metric[k] + end);
+  });
+  return out;
+}
+
+// The alert threshold of each signal for the server's profile, on the metric it is read from
+// (CPU: the threshold on used CPU, drawn on cpu_idle_pct at 100 − threshold).
+nlohmann::json thresholds_json(const ForecastService& service, ServerId id) {
+  const Profile profile = service.store().windows().read([&](const WindowStore& w) { return w.view(id).profile; });
+  const float* t = service.alert_config().thresholds_for(profile);
+  nlohmann::json out = nlohmann::json::array();
+  for (int s = 0; s < risk::kNumSignals; ++s) {
+    const auto signal = static_cast<risk::Signal>(s);
+    const int k = risk::metric_of_signal(signal);
+    out.push_back({{"signal", risk::signal_name(signal)},
+                   {"metric", kMetrics[k].name},
+                   {"value", signal == risk::Signal::cpu ? 100.0f - t[s] : t[s]},
+                   {"label", fmt::format("{} {}", risk::signal_name(signal), t[s])}});
+  }
+  return out;
+}
+
 // Ranges are in data time (issue #11): they end at the fleet's newest closed step (its end), so
 // a backfill of last week is served as last week, not as the minutes it took to load; the wall
 // clock only before the first forecast.
@@ -158,7 +193,9 @@ void add_historical_routes(ApiServer& api, std::shared_ptr<ForecastService> serv
     ApiServer::send_json(res, 200, {{"server_name", name},
                                     {"time_range", r.name},
                                     {"risk", std::move(risk)},
-                                    {"alert_events", std::move(events)}});
+                                    {"alert_events", std::move(events)},
+                                    {"metrics", window_metrics(*service, *id, r)},
+                                    {"thresholds", thresholds_json(*service, *id)}});
   });
 
   api.get("/historical/export/alerts", Role::read, [service](const httplib::Request& req, httplib::Response& res) {

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "api/api_server.hpp"
+#include "api/dashboard_endpoint.hpp"
 #include "api/feed_endpoint.hpp"
 #include "api/logging.hpp"
 #include "api/predictions_setup.hpp"
@@ -73,6 +74,7 @@ int run_serve(ServeFlags& flags) {
   limits.max_name_length = flags.max_name_length;
   limits.max_age_ms = int64_t{opt.store.retention_days} * 86'400'000;
   api::add_status_routes(ctx);
+  api::add_dashboard_routes(server);
   api::add_feed_routes(server, *store, limits);
   // Services plug in here (forecast cycle + /predictions, /alerts, /metrics: issue 3).
   api::add_forecast_service(ctx);
