@@ -158,6 +158,7 @@ void add_model_admin_routes(ServeContext& ctx, const std::shared_ptr<ForecastSer
   settings.models_dir = ctx.options.models_dir;
   settings.step_seconds = ctx.options.store.window.step_seconds;
   settings.threads = ctx.options.training_threads;
+  settings.priority = ctx.options.training_priority;
   auto jobs = std::make_shared<lifecycle::TrainingJobs>(
       settings, [admin] { return admin->current(); },
       [admin](const std::string& name) -> std::string {

@@ -105,7 +105,7 @@ std::shared_ptr<ForecastService> add_forecast_service(ServeContext& ctx) {
     const auto snap = service->snapshot();
     const ModelStatus& m = service->model();
     body["model"] = {{"name", m.name}, {"type", m.tft_loaded ? "tft" : "baseline"}, {"loaded", m.tft_loaded},
-                     {"detail", m.detail}};
+                     {"detail", m.detail}, {"provenance", m.info.value("provenance", nlohmann::json(nullptr))}};
     body["last_forecast"] = snap->computed_at ? nlohmann::json(format_iso8601(snap->computed_at)) : nlohmann::json(nullptr);
     body["forecast"] = {{"cycles", service->cycles()},
                         {"servers_forecast", snap->order.size()},

@@ -132,6 +132,10 @@ void add_serve_command(CLI::App& app, Runner& runner) {
   cmd->add_option("--training-threads", o.training_threads,
                   "Threads of a retraining job started over HTTP (it also runs at a lower CPU priority)")
       ->check(CLI::Range(1, 256))->capture_default_str();
+  cmd->add_option("--training-priority", o.training_priority,
+                  "CPU priority of a retraining job: idle (SCHED_IDLE: only CPU time serving leaves idle), "
+                  "nice (+10) or normal")
+      ->check(CLI::IsMember({"idle", "nice", "normal"}))->capture_default_str();
   cmd->add_option("--log-format", o.log_format, "Log output: text or json")
       ->check(CLI::IsMember({"text", "json"}))->capture_default_str();
   cmd->add_flag("--no-auth", flags->no_auth, "Serve without API keys (never on a shared network)");

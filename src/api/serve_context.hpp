@@ -23,6 +23,7 @@ struct ServeOptions {
   std::filesystem::path alerts_config;  // thresholds and alert rules ("" = the built-in defaults)
   std::string log_format = "text";  // text | json
   int training_threads = 1;         // threads of a retraining job (POST /admin/trigger-training)
+  std::string training_priority = "idle";  // its CPU priority: idle | nice | normal
 };
 
 struct ServeContext {

@@ -81,16 +81,18 @@ json request_json(const TrainingRequest& r) {
           {"max_windows", r.max_windows}, {"hidden", r.hidden}, {"seed", r.seed}};
 }
 
-// The job's thread (and the trainer's threads, which inherit it) runs under SCHED_IDLE: it gets
-// only CPU time that forecast cycles and requests leave idle, and a waking request preempts it at
-// once. Measured: at nice +10 a job still tripled the p99 of /predictions/current under load.
-// Where SCHED_IDLE is refused, fall back to the niceness.
-void lower_priority(int nice) {
-  sched_param param{};
-  param.sched_priority = 0;
-  if (::pthread_setschedparam(::pthread_self(), SCHED_IDLE, &param) == 0) return;
+// The job's thread (and the trainer's threads, which inherit it) runs under SCHED_IDLE by default:
+// it gets only CPU time that forecast cycles and requests leave idle, and a waking request
+// preempts it at once. Measured: at nice +10 a job still tripled the p99 of /predictions/current
+// under load. Where SCHED_IDLE is refused, fall back to the niceness.
+void lower_priority(const std::string& priority) {
+  if (priority == "normal") return;
+  if (priority == "idle") {
+    sched_param param{};
+    if (::pthread_setschedparam(::pthread_self(), SCHED_IDLE, &param) == 0) return;
+  }
   const auto tid = static_cast<id_t>(::syscall(SYS_gettid));
-  if (nice <= 0 || ::setpriority(PRIO_PROCESS, tid, ::getpriority(PRIO_PROCESS, tid) + nice) != 0)
+  if (::setpriority(PRIO_PROCESS, tid, ::getpriority(PRIO_PROCESS, tid) + 10) != 0)
     spdlog::warn("training: could not lower the job's CPU priority; it competes with serving");
 }
 
@@ -253,7 +255,7 @@ Scored score_on_held_out(const train::History& history, int holdout_days, const 
 }  // namespace
 
 void TrainingJobs::run(std::shared_ptr<Job> job) {
-  lower_priority(settings_.nice);
+  lower_priority(settings_.priority);
   const TrainingRequest& req = job->request;
   auto finish = [&](const char* state, std::string error) {
     {

@@ -46,7 +46,9 @@ struct TrainingSettings {
   std::filesystem::path models_dir;  // where the new model is registered
   int step_seconds = 300;
   int threads = 1;                   // training threads (and evaluation threads)
-  int nice = 10;                     // added niceness where SCHED_IDLE is refused (Linux: per thread)
+  // idle: SCHED_IDLE (only CPU time serving leaves idle; may starve on a saturated host),
+  // nice: niceness +10, normal: as the daemon's own threads.
+  std::string priority = "idle";
 };
 
 // The model being served when the job scores: its registry name and file ("" = the baseline).

@@ -67,6 +67,8 @@ TEST(ModelReload, AReloadServesTheNewModelAndARestartKeepsIt) {
   Daemon d(dir.path / "data", {"--models-dir", models.string()}, keys());
   d.start();
   EXPECT_EQ(served_model(d), "default");
+  EXPECT_TRUE(get_ok(d, "/status", "")["model"]["provenance"].contains("data_first_step"))
+      << "/status shows the loaded model's provenance";
 
   auto res = post(d, "/admin/reload-model", {{"model", "candidate-b"}});
   ASSERT_TRUE(res);
@@ -216,7 +218,9 @@ TEST(Training, AJobOnStoredHistoryCompletesIsScoredAndPromotedOrKeptWithTheReaso
   const fs::path models = dir.path / "models", data = dir.path / "data";
   install_model(models, "default");
   simulate_store(data);
-  Daemon d(data, {"--models-dir", models.string()}, keys());
+  // Status is polled (no admin rate limit); the job competes fairly with parallel tests instead of
+  // waiting for idle CPU.
+  Daemon d(data, {"--models-dir", models.string(), "--rate-admin", "0", "--training-priority", "normal"}, keys());
   d.start();
   auto res = post(d, "/admin/trigger-training",
                   {{"epochs", 1}, {"days", 3}, {"holdout_days", 1}, {"max_windows", 32}, {"hidden", 8}});
@@ -260,9 +264,11 @@ TEST(Training, ACancelStopsTheJobAndASecondTriggerWhileItRunsGets409) {
   const fs::path models = dir.path / "models", data = dir.path / "data";
   install_model(models, "default");
   simulate_store(data);
-  Daemon d(data, {"--models-dir", models.string()}, keys());
+  // Status is polled (no admin rate limit); the job competes fairly with parallel tests instead of
+  // waiting for idle CPU.
+  Daemon d(data, {"--models-dir", models.string(), "--rate-admin", "0", "--training-priority", "normal"}, keys());
   d.start();
-  auto res = post(d, "/admin/trigger-training", {{"epochs", 200}, {"days", 3}, {"max_windows", 100000}});
+  auto res = post(d, "/admin/trigger-training", {{"epochs", 200}, {"days", 3}, {"max_windows", 100000}, {"hidden", 8}});
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 202) << res->body;
   res = post(d, "/admin/trigger-training", {{"epochs", 1}});
@@ -271,7 +277,7 @@ TEST(Training, ACancelStopsTheJobAndASecondTriggerWhileItRunsGets409) {
   // Let it reach the training loop, then cancel.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
   while (std::chrono::steady_clock::now() < deadline && get_ok(d, "/admin/training-status")["job"]["batch"] == 0)
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
   res = post(d, "/admin/cancel-training", json::object());
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 202) << res->body;
