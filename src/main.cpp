@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   nordiq::cli::add_eval_command(app, runner);
   nordiq::cli::add_eval_alerts_command(app, runner);
   nordiq::cli::add_train_command(app, runner);
+  nordiq::cli::add_bench_command(app, runner);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

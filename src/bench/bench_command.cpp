@@ -1,0 +1,160 @@
+// `nordiq bench` (SPEC §8, issue #12): one run measures the machine (CPU, ISA, fp32 GEMM peak),
+// the forecast cycle through the real serving path for 20 … 10 000 servers with the default model
+// and an H = 64 one, POST /feed/data and GET /predictions/current against the real daemon, RSS
+// and its growth over 1 000 cycles, log lines per cycle and training speed; prints a table, or
+// with --json one object in the issue's shape. Not a test: numbers depend on the machine.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spdlog/sinks/sink.h>
+#include <spdlog/spdlog.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "bench/bench_cycle.hpp"
+#include "bench/bench_http.hpp"
+#include "bench/bench_machine.hpp"
+#include "cli/command.hpp"
+#include "forecast/normalizer.hpp"
+#include "tft/model.hpp"
+#include "train/trainer.hpp"
+
+namespace nordiq::cli {
+
+namespace fs = std::filesystem;
+using nlohmann::ordered_json;
+
+namespace {
+
+struct BenchFlags {
+  bool quick = false, json = false;
+  std::string models_dir = "models";
+};
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "nordiq-bench-XXXXXX").string();
+    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("bench: mkdtemp failed");
+    path = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+// An H = 64 model with the NordIQ contract and the library initialisation: the same FLOPs as a
+// trained one (the cycle's cost does not depend on the weights).
+void write_h64_model(const fs::path& models_dir) {
+  nlohmann::json manifest;
+  manifest["format"] = "nordiq-tft-model";
+  manifest["format_version"] = 1;
+  manifest["max_encoder_length"] = kMaxEncoderSteps;
+  manifest["max_prediction_length"] = kHorizonSteps;
+  manifest["min_encoder_length"] = 12;
+  manifest["step_seconds"] = 300;
+  manifest["normalizer"] = forecast::normalizer_manifest();
+  manifest["model"] = train::contract_model_json(64, 4, 16);
+  tft::Model model(tft::ModelConfig::from_manifest(manifest));
+  train::init_parameters(model, 7);
+  model.set_manifest(manifest);
+  fs::create_directories(models_dir / "medium");
+  model.save((models_dir / "medium" / "model.safetensors").string());
+}
+
+ordered_json run_bench(const BenchFlags& f) {
+  // The daemon's log (a line per cycle, cascades seen in the simulated fleets) goes to the counting
+  // sink only, not between the table's lines.
+  for (auto& sink : spdlog::default_logger()->sinks()) sink->set_level(spdlog::level::err);
+  spdlog::set_level(spdlog::level::info);
+  const std::vector<int> sizes = f.quick ? std::vector<int>{20, 500} : std::vector<int>{20, 100, 500, 2000, 10000};
+  const int repeats = f.quick ? 2 : 5;
+  TempDir tmp;
+  const fs::path medium_models = tmp.path / "models";
+  write_h64_model(medium_models);
+
+  ordered_json out;
+  const bench::Machine m = bench::measure_machine(f.quick ? 0.5 : 2.0);
+  out["machine"] = fmt::format("{} ({} threads; {})", m.cpu, m.threads, m.isa);
+  out["gemm_peak_gflops"] = m.gemm_peak_gflops;
+  fmt::print(stderr, "bench: machine {}; fp32 GEMM peak {:.0f} GFLOP/s\n", out["machine"].get<std::string>(), m.gemm_peak_gflops);
+  // First, while this process holds only a 20-server daemon: its RSS is the daemon's.
+  const fs::path steady = tmp.path / "steady";
+  const int cycles = 1000, warmup = f.quick ? 50 : 100;
+  bench::simulate_store(steady, 20, int64_t{cycles + warmup + 12} * 300'000);
+  const bench::SteadyState s = bench::steady_state(steady, f.models_dir, warmup, cycles);
+  out["forecast_cycle"] = ordered_json::array();
+  for (int n : sizes) {
+    const fs::path store = tmp.path / fmt::format("store-{}", n);
+    bench::simulate_store(store, n, 3 * 3'600'000LL);
+    for (const auto& [label, dir, model] : {std::tuple{"default", fs::path(f.models_dir), std::string("default")},
+                                            std::tuple{"medium", medium_models, std::string("medium")}}) {
+      const bench::CycleTiming t = bench::time_cycle(store, dir, model, repeats);
+      out["forecast_cycle"].push_back({{"model", label}, {"hidden", t.hidden}, {"servers", n}, {"ms", t.ms},
+                                       {"ms_per_server", t.ms_per_server}, {"gflop", t.gflop}, {"gflops", t.gflops}});
+      fmt::print(stderr, "bench: cycle {} H={} {} servers: {:.1f} ms\n", label, t.hidden, n, t.ms);
+    }
+  }
+  const fs::path store500 = tmp.path / "store-500";
+  const bench::HttpResults http = bench::measure_http(store500, f.models_dir, f.quick ? 200 : 1000, f.quick ? 10 : 50, 4);
+  out["feed_500"] = {{"p50_ms", http.feed_500.p50_ms}, {"p99_ms", http.feed_500.p99_ms}, {"records_per_s", http.feed_500.per_s}};
+  out["predictions_500"] = {{"p50_ms", http.predictions_500.p50_ms}, {"p99_ms", http.predictions_500.p99_ms},
+                            {"requests_per_s", http.predictions_500.per_s}};
+  out["rss_mb"] = s.rss_mb;
+  out["rss_growth_mb_1000_cycles"] = s.rss_growth_mb;
+  out["log_lines_per_cycle"] = s.log_lines_per_cycle;
+  out["training_windows_per_s"] = bench::training_windows_per_s(steady);
+  out["settings"] = {{"quick", f.quick}, {"repeats", repeats}, {"feed_posts", http.feed_500.requests},
+                     {"get_clients", http.clients}, {"get_requests", http.predictions_500.requests},
+                     {"steady_servers", 20}, {"warmup_cycles", warmup}};
+  return out;
+}
+
+void print_table(const ordered_json& r) {
+  fmt::print("machine: {}\nfp32 GEMM peak (all threads, engine GEMM path): {:.0f} GFLOP/s\n\n", r["machine"].get<std::string>(),
+             r["gemm_peak_gflops"].get<double>());
+  fmt::print("{:<8} {:>3} {:>7} {:>10} {:>10} {:>8} {:>8} {:>7}\n", "model", "H", "servers", "cycle ms", "ms/server", "GFLOP",
+             "GFLOP/s", "% peak");
+  for (const auto& c : r["forecast_cycle"])
+    fmt::print("{:<8} {:>3} {:>7} {:>10.1f} {:>10.3f} {:>8.2f} {:>8.1f} {:>6.1f}%\n", c["model"].get<std::string>(),
+               c["hidden"].get<int>(), c["servers"].get<int>(), c["ms"].get<double>(), c["ms_per_server"].get<double>(),
+               c["gflop"].get<double>(), c["gflops"].get<double>(),
+               100 * c["gflops"].get<double>() / r["gemm_peak_gflops"].get<double>());
+  const auto& fd = r["feed_500"];
+  const auto& pr = r["predictions_500"];
+  fmt::print("\nPOST /feed/data, 500 records: p50 {:.2f} ms, p99 {:.2f} ms, {:.0f} records/s\n", fd["p50_ms"].get<double>(),
+             fd["p99_ms"].get<double>(), fd["records_per_s"].get<double>());
+  fmt::print("GET /predictions/current, 500 servers, {} clients: p50 {:.1f} ms, p99 {:.1f} ms, {:.1f} requests/s\n",
+             r["settings"]["get_clients"].get<int>(), pr["p50_ms"].get<double>(), pr["p99_ms"].get<double>(),
+             pr["requests_per_s"].get<double>());
+  fmt::print("RSS after warm-up (20 servers): {:.1f} MB; growth over 1000 cycles: {:+.2f} MB; log lines per cycle: {:.2f}\n",
+             r["rss_mb"].get<double>(), r["rss_growth_mb_1000_cycles"].get<double>(), r["log_lines_per_cycle"].get<double>());
+  fmt::print("training: {:.1f} windows/s (all threads)\n", r["training_windows_per_s"].get<double>());
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app, Runner& runner) {
+  auto f = std::make_shared<BenchFlags>();
+  auto* cmd = app.add_subcommand("bench", "Measure the machine, the forecast cycle, the HTTP API, memory and logging (SPEC §8)");
+  cmd->add_flag("--quick", f->quick, "20 and 500 servers, fewer repeats (under a minute)");
+  cmd->add_flag("--json", f->json, "one JSON object instead of the table");
+  cmd->add_option("--models-dir", f->models_dir, "where the default model is (default: models)");
+  cmd->callback([f, &runner] {
+    runner = [f]() -> int {
+      const ordered_json r = run_bench(*f);
+      if (f->json)
+        fmt::print("{}\n", r.dump(2));
+      else
+        print_table(r);
+      return 0;
+    };
+  });
+}
+
+}  // namespace nordiq::cli

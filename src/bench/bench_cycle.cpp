@@ -1,0 +1,167 @@
+#include "bench/bench_cycle.hpp"
+
+#include <algorithm>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/spdlog.h>
+
+#include "api/predictions_setup.hpp"
+#include "bench/bench_machine.hpp"
+#include "ingest/feed_parser.hpp"
+#include "lifecycle/model_registry.hpp"
+#include "sim/engine.hpp"
+#include "sim/fleet.hpp"
+#include "sim/history.hpp"
+#include "sim/store_sink.hpp"
+#include "store/fleet_store.hpp"
+#include "tft/engine.hpp"
+#include "train/history.hpp"
+#include "train/trainer.hpp"
+
+namespace nordiq::bench {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr int kStepSeconds = 300;
+constexpr int64_t kStepMs = kStepSeconds * 1000LL;
+
+std::unique_ptr<api::ForecastService> open_service(FleetStore& store, const fs::path& models_dir, const std::string& model,
+                                                   api::ModelStatus& status) {
+  api::ServeOptions options;
+  options.models_dir = models_dir;
+  options.model = model;
+  options.store.window.step_seconds = kStepSeconds;
+  auto forecaster = api::make_forecaster(options, status);
+  return std::make_unique<api::ForecastService>(store, std::move(forecaster), status);
+}
+
+std::unique_ptr<FleetStore> open_store(const fs::path& dir) {
+  StoreOptions o;
+  o.data_dir = dir;
+  o.retention_days = 3650;
+  o.integrity_check = false;
+  return FleetStore::open(o);
+}
+
+// Counts the log lines a daemon would write (INFO and above).
+class CountingSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  int64_t lines = 0;
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    if (msg.level >= spdlog::level::info) ++lines;
+  }
+  void flush_() override {}
+};
+
+// One record per server at step `t` (values inside every range; the simulator made the history).
+std::string step_body(const std::vector<std::string>& names, EpochMs t, int cycle) {
+  std::string body = R"({"records":[)";
+  for (size_t i = 0; i < names.size(); ++i) {
+    const double wobble = (cycle * 7 + static_cast<int>(i) * 13) % 10;
+    body += fmt::format(
+        R"({}{{"timestamp":"{}","server_name":"{}","status":"healthy","cpu_user_pct":{},"cpu_sys_pct":5,"cpu_iowait_pct":2,)"
+        R"("cpu_idle_pct":{},"java_cpu_pct":10,"mem_used_pct":{},"swap_used_pct":1,"disk_usage_pct":50,"net_in_mb_s":3,)"
+        R"("net_out_mb_s":2,"back_close_wait":2,"front_close_wait":1,"load_average":2,"uptime_days":30}})",
+        i ? "," : "", format_iso8601(t), names[i], 20 + wobble, 73 - wobble, 60 + wobble);
+  }
+  return body + "]}";
+}
+
+}  // namespace
+
+void simulate_store(const fs::path& dir, int servers, int64_t end_before_now_ms) {
+  sim::SimConfig cfg;
+  cfg.seed = 4242;
+  const int64_t steps = 288 + 1;
+  cfg.start = (now_ms() - end_before_now_ms) / kStepMs * kStepMs - (steps - 1) * kStepMs;
+  sim::Engine engine(cfg, sim::split_fleet(servers));
+  auto sink = sim::make_store_sink(dir.string(), 2);
+  sim::generate_history(engine, steps, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())), *sink, "");
+}
+
+CycleTiming time_cycle(const fs::path& data_dir, const fs::path& models_dir, const std::string& model, int repeats) {
+  auto store = open_store(data_dir);
+  api::ModelStatus status;
+  auto service = open_service(*store, models_dir, model, status);
+  std::vector<ServerId> all(store->windows().server_count());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<ServerId>(i);
+  service->run_cycle(all);  // warm-up: buffers sized, robust shapes fitted
+  std::vector<double> ms;
+  for (int r = 0; r < repeats; ++r) {
+    const auto t0 = Clock::now();
+    service->run_cycle(all);
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  const auto model_file = lifecycle::model_file(models_dir, model);
+  const auto cfg = tft::load_model_file(model_file.string())->config();
+  CycleTiming t;
+  t.model = model;
+  t.hidden = cfg.hidden;
+  t.servers = static_cast<int>(all.size());
+  t.ms = ms[ms.size() / 2];
+  t.ms_per_server = t.ms / std::max(1, t.servers);
+  t.gflop = 2.0 * tft::forward_macs_per_window(cfg, kMaxEncoderSteps, kHorizonSteps) * t.servers / 1e9;
+  t.gflops = t.gflop / (t.ms / 1e3);
+  return t;
+}
+
+SteadyState steady_state(const fs::path& data_dir, const fs::path& models_dir, int warmup, int cycles) {
+  auto store = open_store(data_dir);
+  api::ModelStatus status;
+  auto service = open_service(*store, models_dir, std::string(lifecycle::kDefaultModelName), status);
+  std::vector<std::string> names;
+  EpochMs next = 0;
+  store->windows().read([&](const WindowStore& w) {
+    for (ServerId id = 0; id < w.server_count(); ++id) {
+      names.emplace_back(w.name(id));
+      if (auto open = w.open_step(id)) next = std::max(next, open->step_start + kStepMs);
+    }
+  });
+  service->start();
+  FeedParser parser;
+  FeedBatch batch;
+  auto counter = std::make_shared<CountingSink>();
+  auto one_cycle = [&](int c) {
+    const uint64_t before = service->cycles();
+    parser.parse(step_body(names, next, c), now_ms(), batch);
+    store->ingest(batch);
+    next += kStepMs;
+    service->wait_idle();
+    if (service->cycles() == before) throw std::runtime_error("bench: a closed step produced no forecast cycle");
+  };
+  for (int c = 0; c < warmup; ++c) one_cycle(c);
+  SteadyState s;
+  s.cycles = cycles;
+  s.rss_mb = rss_mb();
+  spdlog::default_logger()->sinks().push_back(counter);
+  for (int c = 0; c < cycles; ++c) one_cycle(warmup + c);
+  spdlog::default_logger()->sinks().pop_back();
+  s.rss_growth_mb = rss_mb() - s.rss_mb;
+  s.log_lines_per_cycle = double(counter->lines) / cycles;
+  service->stop();
+  return s;
+}
+
+double training_windows_per_s(const fs::path& data_dir) {
+  const train::History history = train::load_history(data_dir.string());
+  train::TrainOptions o;
+  o.epochs = 1;
+  o.max_windows = 256;
+  o.max_validation = 32;
+  o.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  o.progress = false;
+  o.windows.validation_days = 0;
+  return train::train_model(history, o, "bench").windows_per_second;
+}
+
+}  // namespace nordiq::bench

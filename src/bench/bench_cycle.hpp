@@ -1,0 +1,42 @@
+// The forecast cycle through the daemon's real serving path (store → served forecaster → risk →
+// alerts → rendered JSON, api::ForecastService), on stores filled by the simulator.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "core/time.hpp"
+
+namespace nordiq::bench {
+
+// Writes `servers` simulated servers into a new store in `dir`: one day and one step of history
+// ending `end_before_now_ms` before now (so a benchmark can append steps without passing now).
+void simulate_store(const std::filesystem::path& dir, int servers, int64_t end_before_now_ms);
+
+struct CycleTiming {
+  std::string model;  // model name in the models dir
+  int hidden = 0, servers = 0;
+  double ms = 0, ms_per_server = 0, gflop = 0, gflops = 0;
+};
+
+// The median of `repeats` full cycles over every server of the store (after one warm-up cycle).
+// GFLOP: the network's forward cost (docs/TFT.md §7) for a full 288-step encoder per server.
+CycleTiming time_cycle(const std::filesystem::path& data_dir, const std::filesystem::path& models_dir,
+                       const std::string& model, int repeats);
+
+struct SteadyState {
+  int cycles = 0;
+  double rss_mb = 0;           // after the warm-up cycles
+  double rss_growth_mb = 0;    // over `cycles` more
+  double log_lines_per_cycle = 0;  // lines at INFO and above
+};
+
+// A live daemon's steady state: every cycle, one new record per server (a step closes), ingested
+// through the store, forecast by the service's worker. Warm-up cycles first.
+SteadyState steady_state(const std::filesystem::path& data_dir, const std::filesystem::path& models_dir, int warmup,
+                         int cycles);
+
+// Training speed (forward + backward + Adam) on the store's history, all hardware threads.
+double training_windows_per_s(const std::filesystem::path& data_dir);
+
+}  // namespace nordiq::bench

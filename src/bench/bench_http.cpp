@@ -1,0 +1,154 @@
+#include "bench/bench_http.hpp"
+
+#include <httplib.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "core/metrics.hpp"
+#include "core/time.hpp"
+
+namespace nordiq::bench {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// `nordiq serve` (this very binary) on a free port; killed with SIGTERM by the destructor.
+class Daemon {
+ public:
+  Daemon(const fs::path& data_dir, const fs::path& models_dir) : port_(free_port()) {
+    const std::string self = fs::read_symlink("/proc/self/exe").string();
+    const std::string port = std::to_string(port_), log = (data_dir.parent_path() / "daemon.log").string();
+    pid_ = ::fork();
+    if (pid_ < 0) throw std::runtime_error("bench: fork failed");
+    if (pid_ == 0) {
+      if (FILE* f = std::freopen(log.c_str(), "w", stdout)) (void)f;
+      ::dup2(1, 2);
+      ::execl(self.c_str(), self.c_str(), "serve", "--port", port.c_str(), "--data-dir", data_dir.c_str(), "--models-dir",
+              models_dir.c_str(), "--no-auth", "--rate-feed", "0", "--rate-read", "0", "--retention-days", "3650", nullptr);
+      ::_exit(127);
+    }
+    for (int i = 0; i < 600; ++i) {
+      httplib::Client c("127.0.0.1", port_);
+      if (auto r = c.Get("/health"); r && r->status == 200) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    throw std::runtime_error("bench: the daemon did not become healthy; see " + log);
+  }
+  ~Daemon() {
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+  }
+  int port() const { return port_; }
+
+ private:
+  int port_;
+  pid_t pid_ = -1;
+};
+
+Latency summarize(std::vector<double> ms, double seconds, double units) {
+  std::sort(ms.begin(), ms.end());
+  Latency l;
+  l.requests = static_cast<int>(ms.size());
+  l.p50_ms = ms[ms.size() / 2];
+  l.p99_ms = ms[std::min(ms.size() - 1, ms.size() * 99 / 100)];
+  l.per_s = units / seconds;
+  return l;
+}
+
+// 500 records, one per server, `post` · 5 s after `t0` (a step closes every 60 posts, as live).
+std::string feed_body(const std::vector<std::string>& names, EpochMs t) {
+  std::string body = R"({"records":[)";
+  for (size_t i = 0; i < names.size(); ++i)
+    body += fmt::format(
+        R"({}{{"timestamp":"{}","server_name":"{}","status":"healthy","cpu_user_pct":{},"cpu_sys_pct":5,"cpu_iowait_pct":2,)"
+        R"("cpu_idle_pct":{},"java_cpu_pct":10,"mem_used_pct":61.5,"swap_used_pct":1,"disk_usage_pct":50,"net_in_mb_s":3,)"
+        R"("net_out_mb_s":2,"back_close_wait":2,"front_close_wait":1,"load_average":2,"uptime_days":30}})",
+        i ? "," : "", format_iso8601(t), names[i], 20 + double(i % 10), 73 - double(i % 10));
+  return body + "]}";
+}
+
+}  // namespace
+
+HttpResults measure_http(const fs::path& data_dir, const fs::path& models_dir, int feed_posts, int get_requests_per_client,
+                         int clients) {
+  Daemon daemon(data_dir, models_dir);
+  httplib::Client c("127.0.0.1", daemon.port());
+  c.set_read_timeout(60, 0);
+  const auto first = c.Get("/predictions/current?metrics=cpu_idle_pct&quantiles=p50");
+  if (!first || first->status != 200) throw std::runtime_error("bench: GET /predictions/current failed");
+  const auto preds = nlohmann::json::parse(first->body)["predictions"];
+  std::vector<std::string> names;
+  EpochMs last = 0;
+  for (const auto& [name, p] : preds.items()) {
+    names.push_back(name);
+    last = std::max(last, parse_iso8601(p["last_step"].get<std::string>()).value_or(0));
+  }
+  HttpResults out;
+  out.clients = clients;
+  {  // feed: one keep-alive connection, bodies built before the clock starts
+    std::vector<std::string> bodies;
+    for (int i = 0; i < feed_posts; ++i) bodies.push_back(feed_body(names, last + 600'000 + int64_t{i} * 5'000));
+    std::vector<double> ms;
+    const auto t0 = Clock::now();
+    for (const std::string& b : bodies) {
+      const auto s = Clock::now();
+      auto r = c.Post("/feed/data", b, "application/json");
+      if (!r || r->status != 200) throw std::runtime_error("bench: POST /feed/data failed");
+      ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - s).count());
+    }
+    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    out.feed_500 = summarize(ms, secs, double(feed_posts) * double(names.size()));
+  }
+  {  // predictions: `clients` concurrent keep-alive clients
+    std::vector<std::vector<double>> per(static_cast<size_t>(clients));
+    const auto t0 = Clock::now();
+    std::vector<std::thread> pool;
+    for (int k = 0; k < clients; ++k)
+      pool.emplace_back([&, k] {
+        httplib::Client cc("127.0.0.1", daemon.port());
+        cc.set_read_timeout(60, 0);
+        for (int i = 0; i < get_requests_per_client; ++i) {
+          const auto s = Clock::now();
+          auto r = cc.Get("/predictions/current");
+          if (r && r->status == 200) per[size_t(k)].push_back(std::chrono::duration<double, std::milli>(Clock::now() - s).count());
+        }
+      });
+    for (auto& t : pool) t.join();
+    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    std::vector<double> all;
+    for (auto& v : per) all.insert(all.end(), v.begin(), v.end());
+    if (all.empty()) throw std::runtime_error("bench: every GET /predictions/current failed");
+    out.predictions_500 = summarize(all, secs, double(all.size()));
+  }
+  return out;
+}
+
+}  // namespace nordiq::bench
