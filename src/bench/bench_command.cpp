@@ -31,7 +31,7 @@ using nlohmann::ordered_json;
 namespace {
 
 struct BenchFlags {
-  bool quick = false, json = false;
+  bool quick = false, json = false, training = false;
   std::string models_dir = "models";
 };
 
@@ -91,7 +91,7 @@ ordered_json run_bench(const BenchFlags& f) {
   out["forecast_cycle"] = ordered_json::array();
   for (int n : sizes) {
     const fs::path store = tmp.path / fmt::format("store-{}", n);
-    bench::simulate_store(store, n, 3 * 3'600'000LL);
+    bench::simulate_store(store, n, 3 * 3'600'000LL, n == 500 && f.training ? 3 : 1);
     for (const auto& [label, dir, model] : {std::tuple{"default", fs::path(f.models_dir), std::string("default")},
                                             std::tuple{"medium", medium_models, std::string("medium")}}) {
       const bench::CycleTiming t = bench::time_cycle(store, dir, model, repeats);
@@ -101,14 +101,25 @@ ordered_json run_bench(const BenchFlags& f) {
     }
   }
   const fs::path store500 = tmp.path / "store-500";
-  const bench::HttpResults http = bench::measure_http(store500, f.models_dir, f.quick ? 200 : 1000, f.quick ? 10 : 50, 4);
-  out["feed_500"] = {{"p50_ms", http.feed_500.p50_ms}, {"p99_ms", http.feed_500.p99_ms}, {"records_per_s", http.feed_500.per_s}};
-  out["predictions_500"] = {{"p50_ms", http.predictions_500.p50_ms}, {"p99_ms", http.predictions_500.p99_ms},
-                            {"requests_per_s", http.predictions_500.per_s}};
+  const bench::HttpResults http =
+      bench::measure_http(store500, f.models_dir, f.quick ? 200 : 1000, f.quick ? 10 : 50, 4, f.training);
+  auto feed_json = [](const bench::Latency& l) {
+    return ordered_json{{"p50_ms", l.p50_ms}, {"p99_ms", l.p99_ms}, {"records_per_s", l.per_s}};
+  };
+  auto get_json = [](const bench::Latency& l) {
+    return ordered_json{{"p50_ms", l.p50_ms}, {"p99_ms", l.p99_ms}, {"requests_per_s", l.per_s}};
+  };
+  out["feed_500"] = feed_json(http.feed_500);
+  out["predictions_500"] = get_json(http.predictions_500);
   out["rss_mb"] = s.rss_mb;
   out["rss_growth_mb_1000_cycles"] = s.rss_growth_mb;
   out["log_lines_per_cycle"] = s.log_lines_per_cycle;
   out["training_windows_per_s"] = bench::training_windows_per_s(steady);
+  if (http.during_training)
+    out["during_training"] = {{"feed_500", feed_json(http.feed_500_training)},
+                              {"predictions_500", get_json(http.predictions_500_training)},
+                              {"job_phase_at_end", http.training_phase},
+                              {"training", "POST /admin/trigger-training {epochs 100, days 3}, default priority (SCHED_IDLE), 1 thread"}};
   out["settings"] = {{"quick", f.quick}, {"repeats", repeats}, {"feed_posts", http.feed_500.requests},
                      {"get_clients", http.clients}, {"get_requests", http.predictions_500.requests},
                      {"steady_servers", 20}, {"warmup_cycles", warmup}};
@@ -135,6 +146,13 @@ void print_table(const ordered_json& r) {
   fmt::print("RSS after warm-up (20 servers): {:.1f} MB; growth over 1000 cycles: {:+.2f} MB; log lines per cycle: {:.2f}\n",
              r["rss_mb"].get<double>(), r["rss_growth_mb_1000_cycles"].get<double>(), r["log_lines_per_cycle"].get<double>());
   fmt::print("training: {:.1f} windows/s (all threads)\n", r["training_windows_per_s"].get<double>());
+  if (r.contains("during_training")) {
+    const auto& t = r["during_training"];
+    fmt::print("while a training job runs ({}): POST p50 {:.2f} ms, p99 {:.2f} ms; GET p50 {:.1f} ms, p99 {:.1f} ms, {:.1f} requests/s\n",
+               t["job_phase_at_end"].get<std::string>(), t["feed_500"]["p50_ms"].get<double>(), t["feed_500"]["p99_ms"].get<double>(),
+               t["predictions_500"]["p50_ms"].get<double>(), t["predictions_500"]["p99_ms"].get<double>(),
+               t["predictions_500"]["requests_per_s"].get<double>());
+  }
 }
 
 }  // namespace
@@ -145,6 +163,7 @@ void add_bench_command(CLI::App& app, Runner& runner) {
   cmd->add_flag("--quick", f->quick, "20 and 500 servers, fewer repeats (under a minute)");
   cmd->add_flag("--json", f->json, "one JSON object instead of the table");
   cmd->add_option("--models-dir", f->models_dir, "where the default model is (default: models)");
+  cmd->add_flag("--training", f->training, "repeat the HTTP measurements while a retraining job runs in the daemon");
   cmd->callback([f, &runner] {
     runner = [f]() -> int {
       const ordered_json r = run_bench(*f);

@@ -78,13 +78,13 @@ std::string step_body(const std::vector<std::string>& names, EpochMs t, int cycl
 
 }  // namespace
 
-void simulate_store(const fs::path& dir, int servers, int64_t end_before_now_ms) {
+void simulate_store(const fs::path& dir, int servers, int64_t end_before_now_ms, int days) {
   sim::SimConfig cfg;
   cfg.seed = 4242;
-  const int64_t steps = 288 + 1;
+  const int64_t steps = 288LL * days + 1;
   cfg.start = (now_ms() - end_before_now_ms) / kStepMs * kStepMs - (steps - 1) * kStepMs;
   sim::Engine engine(cfg, sim::split_fleet(servers));
-  auto sink = sim::make_store_sink(dir.string(), 2);
+  auto sink = sim::make_store_sink(dir.string(), days + 1);
   sim::generate_history(engine, steps, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())), *sink, "");
 }
 

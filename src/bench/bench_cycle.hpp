@@ -9,9 +9,9 @@
 
 namespace nordiq::bench {
 
-// Writes `servers` simulated servers into a new store in `dir`: one day and one step of history
-// ending `end_before_now_ms` before now (so a benchmark can append steps without passing now).
-void simulate_store(const std::filesystem::path& dir, int servers, int64_t end_before_now_ms);
+// Writes `servers` simulated servers into a new store in `dir`: `days` days and one step of
+// history ending `end_before_now_ms` before now (so a benchmark can append steps without passing now).
+void simulate_store(const std::filesystem::path& dir, int servers, int64_t end_before_now_ms, int days = 1);
 
 struct CycleTiming {
   std::string model;  // model name in the models dir

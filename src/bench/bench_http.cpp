@@ -97,8 +97,57 @@ std::string feed_body(const std::vector<std::string>& names, EpochMs t) {
 
 }  // namespace
 
+namespace {
+
+Latency measure_feed(httplib::Client& c, const std::vector<std::string>& names, EpochMs from, int posts) {
+  std::vector<std::string> bodies;  // built before the clock starts
+  for (int i = 0; i < posts; ++i) bodies.push_back(feed_body(names, from + int64_t{i} * 5'000));
+  std::vector<double> ms;
+  const auto t0 = Clock::now();
+  for (const std::string& b : bodies) {
+    const auto s = Clock::now();
+    auto r = c.Post("/feed/data", b, "application/json");
+    if (!r || r->status != 200) throw std::runtime_error("bench: POST /feed/data failed");
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - s).count());
+  }
+  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  return summarize(ms, secs, double(posts) * double(names.size()));
+}
+
+// `clients` concurrent keep-alive clients, `requests` each.
+Latency measure_predictions(int port, int requests, int clients) {
+  std::vector<std::vector<double>> per(static_cast<size_t>(clients));
+  const auto t0 = Clock::now();
+  std::vector<std::thread> pool;
+  for (int k = 0; k < clients; ++k)
+    pool.emplace_back([&, k] {
+      httplib::Client cc("127.0.0.1", port);
+      cc.set_read_timeout(60, 0);
+      for (int i = 0; i < requests; ++i) {
+        const auto s = Clock::now();
+        auto r = cc.Get("/predictions/current");
+        if (r && r->status == 200) per[size_t(k)].push_back(std::chrono::duration<double, std::milli>(Clock::now() - s).count());
+      }
+    });
+  for (auto& t : pool) t.join();
+  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::vector<double> all;
+  for (auto& v : per) all.insert(all.end(), v.begin(), v.end());
+  if (all.empty()) throw std::runtime_error("bench: every GET /predictions/current failed");
+  return summarize(all, secs, double(all.size()));
+}
+
+std::string job_phase(httplib::Client& c) {
+  auto r = c.Get("/admin/training-status");
+  if (!r || r->status != 200) return "unknown";
+  const auto j = nlohmann::json::parse(r->body);
+  return j["state"] == "running" ? j["job"]["phase"].get<std::string>() : j["state"].get<std::string>();
+}
+
+}  // namespace
+
 HttpResults measure_http(const fs::path& data_dir, const fs::path& models_dir, int feed_posts, int get_requests_per_client,
-                         int clients) {
+                         int clients, bool during_training) {
   Daemon daemon(data_dir, models_dir);
   httplib::Client c("127.0.0.1", daemon.port());
   c.set_read_timeout(60, 0);
@@ -113,41 +162,19 @@ HttpResults measure_http(const fs::path& data_dir, const fs::path& models_dir, i
   }
   HttpResults out;
   out.clients = clients;
-  {  // feed: one keep-alive connection, bodies built before the clock starts
-    std::vector<std::string> bodies;
-    for (int i = 0; i < feed_posts; ++i) bodies.push_back(feed_body(names, last + 600'000 + int64_t{i} * 5'000));
-    std::vector<double> ms;
-    const auto t0 = Clock::now();
-    for (const std::string& b : bodies) {
-      const auto s = Clock::now();
-      auto r = c.Post("/feed/data", b, "application/json");
-      if (!r || r->status != 200) throw std::runtime_error("bench: POST /feed/data failed");
-      ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - s).count());
-    }
-    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-    out.feed_500 = summarize(ms, secs, double(feed_posts) * double(names.size()));
-  }
-  {  // predictions: `clients` concurrent keep-alive clients
-    std::vector<std::vector<double>> per(static_cast<size_t>(clients));
-    const auto t0 = Clock::now();
-    std::vector<std::thread> pool;
-    for (int k = 0; k < clients; ++k)
-      pool.emplace_back([&, k] {
-        httplib::Client cc("127.0.0.1", daemon.port());
-        cc.set_read_timeout(60, 0);
-        for (int i = 0; i < get_requests_per_client; ++i) {
-          const auto s = Clock::now();
-          auto r = cc.Get("/predictions/current");
-          if (r && r->status == 200) per[size_t(k)].push_back(std::chrono::duration<double, std::milli>(Clock::now() - s).count());
-        }
-      });
-    for (auto& t : pool) t.join();
-    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-    std::vector<double> all;
-    for (auto& v : per) all.insert(all.end(), v.begin(), v.end());
-    if (all.empty()) throw std::runtime_error("bench: every GET /predictions/current failed");
-    out.predictions_500 = summarize(all, secs, double(all.size()));
-  }
+  const EpochMs from = last + 600'000;
+  out.feed_500 = measure_feed(c, names, from, feed_posts);
+  out.predictions_500 = measure_predictions(daemon.port(), get_requests_per_client, clients);
+  if (!during_training) return out;
+  auto r = c.Post("/admin/trigger-training", R"({"epochs": 100, "days": 3, "max_windows": 100000})", "application/json");
+  if (!r || r->status != 202) throw std::runtime_error("bench: POST /admin/trigger-training failed");
+  // Measure while it trains (reading the history first takes a while under SCHED_IDLE).
+  for (int i = 0; i < 3000 && job_phase(c) == "reading_history"; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  out.during_training = true;
+  out.feed_500_training = measure_feed(c, names, from + int64_t{feed_posts} * 5'000, feed_posts);
+  out.predictions_500_training = measure_predictions(daemon.port(), get_requests_per_client, clients);
+  out.training_phase = job_phase(c);
+  c.Post("/admin/cancel-training", "", "application/json");
   return out;
 }
 

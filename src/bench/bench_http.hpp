@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <string>
 
 namespace nordiq::bench {
 
@@ -14,11 +15,17 @@ struct Latency {
 
 struct HttpResults {
   Latency feed_500, predictions_500;
+  // The same again while a retraining job (POST /admin/trigger-training) runs in the daemon.
+  bool during_training = false;
+  Latency feed_500_training, predictions_500_training;
+  std::string training_phase;  // the job's phase when the measurement ended
   int clients = 0;
 };
 
-// `data_dir` holds the 500-server store; its steps end before now, so feeds continue it.
+// `data_dir` holds the 500-server store; its steps end before now, so feeds continue it. With
+// `during_training` (the store must hold ≥ 3 days), the measurement is repeated while a training
+// job runs, then the job is cancelled.
 HttpResults measure_http(const std::filesystem::path& data_dir, const std::filesystem::path& models_dir, int feed_posts,
-                         int get_requests_per_client, int clients);
+                         int get_requests_per_client, int clients, bool during_training);
 
 }  // namespace nordiq::bench
