@@ -27,6 +27,7 @@
 
 #include <fmt/format.h>
 
+#include "bench/bench_http.hpp"
 #include "core/metrics.hpp"
 #include "core/time.hpp"
 #include "ingest/feed_parser.hpp"
@@ -41,18 +42,6 @@ std::string cpu_model() {
   for (std::string line; std::getline(in, line);)
     if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
   return "unknown CPU";
-}
-
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
 }
 
 std::string body_for(int post, int records, nordiq::EpochMs t0) {
@@ -102,7 +91,7 @@ int main(int argc, char** argv) {
   if (connect.empty()) {
     data_dir = fs::temp_directory_path() / fmt::format("nordiq-feed-bench-{}", ::getpid());
     fs::create_directories(data_dir);
-    port = free_port();
+    port = nordiq::bench::free_loopback_port();
     child = ::fork();
     if (child == 0) {
       const std::string log = (data_dir / "daemon.log").string();

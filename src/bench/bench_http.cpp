@@ -27,22 +27,10 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 // `nordiq serve` (this very binary) on a free port; killed with SIGTERM by the destructor.
 class Daemon {
  public:
-  Daemon(const fs::path& data_dir, const fs::path& models_dir) : port_(free_port()) {
+  Daemon(const fs::path& data_dir, const fs::path& models_dir) : port_(free_loopback_port()) {
     const std::string self = fs::read_symlink("/proc/self/exe").string();
     const std::string port = std::to_string(port_), log = (data_dir.parent_path() / "daemon.log").string();
     pid_ = ::fork();
@@ -145,6 +133,18 @@ std::string job_phase(httplib::Client& c) {
 }
 
 }  // namespace
+
+int free_loopback_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
 
 HttpResults measure_http(const fs::path& data_dir, const fs::path& models_dir, int feed_posts, int get_requests_per_client,
                          int clients, bool during_training) {

@@ -22,6 +22,9 @@ struct HttpResults {
   int clients = 0;
 };
 
+// A port the kernel just handed out on 127.0.0.1 (free now).
+int free_loopback_port();
+
 // `data_dir` holds the 500-server store; its steps end before now, so feeds continue it. With
 // `during_training` (the store must hold ≥ 3 days), the measurement is repeated while a training
 // job runs, then the job is cancelled.

@@ -213,15 +213,24 @@ json wait_for_job(const Daemon& d, std::chrono::seconds limit) {
   return status;
 }
 
-TEST(Training, AJobOnStoredHistoryCompletesIsScoredAndPromotedOrKeptWithTheReason) {
+// A daemon over 3 simulated days with the shipped model. Status is polled (no admin rate limit);
+// the job competes fairly with parallel tests instead of waiting for idle CPU.
+struct Training : ::testing::Test {
   TempDir dir;
-  const fs::path models = dir.path / "models", data = dir.path / "data";
-  install_model(models, "default");
-  simulate_store(data);
-  // Status is polled (no admin rate limit); the job competes fairly with parallel tests instead of
-  // waiting for idle CPU.
-  Daemon d(data, {"--models-dir", models.string(), "--rate-admin", "0", "--training-priority", "normal"}, keys());
-  d.start();
+  std::unique_ptr<Daemon> daemon;
+  void SetUp() override {
+    const fs::path models = dir.path / "models", data = dir.path / "data";
+    install_model(models, "default");
+    simulate_store(data);
+    daemon = std::make_unique<Daemon>(
+        data, std::vector<std::string>{"--models-dir", models.string(), "--rate-admin", "0", "--training-priority", "normal"},
+        keys());
+    daemon->start();
+  }
+};
+
+TEST_F(Training, AJobOnStoredHistoryCompletesIsScoredAndPromotedOrKeptWithTheReason) {
+  Daemon& d = *daemon;
   auto res = post(d, "/admin/trigger-training",
                   {{"epochs", 1}, {"days", 3}, {"holdout_days", 1}, {"max_windows", 32}, {"hidden", 8}});
   ASSERT_TRUE(res);
@@ -259,15 +268,8 @@ TEST(Training, AJobOnStoredHistoryCompletesIsScoredAndPromotedOrKeptWithTheReaso
   EXPECT_EQ(res->status, 200) << res->body;
 }
 
-TEST(Training, ACancelStopsTheJobAndASecondTriggerWhileItRunsGets409) {
-  TempDir dir;
-  const fs::path models = dir.path / "models", data = dir.path / "data";
-  install_model(models, "default");
-  simulate_store(data);
-  // Status is polled (no admin rate limit); the job competes fairly with parallel tests instead of
-  // waiting for idle CPU.
-  Daemon d(data, {"--models-dir", models.string(), "--rate-admin", "0", "--training-priority", "normal"}, keys());
-  d.start();
+TEST_F(Training, ACancelStopsTheJobAndASecondTriggerWhileItRunsGets409) {
+  Daemon& d = *daemon;
   auto res = post(d, "/admin/trigger-training", {{"epochs", 200}, {"days", 3}, {"max_windows", 100000}, {"hidden", 8}});
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 202) << res->body;
