@@ -129,23 +129,30 @@ async function drawServer(name) {
     chart(m, hist.metrics, times, p.forecast[m], (hist.thresholds || []).filter((t) => t.metric === m))).join("");
 }
 
+// Without a stored key the data requests go out bare: a daemon under --no-auth answers them, any
+// other asks for the key (401) and the form is shown.
 async function refresh() {
   clearTimeout(timer);
   const key = sessionStorage.getItem(KEY);
-  $("key-form").hidden = !!key;
   $("forget-key").hidden = !key;
   drawStatus().catch(() => ($("daemon-status").textContent = "daemon unreachable"));
-  if (!key) { $("fleet-view").hidden = $("server-view").hidden = true; return; }
   const m = location.hash.match(/^#\/server\/(.+)$/);
-  $("fleet-view").hidden = !!m;
-  $("server-view").hidden = !m;
   try {
     await (m ? drawServer(decodeURIComponent(m[1])) : drawFleet());
+    $("key-form").hidden = true;
+    $("fleet-view").hidden = !!m;
+    $("server-view").hidden = !m;
     $("updated").textContent = "updated " + new Date().toISOString() + " · refreshes every " + REFRESH_MS / 1000 + " s";
     document.body.dataset.loaded = m ? "server" : "fleet";
   } catch (e) {
+    if (e.auth) {
+      $("fleet-view").hidden = $("server-view").hidden = true;
+      $("key-form").hidden = false;
+      $("forget-key").hidden = true;
+      $("key-error").textContent = key ? e.message : "";
+      return;  // no polling until a key is given
+    }
     $("updated").textContent = "error: " + e.message;
-    if (e.auth) { $("key-error").textContent = e.message; $("key-form").hidden = false; }
   }
   timer = setTimeout(refresh, REFRESH_MS);
 }
