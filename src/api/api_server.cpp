@@ -71,9 +71,19 @@ ApiServer::ApiServer(HttpSettings settings, Authenticator auth)
   // body. cpp-httplib 0.11 instead reads a POST's body until the peer closes, so a bodiless
   // `curl -X POST .../admin/cancel-training` waited out the read timeout and got 400. The
   // pre-routing handler runs before the body is read: say "empty" there.
-  server_.set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {
-    if (!req.has_header("Content-Length") && !req.has_header("Transfer-Encoding"))
-      const_cast<httplib::Request&>(req).headers.emplace("Content-Length", "0");
+  // A Content-Length that is not a plain non-negative integer ("-5") is refused here too: httplib
+  // read it as a huge length and answered 413 only after the read timeout.
+  server_.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!req.has_header("Content-Length")) {
+      if (!req.has_header("Transfer-Encoding")) const_cast<httplib::Request&>(req).headers.emplace("Content-Length", "0");
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    const std::string length = req.get_header_value("Content-Length");
+    if (length.empty() || length.size() > 18 || length.find_first_not_of("0123456789") != std::string::npos) {
+      send_error(res, 400, "invalid_header",
+                 fmt::format("Content-Length: must be a non-negative integer, got '{}'", length.substr(0, 32)));
+      return httplib::Server::HandlerResponse::Handled;
+    }
     return httplib::Server::HandlerResponse::Unhandled;
   });
   // Every error response is JSON, also the ones httplib produces itself (404, 413, ...).

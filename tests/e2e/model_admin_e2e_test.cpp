@@ -183,7 +183,7 @@ std::string raw_exchange(int port, const std::string& request) {
 
 // HTTP/1.1: no Content-Length and no Transfer-Encoding means no body. `curl -X POST` sends such
 // requests; they used to wait out the read timeout and get 400 instead of being answered.
-TEST(ModelAdmin, APostWithoutContentLengthIsAnsweredAsAnEmptyBody) {
+TEST(HttpHeaders, APostWithoutContentLengthIsAnsweredAsAnEmptyBody) {
   TempDir dir;
   Daemon d(dir.path / "data", {"--models-dir", (dir.path / "models").string()}, keys());
   d.start();
@@ -192,6 +192,17 @@ TEST(ModelAdmin, APostWithoutContentLengthIsAnsweredAsAnEmptyBody) {
                     "\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(response.rfind("HTTP/1.1 409", 0), 0u) << response;
   EXPECT_NE(response.find("no_training_job"), std::string::npos) << response;
+}
+
+TEST(HttpHeaders, ANegativeContentLengthIsRefusedAtOnceNamingTheHeader) {
+  TempDir dir;
+  Daemon d(dir.path / "data", {"--models-dir", (dir.path / "models").string()}, keys());
+  d.start();
+  const std::string response = raw_exchange(
+      d.port(), "POST /admin/cancel-training HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: " + kAdmin +
+                    "\r\nContent-Length: -5\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(response.rfind("HTTP/1.1 400", 0), 0u) << response;
+  EXPECT_NE(response.find("Content-Length"), std::string::npos) << response;
 }
 
 // A store with 3 simulated days of 7 servers, written as `nordiq simulate history --out store` does.
