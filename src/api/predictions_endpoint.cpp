@@ -2,6 +2,8 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
+
 #include "api/predictions_json.hpp"
 #include "core/time.hpp"
 
@@ -59,6 +61,30 @@ void send_body(httplib::Response& res, std::string&& body) {
   res.set_content(std::move(body), "application/json");
 }
 
+// Paging (?limit=N&after=NAME): servers in name order after NAME, at most N of them; "next" is the
+// `after` of the following page (null on the last). Without limit: every chosen server.
+nlohmann::json take_page(const httplib::Request& req, std::vector<const ServerForecast*>& chosen) {
+  std::sort(chosen.begin(), chosen.end(), [](const ServerForecast* a, const ServerForecast* b) { return a->name < b->name; });
+  if (req.has_param("after")) {
+    const std::string after = req.get_param_value("after");
+    chosen.erase(chosen.begin(), std::upper_bound(chosen.begin(), chosen.end(), after,
+                                                  [](const std::string& a, const ServerForecast* sf) { return a < sf->name; }));
+  }
+  const size_t total_after = chosen.size();
+  size_t limit = total_after;
+  if (req.has_param("limit")) {
+    const std::string value = req.get_param_value("limit");
+    if (value.empty() || value.size() > 6 || value.find_first_not_of("0123456789") != std::string::npos || std::stoul(value) == 0)
+      throw HttpError(400, "invalid_parameter", fmt::format("limit: must be an integer from 1 to 999999, got '{}'", value.substr(0, 32)));
+    limit = std::stoul(value);
+  }
+  const bool more = chosen.size() > limit;
+  if (more) chosen.resize(limit);
+  return {{"servers", chosen.size()},
+          {"remaining", total_after - chosen.size()},
+          {"next", more ? nlohmann::json(std::string(chosen.back()->name)) : nlohmann::json(nullptr)}};
+}
+
 }  // namespace
 
 void add_prediction_routes(ApiServer& api, std::shared_ptr<ForecastService> service) {
@@ -80,6 +106,8 @@ void add_prediction_routes(ApiServer& api, std::shared_ptr<ForecastService> serv
       chosen.reserve(snap->order.size());
       for (ServerId id : snap->order) chosen.push_back(snap->find(id));
     }
+    const nlohmann::json page = take_page(req, chosen);
+    filtered = filtered || req.has_param("limit") || req.has_param("after");  // a page's alerts only
 
     std::string body;
     size_t estimate = 512;
@@ -97,7 +125,9 @@ void add_prediction_routes(ApiServer& api, std::shared_ptr<ForecastService> serv
       body += ':';
       append_server_object(body, *chosen[i], metrics, quantiles);
     }
-    body += "},\"summary\":";
+    body += "},\"page\":";
+    body += page.dump();
+    body += ",\"summary\":";
     body += summary_json(snap->summary, snap->open_alerts.size()).dump();
     body += ",\"alerts\":";
     nlohmann::json alerts = nlohmann::json::array();

@@ -51,7 +51,7 @@ TEST(Dashboard, AHeadlessBrowserSeesEveryServerAndAServerPageDrawsItsForecastFan
   TempDir dir;
   const fs::path data = dir.path / "data";
   const std::string sim = std::string(NORDIQ_BINARY) + " simulate history --days 2 --servers 12 --seed 3 --start 2025-11-01T00:00:00 "
-                          "--out store --data-dir '" + data.string() + "' > '" + dir.path.string() + "/sim.log' 2>&1";
+                          "--out store --data-dir '" + data.string() + "' --incidents '" + dir.path.string() + "/incidents.csv' > '" + dir.path.string() + "/sim.log' 2>&1";
   ASSERT_EQ(std::system(sim.c_str()), 0) << read_file(dir.path / "sim.log");
   Daemon d(data, {"--models-dir", (fs::path(NORDIQ_SOURCE_DIR) / "models").string(), "--retention-days", "3650"},
            {{"NORDIQ_API_KEY", kKey}});

@@ -4,6 +4,7 @@
 // servers say so, unknown servers are 404.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -18,7 +19,7 @@ using nlohmann::json;
 const std::string kKey = "e2e-explain-key";
 constexpr EpochMs kHistoryEnd = 1762214400000;  // 2025-11-04T00:00:00Z: 3 simulated days end here
 
-struct ExplainFleet : ::testing::Test {
+struct SimulatedFleet : ::testing::Test {
   TempDir dir;
   std::unique_ptr<Daemon> daemon;
 
@@ -26,7 +27,7 @@ struct ExplainFleet : ::testing::Test {
     const fs::path data = dir.path / "data";
     const std::string cmd = std::string(NORDIQ_BINARY) +
                             " simulate history --days 3 --servers 7 --seed 11 --start 2025-11-01T00:00:00 --out store --data-dir '" +
-                            data.string() + "' > '" + dir.path.string() + "/sim.log' 2>&1";
+                            data.string() + "' --incidents '" + dir.path.string() + "/incidents.csv' > '" + dir.path.string() + "/sim.log' 2>&1";
     ASSERT_EQ(std::system(cmd.c_str()), 0) << read_file(dir.path / "sim.log");
     const fs::path models = fs::path(NORDIQ_SOURCE_DIR) / "models";
     daemon = std::make_unique<Daemon>(data, std::vector<std::string>{"--models-dir", models.string(), "--retention-days", "3650"},
@@ -64,7 +65,7 @@ std::map<std::string, double> importances(const json& ranked) {
   return out;
 }
 
-TEST_F(ExplainFleet, ImportancesSumToOnePerGroupAreRankedAndAttentionHasTimestampedFocusPeriods) {
+TEST_F(SimulatedFleet, ImportancesSumToOnePerGroupAreRankedAndAttentionHasTimestampedFocusPeriods) {
   const json e = explain("ppdb001");
   ASSERT_EQ(e["model"], "tft") << e.dump(2);
   EXPECT_EQ(e["forecast_from"], format_iso8601(kHistoryEnd - 300'000));  // the last record's step is still open
@@ -101,7 +102,7 @@ TEST_F(ExplainFleet, ImportancesSumToOnePerGroupAreRankedAndAttentionHasTimestam
   EXPECT_EQ(e["forecaster"]["bands"].size(), 5u);
 }
 
-TEST_F(ExplainFleet, ANewLevelOpensAnAlertTheExplanationNamesAndMovesTheImportances) {
+TEST_F(SimulatedFleet, ANewLevelOpensAnAlertTheExplanationNamesAndMovesTheImportances) {
   const json before = explain("ppdb001");
   ASSERT_EQ(before["model"], "tft");
   EXPECT_TRUE(before["alerts"].empty()) << "the test needs ppdb001 without an open alert first: " << before["alerts"].dump();
@@ -132,7 +133,30 @@ TEST_F(ExplainFleet, ANewLevelOpensAnAlertTheExplanationNamesAndMovesTheImportan
   }
 }
 
-TEST_F(ExplainFleet, ABaselineServerSaysSoAndAnUnknownServerIs404) {
+TEST_F(SimulatedFleet, PredictionsPageThroughEveryServerExactlyOnce) {
+  std::vector<std::string> seen;
+  std::string after;
+  for (int page = 0; page < 10; ++page) {
+    std::string path = "/predictions/current?metrics=mem_used_pct&limit=3";
+    if (!after.empty()) path += "&after=" + after;
+    auto res = daemon->client(kKey).Get(path);
+    ASSERT_TRUE(res && res->status == 200) << (res ? res->body : "");
+    const json body = json::parse(res->body);
+    ASSERT_LE(body["predictions"].size(), 3u);
+    for (const auto& [name, p] : body["predictions"].items()) seen.push_back(name);
+    if (body["page"]["next"].is_null()) break;
+    after = body["page"]["next"];
+  }
+  EXPECT_EQ(seen.size(), 7u);
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
+  EXPECT_EQ(std::adjacent_find(seen.begin(), seen.end()), seen.end()) << "no server twice";
+  auto bad = daemon->client(kKey).Get("/predictions/current?limit=0");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_NE(bad->body.find("limit"), std::string::npos);
+}
+
+TEST_F(SimulatedFleet, ABaselineServerSaysSoAndAnUnknownServerIs404) {
   std::vector<TestRecord> records = {make_record("ppweb901", kHistoryEnd, 1), make_record("ppweb901", kHistoryEnd + 300'000, 2)};
   const json e = post_and_wait(records, "ppweb901", kHistoryEnd + 300'000);
   EXPECT_EQ(e["model"], "baseline");

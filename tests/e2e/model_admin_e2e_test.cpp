@@ -208,7 +208,7 @@ TEST(HttpHeaders, ANegativeContentLengthIsRefusedAtOnceNamingTheHeader) {
 // A store with 3 simulated days of 7 servers, written as `nordiq simulate history --out store` does.
 void simulate_store(const fs::path& data) {
   const std::string cmd = std::string(NORDIQ_BINARY) + " simulate history --days 3 --servers 7 --seed 5 --out store --data-dir '" +
-                          data.string() + "' > '" + data.string() + ".sim.log' 2>&1";
+                          data.string() + "' --incidents '" + data.string() + ".incidents.csv' > '" + data.string() + ".sim.log' 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << read_file(data.string() + ".sim.log");
 }
 
