@@ -51,13 +51,13 @@ async function drawFleet() {
   servers.sort((a, b) => (a.profile + a.name).localeCompare(b.profile + b.name));
   $("heatmap").innerHTML = servers.map((s) =>
     `<a class="tile level-${esc(s.level)}" data-server="${esc(s.name)}" href="#/server/${encodeURIComponent(s.name)}" ` +
-    `title="${esc(s.profile_name)} · ${esc(s.risk_driver)}"><b>${Math.round(s.risk_score)}</b>${esc(s.name)}</a>`).join("");
+    `title="${esc(s.profile_name)} · ${esc(s.risk_driver ?? "no risk")}"><b>${Math.round(s.risk_score)}</b>${esc(s.name)}</a>`).join("");
   const counts = {};
   servers.forEach((s) => (counts[s.level] = (counts[s.level] || 0) + 1));
   $("fleet-summary").textContent = Object.entries(counts).map(([l, n]) => `${n} ${l}`).join(" · ");
   const top = [...servers].sort((a, b) => b.risk_score - a.risk_score).slice(0, 10);
   $("top-risks").innerHTML = head(["server", "profile", "risk", "level", "driver"]) +
-    top.map((s) => row([serverLink(s.name), esc(s.profile_name), Math.round(s.risk_score), esc(s.level), esc(s.risk_driver)])).join("");
+    top.map((s) => row([serverLink(s.name), esc(s.profile_name), Math.round(s.risk_score), esc(s.level), esc(s.risk_driver ?? "–")])).join("");
   const list = alerts.alerts || [];
   $("alerts").innerHTML = head(["server", "signal", "level", "probability", "ETA (p90 … p10)", "why"]) +
     (list.length ? list.map((a) => row([serverLink(a.server_name), esc(a.signal), esc(a.level), pct(a.probability), eta(a), esc(a.message)])).join("")
@@ -107,7 +107,8 @@ async function drawServer(name) {
   const enc = encodeURIComponent(name);
   const [p, hist, ex] = await Promise.all([api(`/predictions/${enc}?quantiles=p10,p50,p90`), api(`/historical/server/${enc}?time_range=8h`), api(`/explain/${enc}`)]);
   $("server-title").textContent = `${name} · ${p.profile_name}`;
-  $("server-risk").innerHTML = `risk <b>${Math.round(p.risk_score)}</b> (${esc(p.level)}), driven by ${esc(p.risk_driver)} · forecast by ${esc(p.model)}`;
+  $("server-risk").innerHTML = `risk <b>${Math.round(p.risk_score)}</b> (${esc(p.level)})` +
+    (p.risk_driver ? `, driven by ${esc(p.risk_driver)}` : "") + ` · forecast by ${esc(p.model)}`;
   if (ex.model === "tft") {
     $("explain-text").textContent = ex.what_drives_the_risk;
     const vi = ex.variable_importance;
