@@ -70,7 +70,12 @@ function drawCascades(c) {
   $("cascade-state").textContent = `state: ${c.state}`;
   const open = c.cascades || [];
   $("cascades").innerHTML = open.length
-    ? "<ul>" + open.map((x) => `<li>source ${serverLink(x.source ? x.source.server : "?")} → ${(x.affected || []).map((a) => esc(a.server || a)).join(", ")}</li>`).join("") + "</ul>"
+    ? "<ul>" + open.map((x) => {
+        const src = x.suspected_source;
+        const affected = x.affected_servers.map((a) => `${serverLink(a.server)} (${esc(a.metric)})`).join(", ");
+        return `<li>suspected source ${serverLink(src.server)} (${esc(src.profile)}, ${esc(src.metric)} since ${esc(src.since)}) → ` +
+          `${affected}; correlation ${x.correlation.toFixed(2)}, detected ${esc(x.detected_at)}</li>`;
+      }).join("") + "</ul>"
     : "<p class='muted'>no correlated degradation</p>";
 }
 
