@@ -9,11 +9,13 @@ PACKAGES=(
   libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev   # HTTP server (+ what its .pc requires)
   libsimdjson-dev nlohmann-json3-dev                       # JSON in (fast) / out
   libsqlite3-dev sqlite3                                   # storage
+  libsnappy-dev                                            # Prometheus remote_write bodies (snappy)
   libdnnl-dev ocl-icd-opencl-dev                           # GEMM (oneDNN; its CMake config requires OpenCL's
                                                            # headers, which libdnnl-dev only recommends)
   libspdlog-dev libfmt-dev libcli11-dev                    # logging, formatting, CLI
   libgtest-dev libbenchmark-dev                            # tests, micro-benchmarks
-  prometheus                                               # promtool, to check /metrics in tests
+  prometheus                                               # promtool (checks /metrics, rules) and the e2e test
+  prometheus-node-exporter prometheus-alertmanager         # the Prometheus end-to-end test (tests/e2e)
   chromium                                                 # headless browser test of the dashboard
 )
 # Everything is installed with --no-install-recommends, as on a minimal Debian 12 root: a package

@@ -31,19 +31,22 @@ LimitClass limit_class(Role role) {
   }
 }
 
-// X-API-Key, else `Authorization: Bearer <key>`.
+bool starts_with_scheme(std::string_view value, std::string_view scheme) {
+  return value.size() > scheme.size() &&
+         std::equal(scheme.begin(), scheme.end(), value.begin(), [](char a, char b) {
+           return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+         });
+}
+
+// X-API-Key, else `Authorization: Bearer <key>`, else `Authorization: Basic` with the key as the
+// password (Prometheus' remote_write `basic_auth`; the user name is not checked).
 std::string presented_key(const httplib::Request& req) {
   if (req.has_header("X-API-Key")) return req.get_header_value("X-API-Key");
   if (req.has_header("Authorization")) {
     const std::string value = req.get_header_value("Authorization");
-    constexpr std::string_view kBearer = "Bearer ";
-    if (value.size() > kBearer.size() &&
-        std::equal(kBearer.begin(), kBearer.end(), value.begin(),
-                   [](char a, char b) {
-                     return std::tolower(static_cast<unsigned char>(a)) ==
-                            std::tolower(static_cast<unsigned char>(b));
-                   }))
-      return value.substr(kBearer.size());
+    constexpr std::string_view kBearer = "Bearer ", kBasic = "Basic ";
+    if (starts_with_scheme(value, kBearer)) return value.substr(kBearer.size());
+    if (starts_with_scheme(value, kBasic)) return basic_auth_password(std::string_view(value).substr(kBasic.size()));
   }
   return {};
 }
@@ -154,7 +157,7 @@ bool ApiServer::authorize(const httplib::Request& req, httplib::Response& res, R
     if (key.empty()) {
       if (refuse_failed_auth(req, res)) return false;
       send_error(res, 401, "unauthorized",
-                 "missing API key: send it as X-API-Key (or Authorization: Bearer <key>)");
+                 "missing API key: send it as X-API-Key (or Authorization: Bearer <key>, or basic auth with the key as password)");
       return false;
     }
     const KeyKind kind = auth_.identify(key);

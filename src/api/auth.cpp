@@ -26,6 +26,30 @@ std::string_view role_name(Role role) {
   return "?";
 }
 
+std::string basic_auth_password(std::string_view base64_credentials) {
+  std::string decoded;
+  uint32_t bits = 0;
+  int nbits = 0;
+  for (char c : base64_credentials) {
+    int v;
+    if (c >= 'A' && c <= 'Z') v = c - 'A';
+    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9') v = c - '0' + 52;
+    else if (c == '+') v = 62;
+    else if (c == '/') v = 63;
+    else if (c == '=') break;
+    else return {};
+    bits = (bits << 6) | static_cast<uint32_t>(v);
+    nbits += 6;
+    if (nbits >= 8) {
+      nbits -= 8;
+      decoded += static_cast<char>((bits >> nbits) & 0xFF);
+    }
+  }
+  const size_t colon = decoded.find(':');
+  return colon == std::string::npos ? std::string() : decoded.substr(colon + 1);
+}
+
 bool constant_time_equal(std::string_view a, std::string_view b) {
   // Touch every byte of the presented key whatever the lengths, so the time taken says nothing
   // about how much of it matched.

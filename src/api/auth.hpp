@@ -49,6 +49,10 @@ class Authenticator {
   std::optional<std::filesystem::path> generated_;
 };
 
+// The password of an HTTP Basic credential (base64 of "user:password"); "" when it is not valid
+// base64 or has no colon.
+std::string basic_auth_password(std::string_view base64_credentials);
+
 // Constant-time (in the presented key's content) equality.
 bool constant_time_equal(std::string_view a, std::string_view b);
 

@@ -4,7 +4,9 @@
 
 #include <iterator>
 
+#include "api/alertmanager_notifier.hpp"
 #include "api/predictions_json.hpp"
+#include "api/remote_write_endpoint.hpp"
 
 namespace nordiq::api {
 
@@ -41,7 +43,7 @@ struct Horizon {
   std::string_view label;
   int64_t minutes;
 };
-constexpr Horizon kHorizons[] = {{"30m", 30}, {"1h", 60}, {"8h", 480}};
+constexpr Horizon kHorizons[] = {{"30m", 30}, {"1h", 60}, {"4h", 240}, {"8h", 480}};
 
 // The fleet's served-forecast accuracy (GET /drift/status), per metric and horizon band.
 void render_forecast_quality(std::string& out, const forecast::DriftSummary& d) {
@@ -68,6 +70,90 @@ void render_forecast_quality(std::string& out, const forecast::DriftSummary& d) 
                      forecast::kCandidateNames[c], kEvalHorizons[b].label, d.overall[b].served_by[c]);
 }
 
+
+// Per server, for Grafana: risk, forecasts at four horizons and the time to each threshold. All
+// stamped now: Prometheus cannot store (and Grafana cannot alert on) samples in the future.
+void render_server_gauges(std::string& out, const PredictionSnapshot& snap) {
+  auto series = [&](std::string_view name, const ServerForecast& sf) {
+    out += name;
+    out += "{server=\"";
+    label_value(out, sf.name);
+    out += '"';
+  };
+  header(out, "nordiq_risk_score", "gauge", "Risk score 0-100 per server (SPEC 3.1)");
+  for (ServerId id : snap.order) {
+    const ServerForecast& sf = *snap.by_id[id];
+    series("nordiq_risk_score", sf);
+    fmt::format_to(std::back_inserter(out), ",profile=\"{}\"}} {}\n", profile_id(sf.profile), sf.risk.score);
+  }
+  header(out, "nordiq_risk_level", "gauge", "Risk level per server: 0 healthy, 1 degraded, 2 warning, 3 critical");
+  for (ServerId id : snap.order) {
+    series("nordiq_risk_level", *snap.by_id[id]);
+    fmt::format_to(std::back_inserter(out), "}} {}\n", static_cast<int>(snap.by_id[id]->risk.level));
+  }
+  header(out, "nordiq_forecast", "gauge",
+         "Forecast of a metric at a horizon from now, per quantile (raw units of the metric; stamped now)");
+  constexpr std::pair<int, std::string_view> kQs[] = {{forecast::kP10, "0.1"}, {forecast::kP50, "0.5"}, {forecast::kP90, "0.9"}};
+  for (ServerId id : snap.order) {
+    const ServerForecast& sf = *snap.by_id[id];
+    for (const Horizon& h : kHorizons) {
+      const int t = sf.step_ms > 0 ? static_cast<int>(h.minutes * 60'000 / sf.step_ms) - 1 : -1;
+      if (t < 0 || t >= sf.horizon) continue;  // beyond this model's horizon
+      for (int k = 0; k < kNumMetrics; ++k)
+        for (const auto& [q, quantile] : kQs) {
+          series("nordiq_forecast", sf);
+          fmt::format_to(std::back_inserter(out), ",metric=\"{}\",horizon=\"{}\",quantile=\"{}\"}} {}\n",
+                         kMetrics[k].name, h.label, quantile, sf.path(k, q)[t]);
+        }
+    }
+  }
+  header(out, "nordiq_time_to_threshold_seconds", "gauge",
+         "Seconds until the signal's quantile path first reaches its alert threshold (0: already there; "
+         "absent: not within the horizon). quantile 0.9 is the pessimistic path");
+  constexpr std::string_view kPathQuantiles[] = {"0.1", "0.5", "0.9"};
+  for (ServerId id : snap.order) {
+    const ServerForecast& sf = *snap.by_id[id];
+    for (int s = 0; s < risk::kNumSignals; ++s)
+      for (int o = 0; o < 3; ++o) {
+        const int minutes = sf.threshold_etas[s][o];
+        if (minutes == risk::kNoCrossing) continue;
+        series("nordiq_time_to_threshold_seconds", sf);
+        fmt::format_to(std::back_inserter(out), ",metric=\"{}\",quantile=\"{}\"}} {}\n",
+                       risk::signal_metric(static_cast<risk::Signal>(s)), kPathQuantiles[o], minutes * 60);
+      }
+  }
+}
+
+// remote_write in and Alertmanager out.
+void render_integrations(std::string& out) {
+  const RemoteWriteStats& rw = remote_write_stats();
+  header(out, "nordiq_remote_write_requests_total", "counter", "POST /api/v1/write requests by result");
+  fmt::format_to(std::back_inserter(out),
+                 "nordiq_remote_write_requests_total{{result=\"ok\"}} {}\n"
+                 "nordiq_remote_write_requests_total{{result=\"bad_request\"}} {}\n"
+                 "nordiq_remote_write_requests_total{{result=\"store_failed\"}} {}\n",
+                 rw.requests_ok.load(), rw.requests_bad.load(), rw.requests_failed.load());
+  header(out, "nordiq_remote_write_samples_total", "counter",
+         "remote_write samples by outcome (unknown_series: not a nordiq:* series, ignored)");
+  for (size_t i = 0; i < RemoteWriteStats::kOutcomes.size(); ++i)
+    fmt::format_to(std::back_inserter(out), "nordiq_remote_write_samples_total{{outcome=\"{}\"}} {}\n",
+                   RemoteWriteStats::kOutcomes[i], rw.samples[i].load());
+  header(out, "nordiq_remote_write_records_total", "counter", "Records assembled from remote_write series and stored");
+  fmt::format_to(std::back_inserter(out), "nordiq_remote_write_records_total {}\n", rw.records.load());
+  header(out, "nordiq_remote_write_waiting", "gauge",
+         "Server timestamps waiting for the rest of their series (not stored yet)");
+  fmt::format_to(std::back_inserter(out), "nordiq_remote_write_waiting {}\n", rw.pending.load());
+
+  const AlertmanagerStats& am = alertmanager_stats();
+  if (!am.enabled) return;
+  header(out, "nordiq_alertmanager_posts_total", "counter", "Posts to Alertmanager by result");
+  fmt::format_to(std::back_inserter(out),
+                 "nordiq_alertmanager_posts_total{{result=\"ok\"}} {}\nnordiq_alertmanager_posts_total{{result=\"failed\"}} {}\n",
+                 am.posts_ok.load(), am.posts_failed.load());
+  header(out, "nordiq_alertmanager_alerts_sent_total", "counter", "Alerts (open or resolved) delivered to Alertmanager");
+  fmt::format_to(std::back_inserter(out), "nordiq_alertmanager_alerts_sent_total {}\n", am.alerts_sent.load());
+}
+
 }  // namespace
 
 std::string render_prometheus(const ForecastService& service) {
@@ -83,7 +169,7 @@ std::string render_prometheus(const ForecastService& service) {
   header(out, "nordiq_records_stored_total", "counter", "Records accepted and stored by this process");
   fmt::format_to(std::back_inserter(out), "nordiq_records_stored_total {}\n", store.records_stored());
 
-  histogram(out, "nordiq_ingest_latency_seconds", "POST /feed/data latency", ingest_latency_histogram());
+  histogram(out, "nordiq_ingest_latency_seconds", "Ingest latency: POST /feed/data and POST /api/v1/write", ingest_latency_histogram());
   histogram(out, "nordiq_forecast_cycle_seconds", "Forecast cycle latency (batched forecast, risk, alerts)",
             service.cycle_latency());
 
@@ -129,38 +215,8 @@ std::string render_prometheus(const ForecastService& service) {
     fmt::format_to(std::back_inserter(out), "nordiq_fleet_anomaly_rate {}\n", c.anomaly_rate);
   }
 
-  header(out, "nordiq_server_risk_score", "gauge", "Risk score 0-100 per server (SPEC 3.1)");
-  for (ServerId id : snap->order) {
-    const ServerForecast& sf = *snap->by_id[id];
-    out += "nordiq_server_risk_score{server=\"";
-    label_value(out, sf.name);
-    fmt::format_to(std::back_inserter(out), "\",profile=\"{}\"}} {}\n", profile_id(sf.profile), sf.risk.score);
-  }
-  header(out, "nordiq_server_risk_level", "gauge", "Risk level per server: 0 healthy, 1 degraded, 2 warning, 3 critical");
-  for (ServerId id : snap->order) {
-    const ServerForecast& sf = *snap->by_id[id];
-    out += "nordiq_server_risk_level{server=\"";
-    label_value(out, sf.name);
-    fmt::format_to(std::back_inserter(out), "\"}} {}\n", static_cast<int>(sf.risk.level));
-  }
-  header(out, "nordiq_server_forecast", "gauge",
-          "Forecast value per server, metric, quantile and horizon (raw units of the metric)");
-  constexpr int kQs[] = {forecast::kP10, forecast::kP50, forecast::kP90};
-  for (ServerId id : snap->order) {
-    const ServerForecast& sf = *snap->by_id[id];
-    const int64_t step_min = std::max<int64_t>(sf.step_ms / 60000, 1);
-    for (const Horizon& h : kHorizons) {
-      const int t = static_cast<int>(h.minutes / step_min) - 1;
-      if (t < 0 || t >= sf.horizon) continue;
-      for (int k = 0; k < kNumMetrics; ++k)
-        for (int q : kQs) {
-          out += "nordiq_server_forecast{server=\"";
-          label_value(out, sf.name);
-          fmt::format_to(std::back_inserter(out), "\",metric=\"{}\",forecast_quantile=\"{}\",horizon=\"{}\"}} {}\n",
-                         kMetrics[k].name, forecast::kQuantileNames[q], h.label, sf.path(k, q)[t]);
-        }
-    }
-  }
+  render_server_gauges(out, *snap);
+  render_integrations(out);
   return out;
 }
 

@@ -161,6 +161,7 @@ std::shared_ptr<ServerForecast> ForecastService::build_server(const forecast::Fo
   sf->risk = risk::assess_risk(now_view, batch, b);
   risk::detect_alerts(now_view, batch, b, sf->risk, sf->alerts, alert_config_.rules, m.steps,
                       alert_config_.thresholds_for(sf->profile));
+  sf->threshold_etas = risk::time_to_thresholds(now_view, batch, b, alert_config_.thresholds_for(sf->profile));
   render_server_fragments(*sf);
   return sf;
 }
@@ -176,12 +177,24 @@ void ForecastService::replace_model(std::unique_ptr<forecast::Forecaster> model,
   model_ = std::move(status);
 }
 
+// One cycle, in the phases below: views of the servers under the store's lock, the model without
+// it, risk and the alert lifecycle, the new snapshot, then persist and publish.
 void ForecastService::run_cycle(std::span<const ServerId> servers) {
   std::lock_guard cycle(cycle_mutex_);
   const auto t0 = std::chrono::steady_clock::now();
   const EpochMs now = now_ms();
+  gather_views(servers);
+  forecaster_->run(batch_);
+  std::vector<std::shared_ptr<ServerForecast>> fresh = assess_servers();
+  std::vector<ServerId> forecast_ids(meta_.size());
+  for (size_t i = 0; i < meta_.size(); ++i) forecast_ids[i] = meta_[i].id;
+  track_alerts_and_cascades(forecast_ids);
+  auto snap = next_snapshot(std::move(fresh), now);
+  persist_and_publish(std::move(snap), forecast_ids, now, t0);
+}
 
-  // Phase 1 — under the store's shared lock: views + what the forecaster needs.
+// Phase 1, under the store's shared lock: views + what the forecaster needs.
+void ForecastService::gather_views(std::span<const ServerId> servers) {
   views_.clear();
   meta_.clear();
   // A server with no closed step yet is forecast from its open step's averages (first contact):
@@ -213,19 +226,22 @@ void ForecastService::run_cycle(std::span<const ServerId> servers) {
     }
     forecaster_->prepare(views_, batch_);
   });
-  // Phase 2 — no lock: the model.
-  forecaster_->run(batch_);
+}
 
-  // Risk, alerts, fragments.
+// Phase 3: each forecast server's risk, alerts and rendered fragments.
+std::vector<std::shared_ptr<ServerForecast>> ForecastService::assess_servers() {
   std::vector<std::shared_ptr<ServerForecast>> fresh(meta_.size());
   alerts_scratch_.clear();
-  std::vector<ServerId> forecast_ids(meta_.size());
   for (int b = 0; b < static_cast<int>(meta_.size()); ++b) {
     fresh[b] = build_server(batch_, b);
-    forecast_ids[b] = meta_[b].id;
     alerts_scratch_.insert(alerts_scratch_.end(), fresh[b]->alerts.begin(), fresh[b]->alerts.end());
     forecasts_[static_cast<int>(batch_.model[b])].fetch_add(1, std::memory_order_relaxed);
   }
+  return fresh;
+}
+
+// Phase 4: the alert lifecycle and fleet cascades, in data time.
+void ForecastService::track_alerts_and_cascades(std::span<const ServerId> forecast_ids) {
   events_scratch_.clear();
   // Events carry the data time of their server's step (its end: when the forecast could be made),
   // not the wall clock: a backfill of last week is last week's alerts.
@@ -250,8 +266,11 @@ void ForecastService::run_cycle(std::span<const ServerId> servers) {
     spdlog::warn("cascade {}: source {} ({}), {} dependants, correlation {:.2f}",
                  e.kind == cascade::CascadeEventKind::started ? "started" : "ended", e.cascade.source.server,
                  profile_id(e.cascade.source.profile), e.cascade.dependents.size(), e.cascade.correlation);
+}
 
-  // The new snapshot: the previous one's servers, with this cycle's replaced.
+// Phase 5: the new snapshot: the previous one's servers, with this cycle's replaced.
+std::shared_ptr<PredictionSnapshot> ForecastService::next_snapshot(std::vector<std::shared_ptr<ServerForecast>> fresh,
+                                                                   EpochMs now) {
   const auto previous = snapshot();
   auto snap = std::make_shared<PredictionSnapshot>();
   snap->cycle = previous->cycle + 1;
@@ -273,25 +292,30 @@ void ForecastService::run_cycle(std::span<const ServerId> servers) {
   }
   std::vector<risk::ServerOutlook> outlooks;
   outlooks.reserve(snap->order.size());
-  std::vector<risk::ServerRiskRow> risk_rows;
-  risk_rows.reserve(meta_.size());
   for (ServerId id : snap->order) {
     const ServerForecast& sf = *snap->by_id[id];
     outlooks.push_back({sf.risk.score, sf.risk.level, risk::earliest_p90_eta(sf.alerts)});
     snap->latest_step = std::max(snap->latest_step, sf.last_step);
     (sf.model == forecast::ModelKind::tft ? snap->servers_tft : snap->servers_baseline)++;
   }
-  for (ServerId id : forecast_ids) {
-    const ServerForecast& sf = *snap->by_id[id];
-    risk_rows.push_back({sf.name, sf.last_step, sf.risk.score, sf.risk.level, sf.risk.driver, sf.model});
-  }
   snap->summary = risk::summarize_fleet(outlooks);
   snap->drift = served_ ? std::make_shared<const forecast::DriftSummary>(forecast::summarize_drift(served_->tracker()))
                         : previous->drift;
   snap->open_alerts = tracker_.open_alerts();
   snap->cascade = std::make_shared<const cascade::CascadeStatus>(cascade_.status());
+  return snap;
+}
 
-  // Persist (events, one fleet snapshot per step, per-server risk), then publish.
+// Phase 6: persist (events, one fleet snapshot per step, per-server risk), then publish.
+void ForecastService::persist_and_publish(std::shared_ptr<PredictionSnapshot> snap,
+                                          std::span<const ServerId> forecast_ids, EpochMs now,
+                                          std::chrono::steady_clock::time_point started) {
+  std::vector<risk::ServerRiskRow> risk_rows;
+  risk_rows.reserve(forecast_ids.size());
+  for (ServerId id : forecast_ids) {
+    const ServerForecast& sf = *snap->by_id[id];
+    risk_rows.push_back({sf.name, sf.last_step, sf.risk.score, sf.risk.level, sf.risk.driver, sf.model});
+  }
   int opened = 0, resolved = 0;
   for (const auto& e : events_scratch_) {
     alert_events_[static_cast<int>(e.kind)].fetch_add(1, std::memory_order_relaxed);
@@ -312,15 +336,17 @@ void ForecastService::run_cycle(std::span<const ServerId> servers) {
   }
   if (on_alert_events_ && !events_scratch_.empty()) on_alert_events_(events_scratch_);
   if (on_cascade_events_ && !cascade_events_.empty()) on_cascade_events_(cascade_events_);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   snap->cycle_seconds = seconds;
+  const std::shared_ptr<const PredictionSnapshot> published = std::move(snap);
   {
     std::lock_guard lock(snapshot_mutex_);
-    snapshot_ = std::move(snap);
+    snapshot_ = published;
   }
+  for (const CycleListener& listener : cycle_listeners_) listener(*published, events_scratch_);
   cycle_latency_.observe(seconds);
   cycles_.fetch_add(1, std::memory_order_relaxed);
-  const auto& s = snapshot()->summary;
+  const auto& s = published->summary;
   spdlog::info("forecast cycle: {} servers in {:.1f} ms ({}); fleet {} critical, {} warning; "
                "alerts {} open (+{} opened, {} resolved)",
                meta_.size(), seconds * 1e3, forecaster_->description(),

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <cstdint>
@@ -51,6 +52,7 @@ struct ServerForecast {
   std::array<float, kNumMetrics> current{};
   risk::RiskAssessment risk;
   std::vector<risk::Alert> alerts;  // alerts true at this forecast
+  risk::ThresholdEtas threshold_etas{};  // minutes to each signal's threshold per path (GET /metrics)
   int horizon = 0;
   std::vector<float> values;  // [K][Q][horizon]
   // Which forecaster serves each metric and horizon band, and how the server's served forecasts
@@ -127,6 +129,10 @@ class ForecastService {
   void on_cascade_events(std::function<void(std::span<const cascade::CascadeEvent>)> callback) {
     on_cascade_events_ = std::move(callback);
   }
+  // Called on the cycle's thread after each cycle is published, with its snapshot and alert
+  // events (the Alertmanager notifier); keep it short. Set before start().
+  using CycleListener = std::function<void(const PredictionSnapshot&, std::span<const risk::AlertEvent>)>;
+  void add_cycle_listener(CycleListener listener) { cycle_listeners_.push_back(std::move(listener)); }
   const risk::AlertConfig& alert_config() const { return alert_config_; }
 
   risk::AlertStore& alert_store() { return *alert_store_; }
@@ -154,6 +160,13 @@ class ForecastService {
   void enqueue(std::span<const ServerId> ids);
   void worker_loop();
   std::shared_ptr<ServerForecast> build_server(const forecast::ForecastBatch& batch, int b);
+  // The phases of run_cycle, in order.
+  void gather_views(std::span<const ServerId> servers);
+  std::vector<std::shared_ptr<ServerForecast>> assess_servers();
+  void track_alerts_and_cascades(std::span<const ServerId> forecast_ids);
+  std::shared_ptr<PredictionSnapshot> next_snapshot(std::vector<std::shared_ptr<ServerForecast>> fresh, EpochMs now);
+  void persist_and_publish(std::shared_ptr<PredictionSnapshot> snap, std::span<const ServerId> forecast_ids,
+                           EpochMs now, std::chrono::steady_clock::time_point started);
 
   FleetStore& store_;
   std::unique_ptr<forecast::Forecaster> forecaster_;
@@ -166,6 +179,7 @@ class ForecastService {
   risk::AlertTracker tracker_;
   std::function<void(std::span<const risk::AlertEvent>)> on_alert_events_;
   std::function<void(std::span<const cascade::CascadeEvent>)> on_cascade_events_;
+  std::vector<CycleListener> cycle_listeners_;
   cascade::CascadeDetector cascade_;
   std::vector<cascade::CascadeEvent> cascade_events_;
   std::vector<EpochMs> step_end_;  // per ServerId: the data time of this cycle's forecast

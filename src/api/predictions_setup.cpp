@@ -4,6 +4,7 @@
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
+#include "api/alertmanager_notifier.hpp"
 #include "api/alerts_endpoint.hpp"
 #include "api/historical_endpoint.hpp"
 #include "api/metrics_endpoint.hpp"
@@ -115,6 +116,20 @@ std::shared_ptr<ForecastService> add_forecast_service(ServeContext& ctx) {
                         {"open_alerts", snap->open_alerts.size()}};
     body["forecast_quality"] = drift_status_summary(snap->drift.get());
   });
+  if (!ctx.options.alertmanager_url.empty()) {
+    AlertmanagerOptions am{.url = ctx.options.alertmanager_url, .external_url = {}};
+    am.external_url = [&ctx] {
+      if (!ctx.options.external_url.empty()) return ctx.options.external_url;
+      return fmt::format("http://{}:{}", ctx.options.http.host, ctx.api.port());
+    };
+    auto notifier = std::make_shared<AlertmanagerNotifier>(std::move(am));
+    service->add_cycle_listener([notifier](const PredictionSnapshot& snap, std::span<const risk::AlertEvent> events) {
+      notifier->publish(snap, events, now_ms());
+    });
+    notifier->start();
+    ctx.on_shutdown.push_back([notifier] { notifier->stop(); });  // runs after the service has stopped
+    spdlog::info("alerts are posted to Alertmanager at {}", ctx.options.alertmanager_url);
+  }
   ctx.on_shutdown.push_back([service] { service->stop(); });
   service->start();
   return service;

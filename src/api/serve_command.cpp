@@ -15,6 +15,7 @@
 #include "api/feed_endpoint.hpp"
 #include "api/logging.hpp"
 #include "api/predictions_setup.hpp"
+#include "api/remote_write_endpoint.hpp"
 #include "api/serve_context.hpp"
 #include "api/status_endpoint.hpp"
 #include "cli/command.hpp"
@@ -33,6 +34,7 @@ struct ServeFlags {
   size_t max_body_mib = 32;
   size_t max_records = 100'000;
   size_t max_name_length = 128;
+  int64_t remote_write_hold_s = 30;
 };
 
 int run_serve(ServeFlags& flags) {
@@ -76,6 +78,9 @@ int run_serve(ServeFlags& flags) {
   api::add_status_routes(ctx);
   api::add_dashboard_routes(server);
   api::add_feed_routes(server, *store, limits);
+  opt.remote_write.max_servers = opt.store.max_servers;
+  opt.remote_write.hold_ms = flags.remote_write_hold_s * 1000;
+  api::add_remote_write_routes(ctx, opt.remote_write);
   // Services plug in here (forecast cycle + /predictions, /alerts, /metrics: issue 3).
   api::add_forecast_service(ctx);
 
@@ -160,6 +165,16 @@ void add_serve_command(CLI::App& app, Runner& runner) {
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--rate-admin", o.http.rate_limits.admin_per_minute, "Admin requests per minute per key (0 = unlimited)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--remote-write-server-label", o.remote_write.server_label,
+                  "remote_write: the label naming the server (a trailing :port is removed); a nordiq_server "
+                  "label wins when present")->capture_default_str();
+  cmd->add_option("--remote-write-hold-seconds", flags->remote_write_hold_s,
+                  "remote_write: longest wait for the rest of a server's series of one timestamp")
+      ->check(CLI::Range(1, 3600))->capture_default_str();
+  cmd->add_option("--alertmanager-url", o.alertmanager_url,
+                  "Alertmanager to post alerts to (http://host:port); off when empty");
+  cmd->add_option("--external-url", o.external_url,
+                  "This daemon's address as users reach it, for links in alerts (default http://<host>:<port>)");
   cmd->add_option("--sync", flags->sync,
                   "normal: commits survive a process crash (kill -9); full: also power loss (slower)")
       ->check(CLI::IsMember({"normal", "full"}))->capture_default_str();

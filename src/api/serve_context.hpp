@@ -10,6 +10,7 @@
 
 #include "api/api_server.hpp"
 #include "api/auth.hpp"
+#include "ingest/remote_write_assembler.hpp"
 #include "store/fleet_store.hpp"
 
 namespace nordiq::api {
@@ -24,6 +25,9 @@ struct ServeOptions {
   std::string log_format = "text";  // text | json
   int training_threads = 1;         // threads of a retraining job (POST /admin/trigger-training)
   std::string training_priority = "idle";  // its CPU priority: idle | nice | normal
+  RemoteWriteOptions remote_write;  // POST /api/v1/write
+  std::string alertmanager_url;     // "" = alerts are not pushed (else http://host:port of Alertmanager)
+  std::string external_url;         // the dashboard's address in alerts' links ("" = http://host:port)
 };
 
 struct ServeContext {

@@ -88,6 +88,20 @@ void detect_alerts(const WindowView& w, const forecast::ForecastBatch& f, int b,
   }
 }
 
+ThresholdEtas time_to_thresholds(const WindowView& w, const forecast::ForecastBatch& f, int b,
+                                 const float* thresholds) {
+  const int step_minutes = static_cast<int>(std::max<int64_t>(w.step_ms / 60000, 1));
+  constexpr Outlook kOutlooks[] = {Outlook::optimistic, Outlook::median, Outlook::pessimistic};
+  ThresholdEtas etas{};
+  for (int i = 0; i < kNumSignals; ++i) {
+    const auto s = static_cast<Signal>(i);
+    const double threshold = thresholds ? thresholds[i] : alert_threshold(s, w.profile);
+    const bool already = w.length > 0 && signal_current(s, w) >= threshold;
+    for (int o = 0; o < 3; ++o) etas[i][o] = already ? 0 : first_crossing(s, kOutlooks[o], f, b, threshold, step_minutes);
+  }
+  return etas;
+}
+
 std::string alert_message(const Alert& a) {
   const std::string name{signal_name(a.signal)};
   const std::string thr = format_value(a.signal, a.threshold);

@@ -3,6 +3,7 @@
 // times of the p90, p50 and p10 paths and a human message.
 #pragma once
 
+#include <array>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,14 @@ struct AlertRules {
 void detect_alerts(const WindowView& w, const forecast::ForecastBatch& f, int b,
                    const RiskAssessment& risk, std::vector<Alert>& out, const AlertRules& rules = {},
                    int history_steps = 1 << 30, const float* thresholds = nullptr);
+
+// Minutes until each signal's optimistic, median and pessimistic paths (p10, p50, p90 of the
+// signal: for CPU used, 100 − p90/p50/p10 of idle) first reach the signal's threshold: 0 when the
+// current value already has, kNoCrossing when not within the horizon. For Grafana
+// (nordiq_time_to_threshold_seconds); `thresholds` as for detect_alerts.
+using ThresholdEtas = std::array<std::array<int, 3>, kNumSignals>;  // [signal][p10, p50, p90]
+ThresholdEtas time_to_thresholds(const WindowView& w, const forecast::ForecastBatch& f, int b,
+                                 const float* thresholds = nullptr);
 
 // "memory 95% in ~45 min (25–80 min)", "memory at 97% (threshold 95%) now",
 // "cpu 90% in ~2.5 h (40 min – not within 8 h)", "load 12 possibly in ~6 h; median not within 8 h".

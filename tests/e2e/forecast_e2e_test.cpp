@@ -215,9 +215,12 @@ TEST_F(ForecastE2E, MetricsEndpointPassesPromtool) {
   ASSERT_EQ(res->status, 200);
   EXPECT_NE(res->get_header_value("Content-Type").find("text/plain"), std::string::npos);
   const std::string& text = res->body;
-  EXPECT_NE(text.find("nordiq_server_risk_score{server=\"ppdb001\",profile=\"database\"}"), std::string::npos);
-  EXPECT_NE(text.find("nordiq_server_forecast{server=\"ppml0001\",metric=\"mem_used_pct\",forecast_quantile=\"p90\",horizon=\"8h\"}"),
-            std::string::npos);
+  EXPECT_NE(text.find("nordiq_risk_score{server=\"ppdb001\",profile=\"database\"}"), std::string::npos);
+  for (const char* horizon : {"30m", "1h", "4h", "8h"})
+    EXPECT_NE(text.find(std::string("nordiq_forecast{server=\"ppml0001\",metric=\"mem_used_pct\",horizon=\"") + horizon +
+                        "\",quantile=\"0.9\"}"),
+              std::string::npos) << horizon;
+  EXPECT_NE(text.find("nordiq_remote_write_samples_total{outcome=\"unknown_series\"} 0"), std::string::npos);
   EXPECT_NE(text.find("nordiq_ingest_latency_seconds_count 30"), std::string::npos);
   EXPECT_NE(text.find("nordiq_forecast_cycle_seconds_bucket{le=\"+Inf\"}"), std::string::npos);
 
@@ -229,8 +232,17 @@ TEST_F(ForecastE2E, MetricsEndpointPassesPromtool) {
   std::string output;
   char buf[4096];
   while (size_t n = std::fread(buf, 1, sizeof buf, p)) output.append(buf, n);
-  const int rc = ::pclose(p);
-  EXPECT_EQ(rc, 0) << "promtool check metrics failed:\n" << output;
+  const int rc = WEXITSTATUS(::pclose(p));
+  // Exit 0: clean; 3: lint findings only (1 would be an invalid exposition). The one finding
+  // allowed is deliberate: issue 15 names the forecast gauges' label `quantile`, which promtool
+  // reserves for summaries (Prometheus itself scrapes it without error: tests/e2e/prometheus_e2e_test).
+  EXPECT_TRUE(rc == 0 || rc == 3) << "promtool check metrics failed:\n" << output;
+  std::istringstream lines(output);
+  for (std::string line; std::getline(lines, line);) {
+    const bool quantile_gauge = line == "nordiq_forecast non-summary metrics should not have \"quantile\" label" ||
+                                line == "nordiq_time_to_threshold_seconds non-summary metrics should not have \"quantile\" label";
+    EXPECT_TRUE(quantile_gauge) << "promtool: " << line;
+  }
 }
 
 }  // namespace
