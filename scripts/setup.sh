@@ -18,20 +18,10 @@ PACKAGES=(
   prometheus-node-exporter prometheus-alertmanager         # the Prometheus end-to-end test (tests/e2e)
   chromium                                                 # headless browser test of the dashboard
 )
-# Everything is installed with --no-install-recommends, as on a minimal Debian 12 root: a package
-# that is only recommended by another is not there. `.ci/run` proves this list on every submission
-# with ../shared/tools/fresh-debian-check (see the README).
-
-missing=()
-for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+# `.ci/run` proves this list on every submission with ../shared/tools/fresh-debian-check (see the
+# README).
+source scripts/install_packages.sh
+install_packages "${PACKAGES[@]}"
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 # Only the binary: the README's run command needs nothing else, and the test command builds the

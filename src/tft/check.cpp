@@ -157,7 +157,7 @@ CheckReport check_tft(const SafeTensors& f, const json& manifest, const CheckOpt
       const size_t steps = size_t(info.shape[size_t(axis)]);
       size_t mid = 1;
       for (size_t k = 1; k < size_t(axis); ++k) mid *= size_t(info.shape[k]);
-      valid = [=, &enc, &dec](size_t i) {
+      valid = [=, &enc, &dec, kind = kind](size_t i) {  // init-capture: clang 14 cannot capture a binding
         const size_t t = (i / inner) % steps;
         const size_t b = i / (inner * steps * mid);
         if (kind == 'E') return int(t) < enc[b];
@@ -400,7 +400,8 @@ CheckReport check_modules(const SafeTensors& f, const json& manifest, const Chec
     }
   }
   for (const auto& [tname, info] : f.tensors()) {
-    const bool covered = std::any_of(done_prefixes.begin(), done_prefixes.end(), [&](const std::string& p) { return tname.rfind(p, 0) == 0; });
+    const bool covered = std::any_of(done_prefixes.begin(), done_prefixes.end(),
+                                     [&, &tname = tname](const std::string& p) { return tname.rfind(p, 0) == 0; });
     const bool forward_part = tname.find(".out.") != std::string::npos;
     if (!covered || !forward_part) {
       if (tname.find(".g.") != std::string::npos || tname.find(".gin.") != std::string::npos) continue;  // gradients: later
