@@ -17,14 +17,6 @@ constexpr int64_t kMinEndsAheadMs = 60'000;
 constexpr int kEndsAheadSteps = 4;
 constexpr size_t kMaxUnsentResolutions = 10'000;
 
-std::string eta_range(const risk::Alert& a) {
-  auto text = [](int minutes) {
-    return minutes == risk::kNoCrossing ? std::string("not within the horizon") : fmt::format("{} min", minutes);
-  };
-  if (a.eta_p90 == 0 && a.eta_p50 == 0) return "now";
-  return fmt::format("{} – {} (median {})", text(a.eta_p90), text(a.eta_p10), text(a.eta_p50));
-}
-
 std::string url_encode_path(std::string_view s) {
   std::string out;
   for (char c : s) {  // server names are [A-Za-z0-9._-]: nothing to encode; kept for safety
@@ -91,7 +83,7 @@ nlohmann::json AlertmanagerNotifier::alert_json(const risk::TrackedAlert& t, ris
         {"profile", profile_id(profile)}}},
       {"annotations",
        {{"message", risk::alert_message(a)},
-        {"eta_range", eta_range(a)},
+        {"eta_range", risk::eta_text(a)},
         {"probability", fmt::format("{:.2f}", a.probability)},
         {"threshold", fmt::format("{:g}", a.threshold)},
         {"current", fmt::format("{:.2f}", a.current)}}},

@@ -159,9 +159,10 @@ std::shared_ptr<ServerForecast> ForecastService::build_server(const forecast::Fo
   now_view.step_ms = sf->step_ms;
   for (int k = 0; k < kNumMetrics; ++k) now_view.metric[k] = &sf->current[k];
   sf->risk = risk::assess_risk(now_view, batch, b);
-  risk::detect_alerts(now_view, batch, b, sf->risk, sf->alerts, alert_config_.rules, m.steps,
-                      alert_config_.thresholds_for(sf->profile));
-  sf->threshold_etas = risk::time_to_thresholds(now_view, batch, b, alert_config_.thresholds_for(sf->profile));
+  const float* thresholds = alert_config_.thresholds_for(sf->profile);
+  sf->threshold_etas = risk::time_to_thresholds(now_view, batch, b, thresholds);
+  risk::detect_alerts(now_view, batch, b, sf->risk, sf->threshold_etas, sf->alerts, alert_config_.rules, m.steps,
+                      thresholds);
   render_server_fragments(*sf);
   return sf;
 }

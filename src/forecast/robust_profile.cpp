@@ -48,7 +48,27 @@ void change_offsets(const float* x, int begin, int end, RobustProfileScratch& s,
 // quantiles add the h-step change offsets; clamped to the metric's range (monotone, so quantiles
 // never cross). Per-step lookups (hour bin, slot, anchor interpolation) are made once, not per
 // metric and quantile.
-void write_paths(const RobustFit& fit, const RobustLevel& lv, int horizon, float* values, bool seasonal) {
+enum class PathBase { robust, hourly, last_value };
+
+float path_base(const RobustLevel& lv, int k, PathBase base) {
+  switch (base) {
+    case PathBase::robust: return lv.level[k];
+    case PathBase::hourly: return lv.hourly_level[k];
+    case PathBase::last_value: break;
+  }
+  return lv.last[k];
+}
+
+float path_shape(const RobustMetricFit& m, int bin, int slot, PathBase base) {
+  switch (base) {
+    case PathBase::robust: return m.seasonal(bin, slot);
+    case PathBase::hourly: return slot >= 0 ? m.hourly_slot[slot] : 0.f;
+    case PathBase::last_value: break;
+  }
+  return 0.f;
+}
+
+void write_paths(const RobustFit& fit, const RobustLevel& lv, int horizon, float* values, PathBase kind) {
   if (lv.empty || fit.empty) {
     std::fill(values, values + static_cast<size_t>(kNumMetrics) * kNumQuantiles * horizon, 0.f);
     return;
@@ -79,12 +99,12 @@ void write_paths(const RobustFit& fit, const RobustLevel& lv, int horizon, float
   const int last_anchor = static_cast<int>(kAnchors.size()) - 1;
   for (int k = 0; k < kNumMetrics; ++k) {
     const RobustMetricFit& m = fit.metric[k];
-    const float base = seasonal ? lv.level[k] : lv.last[k];
+    const float base = path_base(lv, k, kind);
     for (int q = 0; q < kNumQuantiles; ++q) {
       float* path = values + (static_cast<size_t>(k) * kNumQuantiles + q) * horizon;
       for (int t = 0; t < horizon; ++t) {
         const StepLookup& l = steps[t];
-        const float p50 = base + (seasonal ? m.seasonal(l.bin, l.slot) : 0.f);
+        const float p50 = base + path_shape(m, l.bin, l.slot, kind);
         float offset = 0.f;
         if (q != kP50) {
           if (l.anchor == 0) offset = m.offsets[0][q];
@@ -152,15 +172,20 @@ void fit_robust_profile(const WindowView& w, RobustFit& fit, RobustLevel& level,
         if (s.bins[i - day_begin] == b) s.values.push_back(x[i]);
       m.profile[b] = s.values.empty() ? 0.f : shrink(median_inplace(s.values) - day_median, s.values.size());
     }
-    // Position-within-the-hour profile of what the hour profile leaves (hourly jobs).
+    // Position-within-the-hour profile (hourly jobs): of what the hour profile leaves, and, for
+    // the hourly variant, of the day itself.
     m.slot_profile.fill(0.f);
+    m.hourly_slot.fill(0.f);
     for (int j = 0; j < fit.slots; ++j) {
-      s.values.clear();
-      for (int i = day_begin; i < L; ++i)
-        if (s.slots[i - day_begin] == j) s.values.push_back(x[i] - day_median - m.profile[s.bins[i - day_begin]]);
-      m.slot_profile[j] = static_cast<int>(s.values.size()) >= kRobustMinSlotSamples
-                              ? shrink(median_inplace(s.values), s.values.size())
-                              : 0.f;
+      for (const bool hourly : {false, true}) {
+        s.values.clear();
+        for (int i = day_begin; i < L; ++i)
+          if (s.slots[i - day_begin] == j)
+            s.values.push_back(x[i] - day_median - (hourly ? 0.f : m.profile[s.bins[i - day_begin]]));
+        (hourly ? m.hourly_slot : m.slot_profile)[j] = static_cast<int>(s.values.size()) >= kRobustMinSlotSamples
+                                                           ? shrink(median_inplace(s.values), s.values.size())
+                                                           : 0.f;
+      }
     }
     change_offsets(x, day_begin, L, s, m.offsets);
   }
@@ -184,15 +209,23 @@ void fit_robust_level(const WindowView& w, const RobustFit& fit, RobustLevel& le
     for (int i = level_begin; i < L; ++i)
       s.deseasonalised.push_back(x[i] - m.seasonal(s.bins[i - level_begin], s.slots[i - level_begin]));
     level.level[k] = median_inplace(s.deseasonalised);
+    s.deseasonalised.clear();
+    for (int i = level_begin; i < L; ++i)
+      s.deseasonalised.push_back(x[i] - path_shape(m, s.bins[i - level_begin], s.slots[i - level_begin], PathBase::hourly));
+    level.hourly_level[k] = median_inplace(s.deseasonalised);
   }
 }
 
 void write_robust_profile(const RobustFit& fit, const RobustLevel& level, int horizon, float* values) {
-  write_paths(fit, level, horizon, values, true);
+  write_paths(fit, level, horizon, values, PathBase::robust);
+}
+
+void write_robust_hourly(const RobustFit& fit, const RobustLevel& level, int horizon, float* values) {
+  write_paths(fit, level, horizon, values, PathBase::hourly);
 }
 
 void write_last_value_band(const RobustFit& fit, const RobustLevel& level, int horizon, float* values) {
-  write_paths(fit, level, horizon, values, false);
+  write_paths(fit, level, horizon, values, PathBase::last_value);
 }
 
 void robust_profile_forecast(const WindowView& w, int horizon, float* values,

@@ -18,6 +18,13 @@
 //              interpolated linearly between anchors; an anchor with fewer than kMinChanges
 //              pairs reuses the last good anchor's offsets widened by √(h / h_good)
 // then clamped to the metric's range (monotone, so quantiles never cross).
+// The hourly variant ("robust_hourly", a serving candidate) drops the hour-of-day profile:
+//   s'(m)    = median of x_i − median(day) over the day's steps at position m within the hour
+//              (shrunk as above); level' = median over the last 4 h of x_i − s'(slot(i));
+//   p50(h)   = level' + s'(slot(origin + h)), the quantiles as above.
+//   One day shows each hour of the day once: on a server whose days differ, p(b) is one day's
+//   noise and a flat level with the hourly jobs forecasts better. Which one fits a server is
+//   measured online by the safety net (forecast/skill_tracker.hpp), not assumed.
 // Known limit: one day of history cannot tell a level shift held for a few hours from a daily
 // pattern, so such a shift is forecast to revert when the hour turns. Serving does not rely on
 // this forecaster alone.
@@ -48,6 +55,7 @@ using RobustOffsets = std::array<std::array<float, kNumQuantiles>, kRobustAnchor
 struct RobustMetricFit {
   std::array<float, 24> profile{};                    // hour of day (UTC)
   std::array<float, kRobustMaxSlots> slot_profile{};  // position within the hour
+  std::array<float, kRobustMaxSlots> hourly_slot{};   // the same, with no hour-of-day profile
   RobustOffsets offsets{};
   float seasonal(int bin, int slot) const { return profile[bin] + (slot >= 0 ? slot_profile[slot] : 0.f); }
 };
@@ -69,6 +77,7 @@ struct RobustLevel {
   bool empty = true;  // no step: flat zero paths
   EpochMs last_step = 0;
   std::array<float, kNumMetrics> last{}, level{};
+  std::array<float, kNumMetrics> hourly_level{};  // the level of the hourly variant
 };
 
 // Reusable scratch space: one per thread, so a steady loop allocates nothing.
@@ -85,6 +94,8 @@ void fit_robust_profile(const WindowView& w, RobustFit& fit, RobustLevel& level,
 void fit_robust_level(const WindowView& w, const RobustFit& fit, RobustLevel& level, RobustProfileScratch& scratch);
 // values[k][q][t] (ForecastBatch layout, `horizon` steps per path).
 void write_robust_profile(const RobustFit& fit, const RobustLevel& level, int horizon, float* values);
+// The hourly variant: level' + the within-hour shape only.
+void write_robust_hourly(const RobustFit& fit, const RobustLevel& level, int horizon, float* values);
 // Persistence with the robust band: p50 = the last value, the other quantiles its h-step change
 // offsets (the empirical band of a random walk from the last value), clamped to range.
 void write_last_value_band(const RobustFit& fit, const RobustLevel& level, int horizon, float* values);

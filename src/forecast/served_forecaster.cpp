@@ -76,6 +76,7 @@ void ServedForecaster::run(ForecastBatch& out) {
   float* model_row = candidate_rows_.data();
   float* robust_row = model_row + stride;
   float* last_value_row = robust_row + stride;
+  float* hourly_row = last_value_row + stride;
   out.served_by.assign(static_cast<size_t>(out.batch) * kNumMetrics * kNumEvalHorizons, 0);
   for (int b = 0; b < out.batch; ++b) {
     const Actuals& a = actuals_[b];
@@ -86,8 +87,10 @@ void ServedForecaster::run(ForecastBatch& out) {
     std::memcpy(model_row, row, stride * sizeof(float));
     write_robust_profile(*batch_shapes_[b], levels_[b], H, robust_row);
     write_last_value_band(*batch_shapes_[b], levels_[b], H, last_value_row);
-    for (float* row_of : {model_row, robust_row, last_value_row}) continue_ramps(ramps_[b], H, tracker_.step_ms(), row_of);
-    tracker_.serve(a.server, levels_[b].last_step, {model_row, robust_row, last_value_row}, row,
+    write_robust_hourly(*batch_shapes_[b], levels_[b], H, hourly_row);
+    for (float* row_of : {model_row, robust_row, last_value_row, hourly_row})
+      continue_ramps(ramps_[b], H, tracker_.step_ms(), row_of);
+    tracker_.serve(a.server, levels_[b].last_step, {model_row, robust_row, last_value_row, hourly_row}, row,
                    out.served_by.data() + static_cast<size_t>(b) * kNumMetrics * kNumEvalHorizons);
   }
 }

@@ -1,7 +1,8 @@
 // Online accuracy of served forecasts (issue #10 item 3): the serving safety net. Every forecast
 // a server is served is kept, at one fixed horizon per band (+5 min, +30 min, +1 h, +4 h, +8 h;
 // forecast/horizons.hpp), together with the forecasts of the other candidates (the model, the
-// robust classical forecaster, persistence with the robust band). When the actual arrives, each
+// robust classical forecaster, persistence with the robust band, and the robust forecaster's
+// hourly variant: level + within-hour shape, no hour-of-day profile). When the actual arrives, each
 // is scored: an exponentially weighted |y − p50| per (server, metric, band, candidate) over a
 // rolling window of about two days, the served forecast's own error and p10–p90 coverage.
 //
@@ -36,10 +37,10 @@
 
 namespace nordiq::forecast {
 
-enum class Candidate : uint8_t { model, robust_profile, last_value };
-inline constexpr int kNumCandidates = 3;
+enum class Candidate : uint8_t { model, robust_profile, last_value, robust_hourly };
+inline constexpr int kNumCandidates = 4;
 inline constexpr std::array<std::string_view, kNumCandidates> kCandidateNames = {
-    "model", "robust_profile", "last_value"};
+    "model", "robust_profile", "last_value", "robust_hourly"};
 
 inline constexpr int kPendingPerBand = 6;
 inline constexpr int64_t kSkillWindowMs = 2 * 86'400'000LL;
@@ -51,8 +52,13 @@ inline constexpr float kMinWidthFactor = 0.2f, kMaxWidthFactor = 10.f;
 
 // One (server, metric, band).
 struct BandSkill {
+  static constexpr std::array<float, kNumCandidates> unit_widths() {
+    std::array<float, kNumCandidates> w{};
+    w.fill(1.f);
+    return w;
+  }
   std::array<float, kNumCandidates> abs_err{};                // EW mean |y − p50|
-  std::array<float, kNumCandidates> width{1.f, 1.f, 1.f};     // band factor per candidate
+  std::array<float, kNumCandidates> width = unit_widths();    // band factor per candidate
   float served_abs_err = 0;   // EW mean |y − served p50|
   float served_coverage = 0;  // EW share of actuals inside the served p10–p90
   uint32_t samples = 0;

@@ -129,17 +129,9 @@ void RemoteWriteAssembler::add_sample(ServerState& s, int metric, const RemoteSa
     ++counts.late;
     return;
   }
-  auto it = std::lower_bound(s.waiting.begin(), s.waiting.end(), sample.timestamp_ms,
-                             [](const Partial& p, EpochMs t) { return p.timestamp < t; });
-  if (it == s.waiting.end() || it->timestamp != sample.timestamp_ms) {
-    Partial fresh;
-    fresh.timestamp = sample.timestamp_ms;
-    fresh.first_seen = now;
-    it = s.waiting.insert(it, fresh);
-    ++pending_total_;
-  }
-  it->values[metric] = value;
-  it->present |= static_cast<uint16_t>(1u << metric);
+  Partial& slot = *waiting_slot(s, sample.timestamp_ms, now).first;
+  slot.values[metric] = value;
+  slot.present |= static_cast<uint16_t>(1u << metric);
   s.learned |= static_cast<uint16_t>(1u << metric);
   ++counts.used;
   if (s.waiting.size() > options_.max_pending_per_server) {  // bounded memory: complete the oldest
@@ -147,6 +139,19 @@ void RemoteWriteAssembler::add_sample(ServerState& s, int metric, const RemoteSa
     s.waiting.erase(s.waiting.begin());
     --pending_total_;
   }
+}
+
+std::pair<RemoteWriteAssembler::Partial*, bool> RemoteWriteAssembler::waiting_slot(ServerState& s, EpochMs timestamp,
+                                                                                  EpochMs first_seen) {
+  auto it = std::lower_bound(s.waiting.begin(), s.waiting.end(), timestamp,
+                             [](const Partial& p, EpochMs t) { return p.timestamp < t; });
+  if (it != s.waiting.end() && it->timestamp == timestamp) return {&*it, false};
+  Partial fresh;
+  fresh.timestamp = timestamp;
+  fresh.first_seen = first_seen;
+  it = s.waiting.insert(it, fresh);
+  ++pending_total_;
+  return {&*it, true};
 }
 
 // Completes the server's waiting timestamps that can be: every one but the newest (a newer one
@@ -209,18 +214,12 @@ void RemoteWriteAssembler::requeue(const FeedBatch& batch) {
     auto it = servers_.find(batch.name(r));
     if (it == servers_.end()) continue;
     ServerState& s = it->second;
-    Partial p;
-    p.timestamp = r.timestamp;
-    p.first_seen = 0;  // due at once on the next request
-    p.present = kAllMetrics;
-    std::copy(std::begin(r.values), std::end(r.values), std::begin(p.values));
-    auto pos = std::lower_bound(s.waiting.begin(), s.waiting.end(), p.timestamp,
-                                [](const Partial& w, EpochMs t) { return w.timestamp < t; });
-    if (pos != s.waiting.end() && pos->timestamp == p.timestamp) continue;
-    s.waiting.insert(pos, p);
-    ++pending_total_;
+    const auto [slot, inserted] = waiting_slot(s, r.timestamp, 0);  // first seen 0: due at once
+    if (!inserted) continue;  // the retry's samples already came back
+    slot->present = kAllMetrics;
+    std::copy(std::begin(r.values), std::end(r.values), std::begin(slot->values));
     // Accept this timestamp again: the retried request brings the same samples.
-    if (s.emitted_any && s.last_emitted >= p.timestamp) s.last_emitted = p.timestamp - 1;
+    if (s.emitted_any && s.last_emitted >= r.timestamp) s.last_emitted = r.timestamp - 1;
   }
 }
 

@@ -26,6 +26,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "core/metrics.hpp"
@@ -101,6 +102,9 @@ class RemoteWriteAssembler {
   ServerState* state_for(std::string_view name);
   void add_sample(ServerState& s, int metric, const RemoteSample& sample, EpochMs now, FeedBatch& out,
                   RemoteWriteCounts& counts);
+  // The waiting timestamp of s at `timestamp`, inserted in order (first seen `first_seen`) when
+  // new: (slot, inserted).
+  std::pair<Partial*, bool> waiting_slot(ServerState& s, EpochMs timestamp, EpochMs first_seen);
   void complete_ready(ServerState& s, EpochMs now, FeedBatch& out);
   void emit(ServerState& s, const Partial& p, FeedBatch& out);
 

@@ -8,10 +8,20 @@ namespace nordiq::risk {
 
 namespace {
 
+// Whole minutes until the end of forecast step `steps` (rounded up: a crossing in the future is
+// never "in 0 min", which means now), and the forecast steps that fit in `minutes`. In
+// milliseconds, so steps under a minute count what they last.
+int minutes_after(int steps, int64_t step_ms) {
+  return static_cast<int>((static_cast<int64_t>(steps) * step_ms + 59'999) / 60'000);
+}
+int steps_within(int minutes, int64_t step_ms) {
+  return static_cast<int>(static_cast<int64_t>(minutes) * 60'000 / std::max<int64_t>(step_ms, 1));
+}
+
 int first_crossing(Signal s, Outlook o, const forecast::ForecastBatch& f, int b, double threshold,
-                   int step_minutes) {
+                   int64_t step_ms) {
   for (int t = 0; t < f.horizon; ++t)
-    if (signal_forecast(s, o, f, b, t) >= threshold) return (t + 1) * step_minutes;
+    if (signal_forecast(s, o, f, b, t) >= threshold) return minutes_after(t + 1, step_ms);
   return kNoCrossing;
 }
 
@@ -53,10 +63,26 @@ float crossing_probability(Signal s, const forecast::ForecastBatch& f, int b, do
 
 }  // namespace
 
-void detect_alerts(const WindowView& w, const forecast::ForecastBatch& f, int b,
-                   const RiskAssessment& risk, std::vector<Alert>& out, const AlertRules& rules,
+namespace {
+constexpr int kP10Eta = 0, kP50Eta = 1, kP90Eta = 2;  // ThresholdEtas' path order
+}  // namespace
+
+ThresholdEtas time_to_thresholds(const WindowView& w, const forecast::ForecastBatch& f, int b,
+                                 const float* thresholds) {
+  constexpr Outlook kOutlooks[] = {Outlook::optimistic, Outlook::median, Outlook::pessimistic};
+  ThresholdEtas etas{};
+  for (int i = 0; i < kNumSignals; ++i) {
+    const auto s = static_cast<Signal>(i);
+    const double threshold = thresholds ? thresholds[i] : alert_threshold(s, w.profile);
+    const bool already = w.length > 0 && signal_current(s, w) >= threshold;
+    for (int o = 0; o < 3; ++o) etas[i][o] = already ? 0 : first_crossing(s, kOutlooks[o], f, b, threshold, w.step_ms);
+  }
+  return etas;
+}
+
+void detect_alerts(const WindowView& w, const forecast::ForecastBatch& f, int b, const RiskAssessment& risk,
+                   const ThresholdEtas& etas, std::vector<Alert>& out, const AlertRules& rules,
                    int history_steps, const float* thresholds) {
-  const int step_minutes = static_cast<int>(std::max<int64_t>(w.step_ms / 60000, 1));
   for (int i = 0; i < kNumSignals; ++i) {
     const auto s = static_cast<Signal>(i);
     const double threshold = thresholds ? thresholds[i] : alert_threshold(s, w.profile);
@@ -66,21 +92,21 @@ void detect_alerts(const WindowView& w, const forecast::ForecastBatch& f, int b,
     a.signal = s;
     a.threshold = static_cast<float>(threshold);
     a.current = static_cast<float>(current);
-    a.horizon_minutes = f.horizon * step_minutes;
+    a.horizon_minutes = minutes_after(f.horizon, w.step_ms);
     if (w.length > 0 && current >= threshold) {
       a.eta_p90 = a.eta_p50 = a.eta_p10 = 0;  // every path starts above the threshold
       a.probability = 1.f;
       a.likely = true;
     } else {
       if (history_steps < rules.min_history_steps) continue;  // too little history for an ETA
-      a.eta_p90 = first_crossing(s, Outlook::pessimistic, f, b, threshold, step_minutes);
+      a.eta_p90 = etas[i][kP90Eta];
       if (a.eta_p90 == kNoCrossing) continue;  // no alert: not even the p90 path gets there
-      a.eta_p50 = first_crossing(s, Outlook::median, f, b, threshold, step_minutes);
-      a.eta_p10 = first_crossing(s, Outlook::optimistic, f, b, threshold, step_minutes);
+      a.eta_p50 = etas[i][kP50Eta];
+      a.eta_p10 = etas[i][kP10Eta];
       a.likely = a.eta_p50 != kNoCrossing && a.eta_p50 <= rules.likely_minutes;
       if (!a.likely && a.eta_p90 > rules.possible_minutes) continue;
       a.window_minutes = std::min(a.likely ? rules.likely_minutes : rules.possible_minutes, a.horizon_minutes);
-      a.probability = crossing_probability(s, f, b, threshold, a.window_minutes / step_minutes);
+      a.probability = crossing_probability(s, f, b, threshold, steps_within(a.window_minutes, w.step_ms));
       if (!a.likely && a.probability < rules.possible_probability) continue;
     }
     a.level = std::max(level_for(risk.signal_risk[i]), Level::degraded);
@@ -88,18 +114,19 @@ void detect_alerts(const WindowView& w, const forecast::ForecastBatch& f, int b,
   }
 }
 
-ThresholdEtas time_to_thresholds(const WindowView& w, const forecast::ForecastBatch& f, int b,
-                                 const float* thresholds) {
-  const int step_minutes = static_cast<int>(std::max<int64_t>(w.step_ms / 60000, 1));
-  constexpr Outlook kOutlooks[] = {Outlook::optimistic, Outlook::median, Outlook::pessimistic};
-  ThresholdEtas etas{};
-  for (int i = 0; i < kNumSignals; ++i) {
-    const auto s = static_cast<Signal>(i);
-    const double threshold = thresholds ? thresholds[i] : alert_threshold(s, w.profile);
-    const bool already = w.length > 0 && signal_current(s, w) >= threshold;
-    for (int o = 0; o < 3; ++o) etas[i][o] = already ? 0 : first_crossing(s, kOutlooks[o], f, b, threshold, step_minutes);
-  }
-  return etas;
+void detect_alerts(const WindowView& w, const forecast::ForecastBatch& f, int b,
+                   const RiskAssessment& risk, std::vector<Alert>& out, const AlertRules& rules,
+                   int history_steps, const float* thresholds) {
+  detect_alerts(w, f, b, risk, time_to_thresholds(w, f, b, thresholds), out, rules, history_steps, thresholds);
+}
+
+std::string eta_text(const Alert& a) {
+  if (a.eta_p90 == 0 && a.eta_p50 == 0) return "now";
+  const std::string never = "not within " + format_duration(a.horizon_minutes);
+  if (a.eta_p50 == kNoCrossing) return fmt::format("possibly in ~{}; median {}", format_duration(a.eta_p90), never);
+  if (a.eta_p10 == kNoCrossing)
+    return fmt::format("in ~{} ({} – {})", format_duration(a.eta_p50), format_duration(a.eta_p90), never);
+  return fmt::format("in ~{} ({})", format_duration(a.eta_p50), format_range(a.eta_p90, a.eta_p10));
 }
 
 std::string alert_message(const Alert& a) {
@@ -107,14 +134,7 @@ std::string alert_message(const Alert& a) {
   const std::string thr = format_value(a.signal, a.threshold);
   if (a.eta_p90 == 0 && a.eta_p50 == 0)
     return fmt::format("{} at {} (threshold {}) now", name, format_value(a.signal, a.current), thr);
-  const std::string never = "not within " + format_duration(a.horizon_minutes);
-  if (a.eta_p50 == kNoCrossing)
-    return fmt::format("{} {} possibly in ~{}; median {}", name, thr, format_duration(a.eta_p90), never);
-  if (a.eta_p10 == kNoCrossing)
-    return fmt::format("{} {} in ~{} ({} – {})", name, thr, format_duration(a.eta_p50),
-                       format_duration(a.eta_p90), never);
-  return fmt::format("{} {} in ~{} ({})", name, thr, format_duration(a.eta_p50),
-                     format_range(a.eta_p90, a.eta_p10));
+  return fmt::format("{} {} {}", name, thr, eta_text(a));
 }
 
 bool more_urgent(const Alert& a, const Alert& b) {

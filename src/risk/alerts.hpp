@@ -50,21 +50,29 @@ struct AlertRules {
 // signal's r_s, at least degraded (a forecast crossing always deserves attention).
 // `history_steps` = the closed steps the forecast was made from. `thresholds` (6 values, Signal
 // order) overrides the SPEC defaults when given.
-void detect_alerts(const WindowView& w, const forecast::ForecastBatch& f, int b,
-                   const RiskAssessment& risk, std::vector<Alert>& out, const AlertRules& rules = {},
-                   int history_steps = 1 << 30, const float* thresholds = nullptr);
-
 // Minutes until each signal's optimistic, median and pessimistic paths (p10, p50, p90 of the
 // signal: for CPU used, 100 − p90/p50/p10 of idle) first reach the signal's threshold: 0 when the
-// current value already has, kNoCrossing when not within the horizon. For Grafana
-// (nordiq_time_to_threshold_seconds); `thresholds` as for detect_alerts.
+// current value already has, kNoCrossing when not within the horizon. Walked once per cycle and
+// server; read by detect_alerts and by Grafana (nordiq_time_to_threshold_seconds).
 using ThresholdEtas = std::array<std::array<int, 3>, kNumSignals>;  // [signal][p10, p50, p90]
 ThresholdEtas time_to_thresholds(const WindowView& w, const forecast::ForecastBatch& f, int b,
                                  const float* thresholds = nullptr);
 
+// The alerts from ETAs already walked by time_to_thresholds (same w, f, b and thresholds).
+void detect_alerts(const WindowView& w, const forecast::ForecastBatch& f, int b, const RiskAssessment& risk,
+                   const ThresholdEtas& etas, std::vector<Alert>& out, const AlertRules& rules = {},
+                   int history_steps = 1 << 30, const float* thresholds = nullptr);
+// The same, walking the ETAs itself.
+void detect_alerts(const WindowView& w, const forecast::ForecastBatch& f, int b,
+                   const RiskAssessment& risk, std::vector<Alert>& out, const AlertRules& rules = {},
+                   int history_steps = 1 << 30, const float* thresholds = nullptr);
+
 // "memory 95% in ~45 min (25–80 min)", "memory at 97% (threshold 95%) now",
 // "cpu 90% in ~2.5 h (40 min – not within 8 h)", "load 12 possibly in ~6 h; median not within 8 h".
 std::string alert_message(const Alert& a);
+// The ETA part of the message: "in ~45 min (25–80 min)", "possibly in ~6 h; median not within
+// 8 h", "now" (Alertmanager's eta_range annotation).
+std::string eta_text(const Alert& a);
 
 // Orders by urgency: higher level first, then earliest p90, p50, p10 crossing, then server id.
 bool more_urgent(const Alert& a, const Alert& b);

@@ -60,6 +60,7 @@ risk::TrackedAlert memory_alert(risk::Level level) {
   t.alert.eta_p90 = 25;
   t.alert.eta_p50 = 45;
   t.alert.eta_p10 = risk::kNoCrossing;
+  t.alert.horizon_minutes = 480;
   t.alert.probability = 0.75f;
   t.alert.likely = true;
   t.opened_at = kNow - 600'000;
@@ -114,7 +115,7 @@ TEST(AlertmanagerNotifier, OpenAlertIsPostedWithLabelsAnnotationsAndAnEndAFewSte
   const json& a = post[0];
   EXPECT_EQ(a["labels"], json({{"alertname", "NordIQForecast"}, {"server", "ppdb001"}, {"metric", "mem_used_pct"},
                                {"severity", "warning"}, {"profile", "database"}}));
-  EXPECT_EQ(a["annotations"]["eta_range"], "25 min – not within the horizon (median 45 min)");
+  EXPECT_EQ(a["annotations"]["eta_range"], "in ~45 min (25 min – not within 8 h)");
   EXPECT_EQ(a["annotations"]["probability"], "0.75");
   EXPECT_NE(a["annotations"]["message"].get<std::string>().find("memory 98%"), std::string::npos) << a.dump();
   EXPECT_EQ(a["startsAt"], format_iso8601(kNow - 600'000));

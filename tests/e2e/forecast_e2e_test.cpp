@@ -184,7 +184,7 @@ TEST_F(ForecastE2E, AccuracyOfServedForecastsIsTrackedInDriftStatusStatusAndMetr
   EXPECT_GE(cell["coverage_p10_p90"].get<double>(), 0.0);
   EXPECT_LE(cell["coverage_p10_p90"].get<double>(), 1.0);
   int served = 0;
-  for (const char* c : {"model", "robust_profile", "last_value"}) {
+  for (const char* c : {"model", "robust_profile", "last_value", "robust_hourly"}) {
     served += cell["served_by"][c].get<int>();
     EXPECT_TRUE(cell["mae_p50"][c].is_number()) << c;
   }

@@ -88,3 +88,29 @@ TEST(RobustProfile, ShortOrEmptyWindowsStillGetAForecast) {
   const ForecastBatch none = run(empty);
   EXPECT_EQ(none.at(0, 0, kCpu, kP50), 0.f);
 }
+
+TEST(RobustProfile, HourlyVariantHoldsTheNewLevelWithTheHourlyJobWhereTheDayProfileReverts) {
+  // One day: 50 % until 20:00, then 30 % (a shift held 4 h), and every hour a job adds 40 points
+  // at its 4th step. One day cannot tell the shift from the time of day: robust_profile forecasts
+  // tomorrow's night back at 50; the hourly variant keeps 30 and the job, and nothing else.
+  constexpr int kJobSlot = 3;
+  auto value = [](int, int i) {
+    const float level = i < 20 * 12 ? 50.f : 30.f;
+    return level + (i % 12 == kJobSlot ? 40.f : 0.f);
+  };
+  const OwnedWindow w = OwnedWindow::make(kDay, value, kMidnight);
+  RobustProfileScratch scratch;
+  RobustFit fit;
+  RobustLevel level;
+  fit_robust_profile(w.view(), fit, level, scratch);
+  std::vector<float> hourly(static_cast<size_t>(kNumMetrics) * kNumQuantiles * kHorizonSteps);
+  std::vector<float> daily(hourly.size());
+  write_robust_hourly(fit, level, kHorizonSteps, hourly.data());
+  write_robust_profile(fit, level, kHorizonSteps, daily.data());
+  auto p50 = [](const std::vector<float>& v, int t) { return v[(kCpu * kNumQuantiles + kP50) * kHorizonSteps + t]; };
+  for (int t = 0; t < kHorizonSteps; ++t) {
+    const bool job = (kDay + t) % 12 == kJobSlot;  // step t forecasts index (kDay − 1) + t + 1
+    EXPECT_NEAR(p50(hourly, t), job ? 70.f : 30.f, 0.5f) << "step " << t;
+  }
+  EXPECT_NEAR(p50(daily, 0), 50.f, 0.5f);  // the known limit of the daily profile
+}

@@ -35,13 +35,15 @@ struct Replay {
   std::vector<uint8_t> served_by = std::vector<uint8_t>(kNumMetrics * kNumEvalHorizons);
   EpochMs last = kT0;
 
-  // One step: the actual arrives (every metric = y), then the next forecast is served.
+  // One step: the actual arrives (every metric = y), then the next forecast is served. The
+  // hourly variant forecasts what robust_profile does unless a test gives it its own.
   void step(float y, const std::vector<float>& model, const std::vector<float>& robust,
-            const std::vector<float>& last_value) {
+            const std::vector<float>& last_value, const std::vector<float>* hourly = nullptr) {
     last += kStep;
     std::vector<float> row(kNumMetrics, y);
     tracker.observe(0, last, 1, row.data());
-    tracker.serve(0, last, {model.data(), robust.data(), last_value.data()}, out.data(), served_by.data());
+    tracker.serve(0, last, {model.data(), robust.data(), last_value.data(), (hourly ? *hourly : robust).data()},
+                  out.data(), served_by.data());
   }
   Candidate served(int metric, int band) const {
     return static_cast<Candidate>(served_by[metric * kNumEvalHorizons + band]);
@@ -61,6 +63,14 @@ TEST(SkillTracker, ServesTheCandidateThatHasBeenRightOnceThereIsEnoughEvidence) 
   }
   // What is served is the robust forecast's p50.
   EXPECT_FLOAT_EQ(run.out[(0 * kNumQuantiles + kP50) * kH + 50], 50.5f);
+}
+
+TEST(SkillTracker, ServesTheHourlyVariantWhereItIsTheOneThatHasBeenRight) {
+  Replay run;
+  const auto model = flat(60, 1), robust = flat(45, 1), last_value = flat(55, 1), hourly = flat(50.2f, 1);
+  for (int i = 0; i < 400; ++i) run.step(50, model, robust, last_value, &hourly);
+  for (int b = 0; b < kNumEvalHorizons; ++b) EXPECT_EQ(run.served(0, b), Candidate::robust_hourly) << "band " << b;
+  EXPECT_FLOAT_EQ(run.out[(0 * kNumQuantiles + kP50) * kH + 50], 50.2f);
 }
 
 TEST(SkillTracker, AfterAModelReloadTheNewModelIsServedAndJudgedOnItsOwnForecasts) {
@@ -115,7 +125,7 @@ TEST(SkillTracker, ScoresAForecastOnlyOnceItsTargetHasArrived) {
   SkillTracker tracker(kStep, kH);
   const auto c = flat(50, 1);
   std::vector<float> out(kRow);
-  tracker.serve(0, kT0, {c.data(), c.data(), c.data()}, out.data());
+  tracker.serve(0, kT0, {c.data(), c.data(), c.data(), c.data()}, out.data());
   std::vector<float> rows(kNumMetrics * 6, 50.f);
   tracker.observe(0, kT0 + kStep, 1, rows.data());  // +5 min has arrived, +10..+30 min not
   EXPECT_EQ((*tracker.find(0))[0][0].samples, 1u);

@@ -47,6 +47,20 @@ TEST(Alerts, MemoryCrossingGivesTheFirstCrossingOfEachQuantile) {
   EXPECT_EQ(alert_message(a), "memory 95% in ~45 min (25–80 min)");
 }
 
+TEST(Alerts, StepsUnderAMinuteCountWhatTheyLastInTheEta) {
+  OneServer s;
+  s.view.step_ms = 30'000;
+  memory_fan(s, 4, 8, 15);  // 30 s steps: step t ends (t + 1)·30 s ahead, rounded up to minutes
+  const auto alerts = alerts_of(s);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].eta_p90, 3);  // 2.5 min
+  EXPECT_EQ(alerts[0].eta_p50, 5);  // 4.5 min
+  EXPECT_EQ(alerts[0].eta_p10, 8);
+  EXPECT_EQ(alerts[0].horizon_minutes, 48);
+  const ThresholdEtas etas = time_to_thresholds(s.view, s.forecast, 0);
+  EXPECT_EQ(etas[static_cast<int>(Signal::memory)], (std::array<int, 3>{8, 5, 3}));
+}
+
 TEST(Alerts, OnlyTheP90CrossingStillAlertsAndSaysTheMedianDoesNot) {
   OneServer s;
   memory_fan(s, 40, -1, -1);
