@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "api/body_cache.hpp"
 #include "api/predictions_json.hpp"
 #include "core/time.hpp"
 
@@ -85,10 +86,49 @@ nlohmann::json take_page(const httplib::Request& req, std::vector<const ServerFo
           {"next", more ? nlohmann::json(std::string(chosen.back()->name)) : nlohmann::json(nullptr)}};
 }
 
+// The body of GET /predictions/current for the chosen servers (paged: `page`; `filtered`: only
+// their alerts).
+std::string render_current(const ForecastService& service, const PredictionSnapshot& snap,
+                           const std::vector<const ServerForecast*>& chosen, const nlohmann::json& page,
+                           const MetricMask& metrics, const QuantileMask& quantiles, bool filtered) {
+  std::string body;
+  size_t estimate = 512;
+  for (const ServerForecast* sf : chosen) estimate += sf->head.size() + sf->timestamps.size() + sf->series.size() + 64;
+  body.reserve(estimate);
+  body += "{\"timestamp\":";
+  append_json_string(body, format_iso8601(snap.computed_at ? snap.computed_at : now_ms()));
+  body += ",\"model\":";
+  body += model_json(service.model(), snap).dump();
+  body += ",\"predictions\":{";
+  for (size_t i = 0; i < chosen.size(); ++i) {
+    if (i) body += ',';
+    append_json_string(body, chosen[i]->name);
+    body += ':';
+    append_server_object(body, *chosen[i], metrics, quantiles);
+  }
+  body += "},\"page\":";
+  body += page.dump();
+  body += ",\"summary\":";
+  body += summary_json(snap.summary, snap.open_alerts.size()).dump();
+  body += ",\"alerts\":";
+  nlohmann::json alerts = nlohmann::json::array();
+  for (const auto& a : snap.open_alerts) {
+    if (filtered &&
+        std::none_of(chosen.begin(), chosen.end(), [&](const ServerForecast* sf) { return sf->id == a.alert.server; }))
+      continue;
+    alerts.push_back(alert_json(a));
+  }
+  body += alerts.dump();
+  body += '}';
+  return body;
+}
+
 }  // namespace
 
 void add_prediction_routes(ApiServer& api, std::shared_ptr<ForecastService> service) {
-  api.get("/predictions/current", Role::read, [service](const httplib::Request& req, httplib::Response& res) {
+  // The plain request (no parameters) is what dashboards poll: rendered and gzipped once a cycle.
+  auto full_bodies = std::make_shared<SnapshotBodyCache<PredictionSnapshot>>();
+  api.get("/predictions/current", Role::read, [service, full_bodies](const httplib::Request& req, httplib::Response& res) {
     const MetricMask metrics = parse_metrics(req);
     const QuantileMask quantiles = parse_quantiles(req, default_quantiles());
     const auto snap = service->snapshot();
@@ -109,37 +149,15 @@ void add_prediction_routes(ApiServer& api, std::shared_ptr<ForecastService> serv
     const nlohmann::json page = take_page(req, chosen);
     filtered = filtered || req.has_param("limit") || req.has_param("after");  // a page's alerts only
 
-    std::string body;
-    size_t estimate = 512;
-    for (const ServerForecast* sf : chosen)
-      estimate += sf->head.size() + sf->timestamps.size() + sf->series.size() + 64;
-    body.reserve(estimate);
-    body += "{\"timestamp\":";
-    append_json_string(body, format_iso8601(snap->computed_at ? snap->computed_at : now_ms()));
-    body += ",\"model\":";
-    body += model_json(service->model(), *snap).dump();
-    body += ",\"predictions\":{";
-    for (size_t i = 0; i < chosen.size(); ++i) {
-      if (i) body += ',';
-      append_json_string(body, chosen[i]->name);
-      body += ':';
-      append_server_object(body, *chosen[i], metrics, quantiles);
+    if (!req.params.empty() || snap->computed_at == 0) {
+      send_body(res, render_current(*service, *snap, chosen, page, metrics, quantiles, filtered));
+      return;
     }
-    body += "},\"page\":";
-    body += page.dump();
-    body += ",\"summary\":";
-    body += summary_json(snap->summary, snap->open_alerts.size()).dump();
-    body += ",\"alerts\":";
-    nlohmann::json alerts = nlohmann::json::array();
-    for (const auto& a : snap->open_alerts) {
-      if (filtered &&
-          std::none_of(chosen.begin(), chosen.end(), [&](const ServerForecast* sf) { return sf->id == a.alert.server; }))
-        continue;
-      alerts.push_back(alert_json(a));
-    }
-    body += alerts.dump();
-    body += '}';
-    send_body(res, std::move(body));
+    const auto plain = full_bodies->plain(snap, model_json(service->model(), *snap).dump(), [&] {
+      return render_current(*service, *snap, chosen, page, metrics, quantiles, filtered);
+    });
+    const bool gzip = accepts_gzip(req);
+    send_shared_body(res, gzip ? full_bodies->gzipped(plain) : plain, gzip);
   });
 
   api.get(R"(/predictions/([^/]+))", Role::read, [service](const httplib::Request& req, httplib::Response& res) {

@@ -1,6 +1,7 @@
 // The forecast service end to end (issue #3): 20 servers fed 30 steps get 20 forecasts of 96
 // future steps continuing their series, filters work, /metrics passes `promtool check metrics`.
 #include <gtest/gtest.h>
+#include <zlib.h>
 #include <nlohmann/json.hpp>
 
 #include <cmath>
@@ -170,6 +171,37 @@ TEST_F(ForecastE2E, FiltersAndSingleServerEndpoint) {
   auto unauth = daemon.client().Get("/predictions/current");
   ASSERT_TRUE(unauth);
   EXPECT_EQ(unauth->status, 401);
+}
+
+// Issue #14: the full current forecasts are rendered and gzipped once a cycle; a gzip reader gets
+// the same forecasts compressed exactly once (cpp-httplib must not compress them again).
+TEST_F(ForecastE2E, GzipReadersGetTheSameCurrentForecastsCompressedOnce) {
+  wait_for_forecasts(daemon, kServers.size(), 29);
+  httplib::Client raw = daemon.client(kKey);
+  raw.set_decompress(false);
+  const auto plain = raw.Get("/predictions/current", {{"Accept-Encoding", "identity"}});
+  const auto gzipped = raw.Get("/predictions/current", {{"Accept-Encoding", "gzip"}});
+  ASSERT_TRUE(plain && gzipped);
+  ASSERT_EQ(plain->status, 200);
+  ASSERT_EQ(gzipped->status, 200);
+  EXPECT_FALSE(plain->has_header("Content-Encoding"));
+  EXPECT_EQ(gzipped->get_header_value_count("Content-Encoding"), 1u);
+  EXPECT_EQ(gzipped->get_header_value("Content-Encoding"), "gzip");
+  EXPECT_LT(gzipped->body.size(), plain->body.size() / 3);
+  // One inflate gives the JSON itself.
+  z_stream zs{};
+  ASSERT_EQ(inflateInit2(&zs, 15 + 16), Z_OK);
+  std::string inflated(plain->body.size() * 2 + 1024, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(gzipped->body.data()));
+  zs.avail_in = static_cast<uInt>(gzipped->body.size());
+  zs.next_out = reinterpret_cast<Bytef*>(inflated.data());
+  zs.avail_out = static_cast<uInt>(inflated.size());
+  ASSERT_EQ(inflate(&zs, Z_FINISH), Z_STREAM_END);
+  inflated.resize(zs.total_out);
+  inflateEnd(&zs);
+  const json from_gzip = json::parse(inflated), from_plain = json::parse(plain->body);
+  EXPECT_EQ(from_gzip["predictions"].size(), kServers.size());
+  EXPECT_EQ(from_gzip["predictions"], from_plain["predictions"]);
 }
 
 // Issue #10 item 3: every served forecast is scored against the actuals as they arrive, and the

@@ -1,0 +1,63 @@
+#include "api/body_cache.hpp"
+
+#include <httplib.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cctype>
+#include <stdexcept>
+
+namespace nordiq::api {
+
+std::string gzip_compress(std::string_view in, int level) {
+  z_stream zs{};
+  constexpr int kGzipWindowBits = 15 + 16;  // 15: the largest window; +16: gzip header and trailer
+  if (deflateInit2(&zs, level, Z_DEFLATED, kGzipWindowBits, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    throw std::runtime_error("gzip: deflateInit2 failed");
+  std::string out(deflateBound(&zs, static_cast<uLong>(in.size())), '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  const int rc = deflate(&zs, Z_FINISH);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  if (rc != Z_STREAM_END) throw std::runtime_error("gzip: deflate did not finish");
+  return out;
+}
+
+bool accepts_gzip(const httplib::Request& req) {
+  const std::string value = req.get_header_value("Accept-Encoding");
+  std::string_view header = value;
+  while (!header.empty()) {
+    const size_t comma = header.find(',');
+    std::string_view item = header.substr(0, comma);
+    header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
+    const size_t semi = item.find(';');
+    std::string_view coding = item.substr(0, semi);
+    while (!coding.empty() && coding.front() == ' ') coding.remove_prefix(1);
+    while (!coding.empty() && coding.back() == ' ') coding.remove_suffix(1);
+    std::string lower(coding);
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (lower != "gzip" && lower != "*") continue;
+    if (semi == std::string_view::npos) return true;
+    std::string_view params = item.substr(semi + 1);
+    const size_t q = params.find("q=");
+    if (q == std::string_view::npos) return true;
+    return std::strtod(std::string(params.substr(q + 2)).c_str(), nullptr) > 0;
+  }
+  return false;
+}
+
+void send_shared_body(httplib::Response& res, std::shared_ptr<const std::string> body, bool gzipped) {
+  res.status = 200;
+  const size_t size = body->size();
+  if (gzipped) res.set_header("Content-Encoding", "gzip");
+  res.set_header("Vary", "Accept-Encoding");
+  res.set_content_provider(size, "application/json",
+                           [body = std::move(body)](size_t offset, size_t length, httplib::DataSink& sink) {
+                             return sink.write(body->data() + offset, std::min(length, body->size() - offset));
+                           });
+}
+
+}  // namespace nordiq::api

@@ -1,0 +1,82 @@
+// Bodies rendered once per forecast snapshot: gzip that decompresses to the body, the
+// Accept-Encoding reading, and a render per snapshot, not per request.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <zlib.h>
+
+#include <string>
+
+#include "api/body_cache.hpp"
+
+namespace nordiq::api {
+namespace {
+
+std::string gunzip(const std::string& in) {
+  z_stream zs{};
+  EXPECT_EQ(inflateInit2(&zs, 15 + 16), Z_OK);
+  std::string out(in.size() * 50 + 64, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(inflate(&zs, Z_FINISH), Z_STREAM_END);
+  out.resize(zs.total_out);
+  inflateEnd(&zs);
+  return out;
+}
+
+httplib::Request with_accept(const std::string& value) {
+  httplib::Request r;
+  r.set_header("Accept-Encoding", value);
+  return r;
+}
+
+struct Snap {
+  int cycle;
+};
+
+TEST(BodyCache, GzipDecompressesToTheBody) {
+  std::string body;
+  for (int i = 0; i < 5000; ++i) body += "{\"p50\":[" + std::to_string(i) + "]},";
+  const std::string gz = gzip_compress(body, 1);
+  EXPECT_LT(gz.size(), body.size() / 3);
+  EXPECT_EQ(gunzip(gz), body);
+  EXPECT_EQ(gunzip(gzip_compress("", 1)), "");
+}
+
+TEST(BodyCache, ReadsAcceptEncodingWithItsQualities) {
+  EXPECT_TRUE(accepts_gzip(with_accept("gzip")));
+  EXPECT_TRUE(accepts_gzip(with_accept("deflate, gzip;q=0.5")));
+  EXPECT_TRUE(accepts_gzip(with_accept("br, *")));
+  EXPECT_TRUE(accepts_gzip(with_accept("GZIP")));
+  EXPECT_FALSE(accepts_gzip(with_accept("gzip;q=0")));
+  EXPECT_FALSE(accepts_gzip(with_accept("deflate, br")));
+  EXPECT_FALSE(accepts_gzip(with_accept("xgzip")));
+  EXPECT_FALSE(accepts_gzip(httplib::Request{}));
+}
+
+TEST(BodyCache, RendersOncePerSnapshotAndKeyAndCompressesOncePerBody) {
+  SnapshotBodyCache<Snap> cache;
+  int renders = 0;
+  auto render = [&] { return "body " + std::to_string(++renders); };
+  const auto one = std::make_shared<const Snap>(Snap{1});
+  const auto a = cache.plain(one, "model A", render);
+  const auto b = cache.plain(one, "model A", render);
+  EXPECT_EQ(renders, 1);
+  EXPECT_EQ(a, b);  // the same shared body
+  EXPECT_EQ(*a, "body 1");
+  const auto gz1 = cache.gzipped(a);
+  EXPECT_EQ(cache.gzipped(a), gz1);
+  EXPECT_EQ(gunzip(*gz1), "body 1");
+
+  const auto reloaded = cache.plain(one, "model B", render);  // a reload changes the model line
+  EXPECT_EQ(*reloaded, "body 2");
+  const auto two = std::make_shared<const Snap>(Snap{2});
+  const auto next = cache.plain(two, "model B", render);
+  EXPECT_EQ(*next, "body 3");
+  EXPECT_EQ(gunzip(*cache.gzipped(next)), "body 3");
+  EXPECT_EQ(*a, "body 1");  // a reader still sending the old body keeps it
+}
+
+}  // namespace
+}  // namespace nordiq::api
