@@ -76,6 +76,7 @@ std::unique_ptr<forecast::Forecaster> make_tft_model(std::unique_ptr<tft::Model>
     if (manifest.contains(key)) status.info[key] = manifest[key];
   const int threads = std::max(1u, std::thread::hardware_concurrency());
   auto forecaster = std::make_unique<forecast::TftForecaster>(std::move(model), name, threads);
+  forecaster->probe_outputs();  // finite weights can still overflow: refuse before serving (#14)
   status.name = name;
   status.tft_loaded = true;
   status.detail = fmt::format("TFT from {}; servers with < {} steps get the baseline", file.string(), kMinEncoderSteps);

@@ -1,7 +1,10 @@
 #include "forecast/tft_forecaster.hpp"
 
-#include <cmath>
 #include <fmt/core.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
 #include <stdexcept>
 #include <tuple>
 
@@ -82,11 +85,13 @@ void TftForecaster::prepare(std::span<const WindowView> windows, ForecastBatch& 
   tft_dest_.clear();
   baseline_dest_.clear();
   baseline_fits_.clear();
+  tft_fallbacks_.clear();
   for (int b = 0; b < static_cast<int>(windows.size()); ++b) {
     if (windows[b].length >= kMinEncoderSteps) {
       tft_rows_.push_back(static_cast<int>(tft_views_.size()));
       tft_dest_.push_back(b);
       tft_views_.push_back(windows[b]);
+      tft_fallbacks_.push_back(fit_baseline(windows[b]));
     } else {
       baseline_dest_.push_back(b);
       baseline_fits_.push_back(fit_baseline(windows[b]));
@@ -127,6 +132,58 @@ void TftForecaster::run(ForecastBatch& out) {
   denormalize_outputs(z_.data(), features_, tft_rows_, tft_dest_, out);
   for (int d : tft_dest_) out.model[d] = ModelKind::tft;
   scatter_interpretation(out.interpretation, out.batch);
+  replace_nonfinite_rows(out);
+}
+
+// A server whose network outputs are not all finite (weights that overflow on its inputs) gets
+// its baseline forecast and no interpretation: a NaN must never reach risk, alerts or the API.
+void TftForecaster::replace_nonfinite_rows(ForecastBatch& out) {
+  const size_t row_len = static_cast<size_t>(features_.decoder) * kNumMetrics * kNumQuantiles;
+  last_nonfinite_ = 0;
+  first_nonfinite_.clear();
+  for (size_t i = 0; i < tft_dest_.size(); ++i) {
+    const float* z = z_.data() + static_cast<size_t>(tft_rows_[i]) * row_len;
+    const float* bad = std::find_if(z, z + row_len, [](float v) { return !std::isfinite(v); });
+    if (bad == z + row_len) continue;
+    if (last_nonfinite_++ == 0) {
+      const size_t at = static_cast<size_t>(bad - z);
+      first_nonfinite_ = fmt::format("{} {} at +{} steps = {}", kMetrics[at / kNumQuantiles % kNumMetrics].name,
+                                     kQuantileNames[at % kNumQuantiles], at / (kNumMetrics * kNumQuantiles) + 1, *bad);
+    }
+    const int d = tft_dest_[i];
+    write_baseline(tft_fallbacks_[i], out, d);
+    out.model[d] = ModelKind::baseline;
+    out.interpretation.present[d] = 0;
+  }
+  if (last_nonfinite_ > 0)
+    spdlog::warn("model {}: non-finite outputs for {} of {} servers (first: {}); they get the baseline forecast",
+                 description_, last_nonfinite_, tft_dest_.size(), first_nonfinite_);
+}
+
+void TftForecaster::probe_outputs() {
+  constexpr EpochMs kProbeStart = 1'735'689'600'000;  // 2025-01-01T00:00:00Z
+  const int L = config_.max_encoder;
+  std::vector<std::vector<float>> series(2 * kNumMetrics, std::vector<float>(static_cast<size_t>(L)));
+  std::vector<WindowView> windows(2);
+  for (int w = 0; w < 2; ++w) {
+    windows[w].server = static_cast<ServerId>(w);
+    windows[w].length = L;
+    windows[w].first_step = kProbeStart;
+    windows[w].step_ms = static_cast<int64_t>(model_->manifest().value("step_seconds", kDefaultStepSeconds)) * 1000;
+    for (int k = 0; k < kNumMetrics; ++k) {
+      // Calm: a quarter of the range. Busy: rising from a half to nine tenths of it.
+      const double lo = kMetrics[k].min, span = std::min(kMetrics[k].max, 100.0) - lo;
+      std::vector<float>& x = series[static_cast<size_t>(w * kNumMetrics + k)];
+      for (int i = 0; i < L; ++i)
+        x[i] = static_cast<float>(lo + span * (w == 0 ? 0.25 : 0.5 + 0.4 * i / std::max(L - 1, 1)));
+      windows[w].metric[k] = x.data();
+    }
+  }
+  ForecastBatch out;
+  forecast(windows, out);
+  if (last_nonfinite_ > 0)
+    throw std::runtime_error(fmt::format("model {}: its first forward gave non-finite outputs ({}): refused",
+                                         description_, first_nonfinite_));
 }
 
 // Feature row i → forecast row tft_dest_[i]; attention kept over encoder positions only (the past).

@@ -33,6 +33,13 @@ class TftForecaster final : public Forecaster {
 
   const tft::Model& model() const { return *model_; }
   const FeatureConfig& feature_config() const { return config_; }
+  // Servers of the last run() whose network outputs were not finite: they got the baseline
+  // forecast instead (output sanity, issue #14), and a warning is logged for the cycle.
+  int last_nonfinite_servers() const { return last_nonfinite_; }
+
+  // Output sanity before serving: one forward on synthetic windows (a calm server and a busy,
+  // rising one, full length). Throws naming the model and the first non-finite output.
+  void probe_outputs();
 
  private:
   std::unique_ptr<tft::Model> model_;
@@ -45,11 +52,16 @@ class TftForecaster final : public Forecaster {
   std::vector<int> tft_rows_, tft_dest_;  // feature row i → forecast row tft_dest_[i]
   std::vector<int> baseline_dest_;
   std::vector<BaselineFit> baseline_fits_;
+  std::vector<BaselineFit> tft_fallbacks_;  // per feature row: its baseline, should the network fail it
+  std::vector<uint8_t> row_finite_;         // per feature row
+  int last_nonfinite_ = 0;
+  std::string first_nonfinite_;             // where, for the probe's message
   FeatureBatch features_;
   std::vector<float> z_;
   // The engine's reduced interpretation per feature row (/explain), scattered into the batch.
   std::vector<float> static_w_, encoder_w_, decoder_w_, attention_;
   void scatter_interpretation(Interpretation& ip, int batch) const;
+  void replace_nonfinite_rows(ForecastBatch& out);
 };
 
 }  // namespace nordiq::forecast

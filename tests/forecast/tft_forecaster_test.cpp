@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <stdexcept>
 
 #include "forecast/tft_forecaster.hpp"
 #include "tft/safetensors.hpp"
@@ -115,4 +117,36 @@ TEST(TftForecaster, ModelWithAnotherContractIsRefusedNamingTheField) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("metrics[8].scale_floor"), std::string::npos) << e.what();
   }
+}
+
+// Issue #14, output sanity: weights that are finite at load can still give non-finite outputs.
+// Such a model is refused by the probe before it serves; one that fails on some inputs at run time
+// gives those servers their baseline forecast, never a NaN.
+TEST(TftForecaster, NonFiniteNetworkOutputsFallBackToTheBaselineAndFailTheProbe) {
+  auto model = tiny();
+  const size_t n = model->table().total();
+  for (size_t i = 0; i < n; ++i) model->params()[i] = std::numeric_limits<float>::quiet_NaN();
+  TftForecaster broken(std::move(model), "broken");
+  EXPECT_THROW(
+      {
+        try {
+          broken.probe_outputs();
+        } catch (const std::runtime_error& e) {
+          EXPECT_NE(std::string(e.what()).find("non-finite"), std::string::npos) << e.what();
+          EXPECT_NE(std::string(e.what()).find("tft:broken"), std::string::npos) << e.what();
+          throw;
+        }
+      },
+      std::runtime_error);
+  const OwnedWindow w = OwnedWindow::make(288, [](int k, int i) { return k == 3 ? 70.f : 20.f + (i % 7); });
+  ForecastBatch out;
+  broken.forecast(std::vector<WindowView>{w.view()}, out);
+  EXPECT_EQ(broken.last_nonfinite_servers(), 1);
+  EXPECT_EQ(out.model[0], ModelKind::baseline);
+  EXPECT_EQ(out.interpretation.present[0], 0);
+  expect_valid(out, 0);
+
+  TftForecaster sound(tiny(), "tiny");
+  EXPECT_NO_THROW(sound.probe_outputs());
+  EXPECT_EQ(sound.last_nonfinite_servers(), 0);
 }
