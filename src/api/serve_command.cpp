@@ -14,6 +14,7 @@
 #include "api/dashboard_endpoint.hpp"
 #include "api/feed_endpoint.hpp"
 #include "api/logging.hpp"
+#include "api/memory_budget.hpp"
 #include "api/predictions_setup.hpp"
 #include "api/remote_write_endpoint.hpp"
 #include "api/serve_context.hpp"
@@ -61,6 +62,12 @@ int run_serve(ServeFlags& flags) {
   // Everything the daemon creates (data dir, database, WAL, generated key) is its own: 0700
   // directories, 0600 files, whatever the caller's umask.
   ::umask(077);
+
+  if (opt.store.max_servers == 0) {
+    const uint64_t memory = api::usable_memory_bytes();
+    opt.store.max_servers = api::fitted_max_servers(memory);
+    spdlog::info("max servers: {}; --max-servers to change", api::describe_fitted_max_servers(memory));
+  }
 
   // One writer per data dir: a second daemon (or `simulate history --out store`) is refused.
   DataDirLock data_dir_lock(opt.store.data_dir, "stop it first, or give this daemon another --data-dir");
@@ -152,7 +159,11 @@ void add_serve_command(CLI::App& app, Runner& runner) {
       ->check(CLI::Range(1, 86400))->capture_default_str();
   cmd->add_option("--retention-days", o.store.retention_days, "Days of records and step history kept")
       ->check(CLI::Range(1, 3650))->capture_default_str();
-  cmd->add_option("--max-servers", o.store.max_servers, "Servers tracked at most")->capture_default_str();
+  o.store.max_servers = 0;  // fitted to the machine's memory at start (api/memory_budget.hpp)
+  cmd->add_option("--max-servers", o.store.max_servers,
+                  "Servers tracked at most; 0 = fit the machine: as many as half its memory holds at ~512 KiB each "
+                  "(1,000..100,000)")
+      ->capture_default_str();
   cmd->add_option("--max-body-mib", flags->max_body_mib, "Largest request body (MiB)")
       ->check(CLI::Range(1, 1024))->capture_default_str();
   cmd->add_option("--max-records", flags->max_records, "Records per request at most")
