@@ -1,4 +1,5 @@
 #include "api/api_server.hpp"
+#include "api/elastic_pool.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -51,6 +52,21 @@ std::string presented_key(const httplib::Request& req) {
   return {};
 }
 
+// RFC 6585 §5 (431): more header fields or bytes than any client of NordIQ sends. cpp-httplib
+// 0.11 has already read them when this runs (its .so fixes a per-line limit of 8 KiB, none on the
+// count), so this bounds what a request may carry, not what reading it costs.
+constexpr size_t kMaxHeaderFields = 100;
+constexpr size_t kMaxHeaderBytes = 32 * 1024;
+
+std::string header_limit_breach(const httplib::Request& req) {
+  if (req.headers.size() > kMaxHeaderFields)
+    return fmt::format("headers: {} header fields, at most {}", req.headers.size(), kMaxHeaderFields);
+  size_t bytes = 0;
+  for (const auto& [name, value] : req.headers) bytes += name.size() + value.size() + 4;  // ": " and CRLF
+  if (bytes > kMaxHeaderBytes) return fmt::format("headers: {} bytes, at most {}", bytes, kMaxHeaderBytes);
+  return {};
+}
+
 }  // namespace
 
 ApiServer::ApiServer(HttpSettings settings, Authenticator auth)
@@ -63,9 +79,11 @@ ApiServer::ApiServer(HttpSettings settings, Authenticator auth)
     int yes = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof yes);
   });
-  const int threads = std::max(2, settings_.threads);
-  // One pool thread serves one connection at a time: size it for the concurrent clients.
-  server_.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  const auto threads = static_cast<size_t>(std::max(2, settings_.threads));
+  const auto max_connections = std::max(threads, static_cast<size_t>(settings_.max_connections));
+  // One pool thread serves one connection for as long as it lives: the pool grows with the
+  // connections, so slow clients cannot take every thread (api/elastic_pool.hpp).
+  server_.new_task_queue = [threads, max_connections] { return new ElasticPool(threads, max_connections); };
   server_.set_payload_max_length(settings_.max_body_bytes);
   server_.set_keep_alive_timeout(settings_.keep_alive_timeout_s);
   server_.set_read_timeout(settings_.read_timeout_s, 0);
@@ -77,6 +95,11 @@ ApiServer::ApiServer(HttpSettings settings, Authenticator auth)
   // A Content-Length that is not a plain non-negative integer ("-5") is refused here too: httplib
   // read it as a huge length and answered 413 only after the read timeout.
   server_.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (const std::string why = header_limit_breach(req); !why.empty()) {
+      send_error(res, 431, "headers_too_large", why);
+      res.set_header("Connection", "close");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     if (!req.has_header("Content-Length")) {
       if (!req.has_header("Transfer-Encoding")) const_cast<httplib::Request&>(req).headers.emplace("Content-Length", "0");
       return httplib::Server::HandlerResponse::Unhandled;

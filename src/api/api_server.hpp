@@ -40,7 +40,8 @@ class HttpError : public std::runtime_error {
 struct HttpSettings {
   std::string host = "127.0.0.1";
   int port = 8000;                            // 0 = any free port (see ApiServer::port())
-  int threads = 16;                           // pool threads = concurrent connections served
+  int threads = 16;                           // pool threads kept ready (api/elastic_pool.hpp)
+  int max_connections = 512;                  // connections served at once: the pool grows to this
   size_t max_body_bytes = 32ull << 20;        // → 413
   int keep_alive_timeout_s = 2;               // idle keep-alive connections are closed after this
   int read_timeout_s = 10;

@@ -92,9 +92,9 @@ int run_serve(ServeFlags& flags) {
   api::add_forecast_service(ctx);
 
   const int port = server.bind();
-  spdlog::info("nordiq {} listening on http://{}:{} (data dir {}, {} threads, step {} s)",
+  spdlog::info("nordiq {} listening on http://{}:{} (data dir {}, {} threads, up to {} connections, step {} s)",
                NORDIQ_VERSION, opt.http.host, port, opt.store.data_dir.string(),
-               opt.http.threads, opt.store.window.step_seconds);
+               opt.http.threads, opt.http.max_connections, opt.store.window.step_seconds);
 
   std::atomic<bool> served{false};
   std::atomic<bool> signalled{false};
@@ -139,8 +139,12 @@ void add_serve_command(CLI::App& app, Runner& runner) {
   cmd->add_option("--alerts-config", o.alerts_config,
                   "JSON file of alert thresholds per profile and signal and alert rules (default: the "
                   "built-in values, documented in config/alerts.json)");
-  cmd->add_option("--threads", o.http.threads, "HTTP worker threads (= concurrent connections)")
+  cmd->add_option("--threads", o.http.threads, "HTTP worker threads kept ready")
       ->check(CLI::Range(2, 1024))->capture_default_str();
+  cmd->add_option("--max-connections", o.http.max_connections,
+                  "Connections served at once: the pool adds a thread per connection up to this (slow clients "
+                  "cannot take every thread)")
+      ->check(CLI::Range(2, 65536))->capture_default_str();
   cmd->add_option("--training-threads", o.training_threads,
                   "Threads of a retraining job started over HTTP (it also runs at a lower CPU priority)")
       ->check(CLI::Range(1, 256))->capture_default_str();
