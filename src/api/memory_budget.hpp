@@ -1,8 +1,8 @@
 // The default number of servers a daemon tracks, fitted to the machine (issue #14). Each tracked
 // server costs memory whatever its data: its window, two forecast snapshots with their rendered
 // JSON, the batch buffers of a forecast cycle (features, outputs), the safety net's scores and
-// robust shape. Measured on the default model with 1,000 and 3,000 servers: about 420 KiB each
-// (README, "Limits"). Without a limit anyone holding the ingest key could create servers until
+// robust shape. Measured on the default model with 1,000 and 3,000 servers: 394 and 327 KiB each
+// (README, "Memory per server"). Without a limit anyone holding the ingest key could create servers until
 // the machine runs out of memory.
 #pragma once
 
@@ -12,7 +12,7 @@
 
 namespace nordiq::api {
 
-inline constexpr uint64_t kBytesPerServer = 512 * 1024;  // the measured ~420 KiB, with headroom
+inline constexpr uint64_t kBytesPerServer = 512 * 1024;  // the measured 327–394 KiB, with headroom
 inline constexpr size_t kMinFittedServers = 1'000, kMaxFittedServers = 100'000;
 
 // Servers that fit in half of `memory_bytes` at kBytesPerServer each, within

@@ -127,16 +127,16 @@ std::shared_ptr<const ServerInterpretation> interpretation_row(const forecast::I
 }
 }  // namespace
 
-std::shared_ptr<ServerForecast> ForecastService::build_server(const forecast::ForecastBatch& batch, int b) {
-  const Meta& m = meta_[b];
+std::shared_ptr<ServerForecast> ForecastService::build_server(const forecast::ForecastBatch& batch, int b, size_t first) {
+  const Meta& m = meta_[first + static_cast<size_t>(b)];
   auto sf = std::make_shared<ServerForecast>();
   sf->id = m.id;
   sf->name = m.name;
-  sf->profile = views_[b].profile;
+  sf->profile = m.profile;
   sf->model = batch.model[b];
   sf->steps = m.steps;
   sf->last_step = m.last_step;
-  sf->step_ms = views_[b].step_ms;
+  sf->step_ms = m.step_ms;
   sf->current = m.current;
   sf->horizon = batch.horizon;
   const float* src = batch.values.data() + b * batch.server_stride();
@@ -184,9 +184,16 @@ void ForecastService::run_cycle(std::span<const ServerId> servers) {
   std::lock_guard cycle(cycle_mutex_);
   const auto t0 = std::chrono::steady_clock::now();
   const EpochMs now = now_ms();
-  gather_views(servers);
-  forecaster_->run(batch_);
-  std::vector<std::shared_ptr<ServerForecast>> fresh = assess_servers();
+  meta_.clear();
+  alerts_scratch_.clear();
+  std::vector<std::shared_ptr<ServerForecast>> fresh;
+  fresh.reserve(servers.size());
+  for (size_t begin = 0; begin < servers.size(); begin += kCycleChunk) {
+    const size_t first = meta_.size();
+    gather_views(servers.subspan(begin, std::min(kCycleChunk, servers.size() - begin)));
+    forecaster_->run(batch_);
+    assess_servers(first, fresh);
+  }
   std::vector<ServerId> forecast_ids(meta_.size());
   for (size_t i = 0; i < meta_.size(); ++i) forecast_ids[i] = meta_[i].id;
   track_alerts_and_cascades(forecast_ids);
@@ -197,7 +204,6 @@ void ForecastService::run_cycle(std::span<const ServerId> servers) {
 // Phase 1, under the store's shared lock: views + what the forecaster needs.
 void ForecastService::gather_views(std::span<const ServerId> servers) {
   views_.clear();
-  meta_.clear();
   // A server with no closed step yet is forecast from its open step's averages (first contact):
   // a one-step view over `open_values_`, which must not reallocate while the views point into it.
   open_values_.resize(servers.size());
@@ -219,7 +225,7 @@ void ForecastService::gather_views(std::span<const ServerId> servers) {
         v.length = 1;
         v.first_step = open->step_start;
       }
-      Meta m{id, w.name(id), closed_steps, v.last_step(), {}};
+      Meta m{id, w.name(id), closed_steps, v.last_step(), {}, v.profile, v.step_ms};
       if (closed_steps > 0) cascade_.observe(id, m.name, v);
       for (int k = 0; k < kNumMetrics; ++k) m.current[k] = v.metric[k][v.length - 1];
       views_.push_back(v);
@@ -230,15 +236,12 @@ void ForecastService::gather_views(std::span<const ServerId> servers) {
 }
 
 // Phase 3: each forecast server's risk, alerts and rendered fragments.
-std::vector<std::shared_ptr<ServerForecast>> ForecastService::assess_servers() {
-  std::vector<std::shared_ptr<ServerForecast>> fresh(meta_.size());
-  alerts_scratch_.clear();
-  for (int b = 0; b < static_cast<int>(meta_.size()); ++b) {
-    fresh[b] = build_server(batch_, b);
-    alerts_scratch_.insert(alerts_scratch_.end(), fresh[b]->alerts.begin(), fresh[b]->alerts.end());
+void ForecastService::assess_servers(size_t first, std::vector<std::shared_ptr<ServerForecast>>& fresh) {
+  for (int b = 0; b < static_cast<int>(meta_.size() - first); ++b) {
+    fresh.push_back(build_server(batch_, b, first));
+    alerts_scratch_.insert(alerts_scratch_.end(), fresh.back()->alerts.begin(), fresh.back()->alerts.end());
     forecasts_[static_cast<int>(batch_.model[b])].fetch_add(1, std::memory_order_relaxed);
   }
-  return fresh;
 }
 
 // Phase 4: the alert lifecycle and fleet cascades, in data time.
@@ -249,7 +252,7 @@ void ForecastService::track_alerts_and_cascades(std::span<const ServerId> foreca
   for (size_t i = 0; i < meta_.size(); ++i) {
     const ServerId id = meta_[i].id;
     if (id >= step_end_.size()) step_end_.resize(static_cast<size_t>(id) + 1, 0);
-    step_end_[id] = meta_[i].last_step + views_[i].step_ms;
+    step_end_[id] = meta_[i].last_step + meta_[i].step_ms;
   }
   tracker_.update(forecast_ids, alerts_scratch_, [&](ServerId id) { return step_end_[id]; },
                   [&](ServerId id) {

@@ -32,6 +32,9 @@
 
 namespace nordiq::api {
 
+// Servers forecast together in one part of a cycle (api/predictions_service.cpp, run_cycle).
+inline constexpr size_t kCycleChunk = 512;
+
 // One server's forecast as published; immutable once in a snapshot. JSON fragments are rendered
 // once on the worker thread so that GETs only concatenate them.
 // One server's row of the TFT's interpretation (forecast::Interpretation), kept for /explain.
@@ -159,10 +162,12 @@ class ForecastService {
  private:
   void enqueue(std::span<const ServerId> ids);
   void worker_loop();
-  std::shared_ptr<ServerForecast> build_server(const forecast::ForecastBatch& batch, int b);
-  // The phases of run_cycle, in order.
-  void gather_views(std::span<const ServerId> servers);
-  std::vector<std::shared_ptr<ServerForecast>> assess_servers();
+  // Server b of the batch, whose meta_ entry is meta_[first + b].
+  std::shared_ptr<ServerForecast> build_server(const forecast::ForecastBatch& batch, int b, size_t first);
+  // The phases of run_cycle, in order. The first three run per chunk of kCycleChunk servers, so
+  // the batch buffers (network inputs and outputs, ~150 KiB a server) hold one chunk, not the fleet.
+  void gather_views(std::span<const ServerId> servers);  // appends to meta_
+  void assess_servers(size_t first, std::vector<std::shared_ptr<ServerForecast>>& fresh);
   void track_alerts_and_cascades(std::span<const ServerId> forecast_ids);
   std::shared_ptr<PredictionSnapshot> next_snapshot(std::vector<std::shared_ptr<ServerForecast>> fresh, EpochMs now);
   void persist_and_publish(std::shared_ptr<PredictionSnapshot> snap, std::span<const ServerId> forecast_ids,
@@ -193,6 +198,8 @@ class ForecastService {
     int steps;
     EpochMs last_step;
     std::array<float, kNumMetrics> current;
+    Profile profile;
+    int64_t step_ms;
   };
   std::vector<Meta> meta_;
   // First contact: the open step's averages of servers with no closed step, one per server of
