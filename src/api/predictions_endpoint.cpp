@@ -65,7 +65,9 @@ void send_body(httplib::Response& res, std::string&& body) {
 // Paging (?limit=N&after=NAME): servers in name order after NAME, at most N of them; "next" is the
 // `after` of the following page (null on the last). Without limit: every chosen server.
 nlohmann::json take_page(const httplib::Request& req, std::vector<const ServerForecast*>& chosen) {
-  std::sort(chosen.begin(), chosen.end(), [](const ServerForecast* a, const ServerForecast* b) { return a->name < b->name; });
+  // The snapshot's order is already by name; only a ?servers= list comes in the caller's order.
+  const auto by_name = [](const ServerForecast* a, const ServerForecast* b) { return a->name < b->name; };
+  if (!std::is_sorted(chosen.begin(), chosen.end(), by_name)) std::sort(chosen.begin(), chosen.end(), by_name);
   if (req.has_param("after")) {
     const std::string after = req.get_param_value("after");
     chosen.erase(chosen.begin(), std::upper_bound(chosen.begin(), chosen.end(), after,
@@ -132,30 +134,30 @@ void add_prediction_routes(ApiServer& api, std::shared_ptr<ForecastService> serv
     const MetricMask metrics = parse_metrics(req);
     const QuantileMask quantiles = parse_quantiles(req, default_quantiles());
     const auto snap = service->snapshot();
-
-    // Which servers: all, or the listed ones that have a forecast (unknown names are ignored).
-    std::vector<const ServerForecast*> chosen;
-    bool filtered = req.has_param("servers");
-    if (filtered) {
-      const std::string value = req.get_param_value("servers");
-      for (std::string_view name : split_list(value)) {
-        const auto id = service->store().windows().read([&](const WindowStore& w) { return w.find(name); });
-        if (const ServerForecast* sf = id ? snap->find(*id) : nullptr) chosen.push_back(sf);
+    // Which servers, and the body for them (the selection is part of the render: a cached body
+    // skips it).
+    const auto render = [&] {
+      std::vector<const ServerForecast*> chosen;
+      bool filtered = req.has_param("servers");
+      if (filtered) {  // the listed ones that have a forecast (unknown names are ignored)
+        const std::string value = req.get_param_value("servers");
+        for (std::string_view name : split_list(value)) {
+          const auto id = service->store().windows().read([&](const WindowStore& w) { return w.find(name); });
+          if (const ServerForecast* sf = id ? snap->find(*id) : nullptr) chosen.push_back(sf);
+        }
+      } else {
+        chosen.reserve(snap->order.size());
+        for (ServerId id : snap->order) chosen.push_back(snap->find(id));
       }
-    } else {
-      chosen.reserve(snap->order.size());
-      for (ServerId id : snap->order) chosen.push_back(snap->find(id));
-    }
-    const nlohmann::json page = take_page(req, chosen);
-    filtered = filtered || req.has_param("limit") || req.has_param("after");  // a page's alerts only
-
+      const nlohmann::json page = take_page(req, chosen);
+      filtered = filtered || req.has_param("limit") || req.has_param("after");  // a page's alerts only
+      return render_current(*service, *snap, chosen, page, metrics, quantiles, filtered);
+    };
     if (!req.params.empty() || snap->computed_at == 0) {
-      send_body(res, render_current(*service, *snap, chosen, page, metrics, quantiles, filtered));
+      send_body(res, render());
       return;
     }
-    const auto plain = full_bodies->plain(snap, model_json(service->model(), *snap).dump(), [&] {
-      return render_current(*service, *snap, chosen, page, metrics, quantiles, filtered);
-    });
+    const auto plain = full_bodies->plain(snap, model_json(service->model(), *snap).dump(), render);
     const bool gzip = accepts_gzip(req);
     send_shared_body(res, gzip ? full_bodies->gzipped(plain) : plain, gzip);
   });

@@ -204,15 +204,13 @@ void fit_robust_level(const WindowView& w, const RobustFit& fit, RobustLevel& le
     const RobustMetricFit& m = fit.metric[k];
     const float* x = w.metric[k];
     level.last[k] = x[L - 1];
-    // The level: the median of the recent, de-seasonalised values.
-    s.deseasonalised.clear();
-    for (int i = level_begin; i < L; ++i)
-      s.deseasonalised.push_back(x[i] - m.seasonal(s.bins[i - level_begin], s.slots[i - level_begin]));
-    level.level[k] = median_inplace(s.deseasonalised);
-    s.deseasonalised.clear();
-    for (int i = level_begin; i < L; ++i)
-      s.deseasonalised.push_back(x[i] - path_shape(m, s.bins[i - level_begin], s.slots[i - level_begin], PathBase::hourly));
-    level.hourly_level[k] = median_inplace(s.deseasonalised);
+    // The level: the median of the recent values, each without its shape (of either variant).
+    for (const PathBase kind : {PathBase::robust, PathBase::hourly}) {
+      s.deseasonalised.clear();
+      for (int i = level_begin; i < L; ++i)
+        s.deseasonalised.push_back(x[i] - path_shape(m, s.bins[i - level_begin], s.slots[i - level_begin], kind));
+      (kind == PathBase::robust ? level.level : level.hourly_level)[k] = median_inplace(s.deseasonalised);
+    }
   }
 }
 
