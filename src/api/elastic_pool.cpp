@@ -1,6 +1,7 @@
 #include "api/elastic_pool.hpp"
 
 #include <algorithm>
+#include <system_error>
 
 namespace nordiq::api {
 
@@ -21,10 +22,15 @@ void ElasticPool::enqueue(std::function<void()> fn) {
   // A connection waits only when `max` are already being served.
   if (idle_ < tasks_.size() && alive_ < max_) {
     reap_finished();
-    threads_.emplace_back([this] { work(false); });
-    ++alive_;
-    ++idle_;
-    peak_ = std::max(peak_, alive_);
+    try {
+      threads_.emplace_back([this] { work(false); });
+      ++alive_;
+      ++idle_;
+      peak_ = std::max(peak_, alive_);
+    } catch (const std::system_error&) {
+      // No thread to be had (process or memory limits): the connection waits for a busy thread
+      // instead of the accept loop dying with it.
+    }
   }
   cv_.notify_one();
 }
