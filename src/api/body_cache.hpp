@@ -38,7 +38,6 @@ class SnapshotBodyCache {
     std::lock_guard lock(mutex_);
     if (snapshot_ != snapshot || key_ != key || !plain_) {
       plain_ = std::make_shared<const std::string>(render());
-      gzipped_.reset();
       snapshot_ = snapshot;
       key_ = key;
     }
@@ -46,6 +45,8 @@ class SnapshotBodyCache {
   }
 
   // The gzip of a body returned by plain(): compressed once (fast level: this runs once a cycle).
+  // Which body it belongs to is kept beside it (gzipped_of_), so plain() never touches it: the two
+  // halves have their own mutexes.
   Body gzipped(const Body& plain) {
     std::lock_guard lock(gzip_mutex_);
     if (!gzipped_ || gzipped_of_ != plain) {
