@@ -15,10 +15,13 @@ std::string_view error_code_for(int status) {
     case 403: return "forbidden";
     case 404: return "not_found";
     case 405: return "method_not_allowed";
+    case 408: return "request_timeout";
     case 409: return "conflict";
     case 413: return "payload_too_large";
+    case 414: return "uri_too_long";
     case 422: return "unprocessable";
     case 429: return "rate_limited";
+    case 431: return "headers_too_large";
     case 503: return "unavailable";
     default: return status >= 500 ? "internal" : "error";
   }
@@ -52,11 +55,41 @@ std::string presented_key(const httplib::Request& req) {
   return {};
 }
 
-// RFC 6585 §5 (431): more header fields or bytes than any client of NordIQ sends. cpp-httplib
-// 0.11 has already read them when this runs (its .so fixes a per-line limit of 8 KiB, none on the
-// count), so this bounds what a request may carry, not what reading it costs.
+// RFC 6585 §5 (431): more header fields or bytes than any client of NordIQ sends. The parser has
+// already read them when this runs; what reading a head may cost is bounded before that, by the
+// GatedStream (kMaxHeadWireBytes: request line, header lines and all).
 constexpr size_t kMaxHeaderFields = 100;
 constexpr size_t kMaxHeaderBytes = 32 * 1024;
+constexpr size_t kMaxHeadWireBytes = 2 * kMaxHeaderBytes;
+
+ConnectionLimits connection_limits(const HttpSettings& settings) {
+  ConnectionLimits limits;
+  limits.max_per_address = static_cast<size_t>(std::max(0, settings.max_connections_per_address));
+  limits.request_timeout = std::chrono::seconds(std::max(1, settings.request_timeout_s));
+  limits.request.max_head_bytes = kMaxHeadWireBytes;
+  // Wire bytes: a chunked body's framing ("1000\r\n" per 4 KiB chunk) rides on top of its content.
+  limits.request.max_body_bytes = settings.max_body_bytes + settings.max_body_bytes / 16 + 64 * 1024;
+  return limits;
+}
+
+// The parser answers 400 to a request its stream stopped reading: say why it was cut.
+std::string explain_cut_request(httplib::Response& res, const ConnectionLimits& limits) {
+  switch (GatedServer::verdict_on_this_thread()) {
+    case RequestVerdict::deadline:
+      res.status = 408;
+      return fmt::format("request: head and body not received within {} s (--request-timeout)",
+                         std::chrono::duration_cast<std::chrono::seconds>(limits.request_timeout).count());
+    case RequestVerdict::head_too_large:
+      res.status = 431;
+      return fmt::format("headers: the request head exceeds {} bytes", limits.request.max_head_bytes);
+    case RequestVerdict::body_too_large:
+      res.status = 413;
+      return fmt::format("body: larger than --max-body-mib allows (reading stopped after {} bytes)",
+                         limits.request.max_body_bytes);
+    case RequestVerdict::ok: break;
+  }
+  return {};
+}
 
 std::string header_limit_breach(const httplib::Request& req) {
   if (req.headers.size() > kMaxHeaderFields)
@@ -70,7 +103,8 @@ std::string header_limit_breach(const httplib::Request& req) {
 }  // namespace
 
 ApiServer::ApiServer(HttpSettings settings, Authenticator auth)
-    : settings_(std::move(settings)), auth_(std::move(auth)), limiter_(settings_.rate_limits) {
+    : settings_(std::move(settings)), auth_(std::move(auth)), limiter_(settings_.rate_limits),
+      server_(connection_limits(settings_)) {
   // Without TCP_NODELAY every response waits for the peer's delayed ACK (~40 ms).
   server_.set_tcp_nodelay(true);
   // httplib's default also sets SO_REUSEPORT, which lets a second daemon bind the same port and
@@ -113,10 +147,12 @@ ApiServer::ApiServer(HttpSettings settings, Authenticator auth)
     return httplib::Server::HandlerResponse::Unhandled;
   });
   // Every error response is JSON, also the ones httplib produces itself (404, 413, ...).
-  server_.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+  server_.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
-    std::string message;
-    switch (res.status) {
+    std::string message = explain_cut_request(res, server_.limits());
+    // The cut request's unread bytes would be taken for the next request: say the connection ends.
+    if (!message.empty()) const_cast<httplib::Request&>(req).headers.emplace("Connection", "close");
+    if (message.empty()) switch (res.status) {
       case 404: message = fmt::format("no endpoint {} {}", req.method, req.path); break;
       case 413: message = "request body too large"; break;
       default: message = fmt::format("HTTP {}", res.status); break;
@@ -245,6 +281,7 @@ int ApiServer::bind() {
                                            settings_.host, settings_.port));
     port_ = settings_.port;
   }
+  server_.widen_accept_backlog();
   return port_;
 }
 

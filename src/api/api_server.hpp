@@ -1,7 +1,8 @@
 // The HTTP front of the daemon on cpp-httplib: routes registered with the role they need, auth
 // and per-key rate limits applied before any handler runs, JSON errors everywhere
-// ({"error": "<code>", "message": "..."} with a real status code), TCP_NODELAY, a sized thread
-// pool. Modules add their endpoints in their own files:
+// ({"error": "<code>", "message": "..."} with a real status code), TCP_NODELAY, a pool that grows
+// per connection, and per connection a cap per client address, a request deadline and bounded
+// head and body reads (api/gated_server.hpp). Modules add their endpoints in their own files:
 //
 //   api.get("/predictions/current", Role::read, [&](const httplib::Request& req, httplib::Response& res) {
 //     ApiServer::send_json(res, 200, body);
@@ -21,6 +22,7 @@
 #include <string_view>
 
 #include "api/auth.hpp"
+#include "api/gated_server.hpp"
 #include "api/rate_limiter.hpp"
 
 namespace nordiq::api {
@@ -42,6 +44,8 @@ struct HttpSettings {
   int port = 8000;                            // 0 = any free port (see ApiServer::port())
   int threads = 16;                           // pool threads kept ready (api/elastic_pool.hpp)
   int max_connections = 512;                  // connections served at once: the pool grows to this
+  int max_connections_per_address = 64;       // more from one address (IPv6: one /64) → 429; 0 = no cap
+  int request_timeout_s = 30;                 // a request's head and body must arrive within this → 408
   size_t max_body_bytes = 32ull << 20;        // → 413
   int keep_alive_timeout_s = 2;               // idle keep-alive connections are closed after this
   int read_timeout_s = 10;
@@ -84,7 +88,7 @@ class ApiServer {
   HttpSettings settings_;
   Authenticator auth_;
   RateLimiter limiter_;
-  httplib::Server server_;
+  GatedServer server_;  // owns each connection's reads (api/gated_server.hpp)
   int port_ = 0;
 };
 

@@ -5,8 +5,8 @@
 // `core` threads and adds one for each connection that arrives while all are busy, up to `max`;
 // threads above `core` exit after `idle_exit` without work. Slow clients then cost a thread each
 // (a mostly untouched stack), not the service; only `max` of them at once can starve it.
-// cpp-httplib 0.11's TaskQueue does not see the socket, so per-client-address caps cannot be
-// enforced here (see the README, "Limits").
+// cpp-httplib 0.11's TaskQueue does not see the socket: per-address caps and the request
+// deadline are enforced where the connection is served (api/gated_server.hpp).
 #pragma once
 
 #include <httplib.h>

@@ -145,6 +145,12 @@ void add_serve_command(CLI::App& app, Runner& runner) {
                   "Connections served at once: the pool adds a thread per connection up to this (slow clients "
                   "cannot take every thread)")
       ->check(CLI::Range(2, 65536))->capture_default_str();
+  cmd->add_option("--max-connections-per-address", o.http.max_connections_per_address,
+                  "Connections one client address (IPv6: one /64) may hold at once; more get 429 (0 = no cap)")
+      ->check(CLI::Range(0, 65536))->capture_default_str();
+  cmd->add_option("--request-timeout", o.http.request_timeout_s,
+                  "Seconds a request's head and body may take to arrive, from its first byte; then 408")
+      ->check(CLI::Range(1, 3600))->capture_default_str();
   cmd->add_option("--training-threads", o.training_threads,
                   "Threads of a retraining job started over HTTP (it also runs at a lower CPU priority)")
       ->check(CLI::Range(1, 256))->capture_default_str();

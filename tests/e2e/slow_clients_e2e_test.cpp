@@ -1,5 +1,6 @@
-// Issue #14: slow clients must not starve the daemon, and oversized header sets get 431. Real
-// daemon, real sockets on loopback.
+// Issue #14: slow clients must not starve the daemon; one address holds at most its share of the
+// connections (429); a request must arrive within --request-timeout (408); a head or body over its
+// limit is cut while it is read (431, 413). Real daemon, real sockets on loopback.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -20,26 +21,53 @@ namespace {
 
 const std::string kKey = "e2e-slow-clients-key-0123456789";
 
-int connect_loopback(int port) {
+// A connection to the daemon from `source` (any of 127.0.0.0/8: a second client address on
+// loopback for the per-address cap).
+int connect_loopback(int port, const char* source = "127.0.0.1") {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  ::inet_pton(AF_INET, source, &from.sin_addr);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0 ||
+      ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     if (fd >= 0) ::close(fd);
     return -1;
   }
   return fd;
 }
 
+// Sends `bytes` in pieces until done or the daemon stops reading; returns the bytes it took.
+size_t send_until_refused(int fd, const std::string& piece, size_t bytes) {
+  size_t sent = 0;
+  while (sent < bytes) {
+    const ssize_t n = ::send(fd, piece.data(), piece.size(), MSG_NOSIGNAL);
+    if (n <= 0) break;
+    sent += static_cast<size_t>(n);
+  }
+  return sent;
+}
+
+// Everything the daemon answers until it closes, or until `timeout` without a byte.
+std::string read_answer(int fd, std::chrono::seconds timeout) {
+  timeval tv{static_cast<time_t>(timeout.count()), 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string answer;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) answer.append(buf, static_cast<size_t>(n));
+  return answer;
+}
+
 // Slowloris: connections that start a request and then send one more header line every second,
 // never ending it. cpp-httplib's read timeout is per read, so each keeps the thread serving it.
 class Trickle {
  public:
-  Trickle(int port, int connections) {
+  Trickle(int port, int connections, const char* source = "127.0.0.1") {
     for (int i = 0; i < connections; ++i) {
-      const int fd = connect_loopback(port);
+      const int fd = connect_loopback(port, source);
       if (fd < 0) continue;
       const std::string start = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n";
       (void)!::send(fd, start.data(), start.size(), MSG_NOSIGNAL);
@@ -59,6 +87,7 @@ class Trickle {
     for (int fd : fds_) ::close(fd);
   }
   size_t connections() const { return fds_.size(); }
+  int fd(size_t i) const { return fds_.at(i); }
 
  private:
   std::vector<int> fds_;
@@ -108,6 +137,96 @@ TEST(SlowClients, TooManyOrTooLargeHeadersAre431NamingTheLimit) {
   auto ok = daemon.client().Get("/health", normal);
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->status, 200);
+}
+
+TEST(SlowClients, PipelinedRequestsOnOneConnectionAreAllAnswered) {
+  TempDir dir;
+  Daemon daemon(dir.path / "data", {}, {{"NORDIQ_API_KEY", kKey}});
+  daemon.start();
+  const int fd = connect_loopback(daemon.port());
+  ASSERT_GE(fd, 0);
+  const std::string pair = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                           "GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  send_until_refused(fd, pair, pair.size());
+  const std::string answer = read_answer(fd, std::chrono::seconds(10));
+  ::close(fd);
+  const size_t first = answer.find("HTTP/1.1 200 ");
+  ASSERT_NE(first, std::string::npos) << answer;
+  EXPECT_NE(answer.find("HTTP/1.1 200 ", first + 1), std::string::npos) << answer;
+  EXPECT_NE(answer.find("\"records_stored\""), std::string::npos) << "the second answer is /status: " << answer;
+}
+
+TEST(SlowClients, AnAddressOverItsConnectionCapGets429WhileOtherAddressesAreServed) {
+  TempDir dir;
+  Daemon daemon(dir.path / "data", {"--max-connections-per-address", "8"}, {{"NORDIQ_API_KEY", kKey}});
+  daemon.start();
+  Trickle slow(daemon.port(), 8, "127.0.0.2");
+  ASSERT_EQ(slow.connections(), 8u);
+  // The eight are admitted once pool threads take them; until then a ninth may still be served.
+  std::string refused;
+  for (int attempt = 0; attempt < 100 && refused.find(" 429 ") == std::string::npos; ++attempt) {
+    const int fd = connect_loopback(daemon.port(), "127.0.0.2");
+    ASSERT_GE(fd, 0);
+    send_until_refused(fd, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", 1);
+    refused = read_answer(fd, std::chrono::seconds(10));
+    ::close(fd);
+    if (refused.find(" 429 ") == std::string::npos) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_NE(refused.find("HTTP/1.1 429 "), std::string::npos) << refused;
+  EXPECT_NE(refused.find("--max-connections-per-address"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("Retry-After: "), std::string::npos) << refused;
+
+  auto health = daemon.client(kKey).Get("/health");  // from 127.0.0.1
+  ASSERT_TRUE(health) << "GET /health from another address got no answer";
+  EXPECT_EQ(health->status, 200);
+}
+
+TEST(SlowClients, ARequestStillTricklingAtTheRequestTimeoutIsCutWith408) {
+  TempDir dir;
+  Daemon daemon(dir.path / "data", {"--request-timeout", "2"}, {{"NORDIQ_API_KEY", kKey}});
+  daemon.start();
+  Trickle slow(daemon.port(), 1);  // a header line every second, never the blank line
+  ASSERT_EQ(slow.connections(), 1u);
+  // Before, each line restarted the 10 s read timeout and the request was never answered.
+  const std::string answer = read_answer(slow.fd(0), std::chrono::seconds(30));
+  EXPECT_NE(answer.find("HTTP/1.1 408 "), std::string::npos) << answer;
+  EXPECT_NE(answer.find("within 2 s (--request-timeout)"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("Connection: close"), std::string::npos) << answer;
+}
+
+TEST(SlowClients, AHeaderFloodIsCutAtTheHeadLimitNotReadToTheEnd) {
+  TempDir dir;
+  Daemon daemon(dir.path / "data", {}, {{"NORDIQ_API_KEY", kKey}});
+  daemon.start();
+  const int fd = connect_loopback(daemon.port());
+  ASSERT_GE(fd, 0);
+  std::string lines = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+  while (lines.size() < 16 * 1024) lines += "X-Flood: " + std::string(80, 'a') + "\r\n";
+  const size_t taken = send_until_refused(fd, lines, 64 << 20);  // 64 MB offered
+  const std::string answer = read_answer(fd, std::chrono::seconds(10));
+  ::close(fd);
+  EXPECT_LT(taken, size_t{64} << 20) << "the daemon read the whole flood";
+  EXPECT_NE(answer.find("HTTP/1.1 431 "), std::string::npos) << answer;
+  EXPECT_NE(answer.find("the request head exceeds 65536 bytes"), std::string::npos) << answer;
+  auto health = daemon.client().Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+}
+
+TEST(SlowClients, AChunkedBodyOverTheBodyLimitIs413) {
+  TempDir dir;
+  Daemon daemon(dir.path / "data", {"--max-body-mib", "1"}, {{"NORDIQ_API_KEY", kKey}});
+  daemon.start();
+  const int fd = connect_loopback(daemon.port());
+  ASSERT_GE(fd, 0);
+  const std::string head = "POST /feed/data HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: " + kKey +
+                           "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+  send_until_refused(fd, head, head.size());
+  send_until_refused(fd, "1000\r\n" + std::string(4096, ' ') + "\r\n", 4 << 20);  // 4 MiB of whitespace
+  const std::string answer = read_answer(fd, std::chrono::seconds(10));
+  ::close(fd);
+  EXPECT_NE(answer.find("HTTP/1.1 413 "), std::string::npos) << answer;
+  EXPECT_NE(answer.find("--max-body-mib"), std::string::npos) << answer;
 }
 
 }  // namespace

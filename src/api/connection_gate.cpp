@@ -1,0 +1,87 @@
+#include "api/connection_gate.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+namespace nordiq::api {
+
+std::string address_key(const sockaddr_storage& peer) {
+  std::array<char, INET6_ADDRSTRLEN> text{};
+  if (peer.ss_family == AF_INET) {
+    const auto& v4 = reinterpret_cast<const sockaddr_in&>(peer);
+    ::inet_ntop(AF_INET, &v4.sin_addr, text.data(), text.size());
+    return text.data();
+  }
+  if (peer.ss_family != AF_INET6) return "unknown";
+  const auto& v6 = reinterpret_cast<const sockaddr_in6&>(peer);
+  if (IN6_IS_ADDR_V4MAPPED(&v6.sin6_addr)) {
+    in_addr v4{};
+    std::memcpy(&v4, v6.sin6_addr.s6_addr + 12, sizeof v4);
+    ::inet_ntop(AF_INET, &v4, text.data(), text.size());
+    return text.data();
+  }
+  in6_addr prefix{};
+  std::memcpy(prefix.s6_addr, v6.sin6_addr.s6_addr, 8);  // the /64
+  ::inet_ntop(AF_INET6, &prefix, text.data(), text.size());
+  return std::string(text.data()) + "/64";
+}
+
+ConnectionGate::ConnectionGate(size_t max_per_address) : max_per_address_(max_per_address) {}
+
+std::optional<ConnectionGate::Ticket> ConnectionGate::admit(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  size_t& open = open_[key];
+  if (max_per_address_ != 0 && open >= max_per_address_) {
+    ++refused_;
+    return std::nullopt;
+  }
+  ++open;
+  return std::optional<Ticket>(std::in_place, *this, key);
+}
+
+void ConnectionGate::release(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  const auto it = open_.find(key);
+  if (it == open_.end()) return;
+  if (--it->second == 0) open_.erase(it);
+}
+
+size_t ConnectionGate::open_from(const std::string& key) const {
+  std::lock_guard lock(mutex_);
+  const auto it = open_.find(key);
+  return it == open_.end() ? 0 : it->second;
+}
+
+uint64_t ConnectionGate::refused() const {
+  std::lock_guard lock(mutex_);
+  return refused_;
+}
+
+void RequestBudget::begin() {
+  head_bytes_ = body_bytes_ = 0;
+  crlf_matched_ = 0;
+  head_complete_ = false;
+  verdict_ = RequestVerdict::ok;
+}
+
+RequestVerdict RequestBudget::consume(std::string_view bytes) {
+  if (verdict_ != RequestVerdict::ok) return verdict_;
+  size_t at = 0;
+  static constexpr std::string_view kHeadEnd = "\r\n\r\n";
+  while (!head_complete_ && at < bytes.size()) {
+    const char c = bytes[at++];
+    if (c == kHeadEnd[crlf_matched_]) ++crlf_matched_;
+    else crlf_matched_ = c == '\r' ? 1 : 0;
+    head_complete_ = crlf_matched_ == static_cast<int>(kHeadEnd.size());
+    if (++head_bytes_ > limits_.max_head_bytes) return verdict_ = RequestVerdict::head_too_large;
+  }
+  body_bytes_ += bytes.size() - at;
+  if (body_bytes_ > limits_.max_body_bytes) verdict_ = RequestVerdict::body_too_large;
+  return verdict_;
+}
+
+}  // namespace nordiq::api
