@@ -1,5 +1,7 @@
 #include "api/predictions_service.hpp"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <chrono>
 #include <spdlog/spdlog.h>
@@ -348,6 +350,11 @@ void ForecastService::persist_and_publish(std::shared_ptr<PredictionSnapshot> sn
     snapshot_ = published;
   }
   for (const CycleListener& listener : cycle_listeners_) listener(*published, events_scratch_);
+  // The previous snapshot (forecast paths and rendered JSON of every server) was just freed, but
+  // glibc keeps freed pages mapped inside its arenas: RSS stayed at the cycle's peak. Handing them
+  // back costs ~40 ms at 3,000 servers, here on the worker after publishing, and cut the steady
+  // RSS of 3,000 servers from 1,022 to 708 MB (README, "Memory per server").
+  ::malloc_trim(0);
   cycle_latency_.observe(seconds);
   cycles_.fetch_add(1, std::memory_order_relaxed);
   const auto& s = published->summary;
