@@ -95,7 +95,7 @@ std::string render_current(const ForecastService& service, const PredictionSnaps
                            const MetricMask& metrics, const QuantileMask& quantiles, bool filtered) {
   std::string body;
   size_t estimate = 512;
-  for (const ServerForecast* sf : chosen) estimate += sf->head.size() + sf->timestamps.size() + sf->series.size() + 64;
+  for (const ServerForecast* sf : chosen) estimate += sf->head.size() + sf->timestamps->size() + sf->series.size() + 64;
   body.reserve(estimate);
   body += "{\"timestamp\":";
   append_json_string(body, format_iso8601(snap.computed_at ? snap.computed_at : now_ms()));
@@ -175,7 +175,7 @@ void add_prediction_routes(ApiServer& api, std::shared_ptr<ForecastService> serv
       throw HttpError(404, "not_found",
                       fmt::format("server '{}' has no closed step yet: its first forecast comes when its first step closes", name));
     std::string body;
-    body.reserve(sf->head.size() + sf->timestamps.size() + sf->series.size() + 256);
+    body.reserve(sf->head.size() + sf->timestamps->size() + sf->series.size() * 7 / 3 + 256);
     append_server_object(body, *sf, metrics, quantiles);
     send_body(res, std::move(body));
   });

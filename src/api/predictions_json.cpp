@@ -39,6 +39,34 @@ char* write_fixed3(char* p, double v) {
 
 bool fits_fixed3(double v) { return std::isfinite(v) && std::fabs(v) < 1e12; }
 
+constexpr size_t kMaxNumberChars = 24;
+size_t path_json_room(int horizon) { return static_cast<size_t>(horizon) * (kMaxNumberChars + 1) + 2; }
+
+// "[v0,v1,...]" into p (path_json_room(horizon) bytes of room); returns the end.
+char* write_path_json(char* p, const float* path, int horizon) {
+  *p++ = '[';
+  for (int t = 0; t < horizon; ++t) {
+    if (t) *p++ = ',';
+    const double v = path[t];
+    if (fits_fixed3(v)) {
+      p = write_fixed3(p, v);
+    } else {  // never produced by the forecasters (clamped, finite); kept valid JSON anyway
+      std::memcpy(p, "null", 4);
+      p += 4;
+    }
+  }
+  *p++ = ']';
+  return p;
+}
+
+// A path the snapshot did not render (not a fleet-wide quantile), rendered for this request.
+void append_path_json(std::string& out, const float* path, int horizon) {
+  const size_t at = out.size();
+  out.resize(at + path_json_room(horizon));
+  char* const end = write_path_json(out.data() + at, path, horizon);
+  out.resize(static_cast<size_t>(end - out.data()));
+}
+
 }  // namespace
 
 void append_number(std::string& out, double v) {
@@ -125,45 +153,36 @@ void render_server_fragments(ServerForecast& sf) {
   thread_local EpochMs cached_last = -1;
   thread_local int64_t cached_step = 0;
   thread_local int cached_horizon = -1;
-  thread_local std::string cached_timestamps;
-  if (cached_last != sf.last_step || cached_step != sf.step_ms || cached_horizon != sf.horizon) {
-    cached_timestamps.clear();
-    cached_timestamps += '[';
+  thread_local std::shared_ptr<const std::string> cached_timestamps;
+  if (!cached_timestamps || sf.last_step != cached_last || sf.step_ms != cached_step || sf.horizon != cached_horizon) {
+    auto timestamps = std::make_shared<std::string>();
+    *timestamps += '[';
     for (int t = 0; t < sf.horizon; ++t) {
-      if (t) cached_timestamps += ',';
-      append_json_string(cached_timestamps, format_iso8601(sf.last_step + (t + 1) * sf.step_ms));
+      if (t) *timestamps += ',';
+      append_json_string(*timestamps, format_iso8601(sf.last_step + (t + 1) * sf.step_ms));
     }
-    cached_timestamps += ']';
+    *timestamps += ']';
+    cached_timestamps = std::move(timestamps);
     cached_last = sf.last_step;
     cached_step = sf.step_ms;
     cached_horizon = sf.horizon;
   }
   sf.timestamps = cached_timestamps;
 
-  // Every [K][Q] path, written straight into a per-thread scratch buffer sized for the worst
-  // case (grown once), then copied out at its real size.
-  constexpr size_t kMaxNumberChars = 24;
+  // The fleet-wide quantiles' paths, written straight into a per-thread scratch buffer sized for
+  // the worst case (grown once), then copied out at their real size.
+  const QuantileMask rendered = default_quantiles();
+  const size_t worst = static_cast<size_t>(kNumMetrics) * rendered.count() * path_json_room(sf.horizon);
   thread_local std::vector<char> scratch;
-  const size_t worst = static_cast<size_t>(kNumMetrics) * kNumQuantiles * (sf.horizon * (kMaxNumberChars + 1) + 2);
   if (scratch.size() < worst) scratch.resize(worst);
   char* const base = scratch.data();
   char* p = base;
+  sf.spans.fill({0, 0});
   for (int k = 0; k < kNumMetrics; ++k)
     for (int q = 0; q < kNumQuantiles; ++q) {
+      if (!rendered.test(q)) continue;
       char* const begin = p;
-      *p++ = '[';
-      const float* path = sf.path(k, q);
-      for (int t = 0; t < sf.horizon; ++t) {
-        if (t) *p++ = ',';
-        const double v = path[t];
-        if (fits_fixed3(v)) {
-          p = write_fixed3(p, v);
-        } else {  // never produced by the forecasters (clamped, finite); kept valid JSON anyway
-          std::memcpy(p, "null", 4);
-          p += 4;
-        }
-      }
-      *p++ = ']';
+      p = write_path_json(p, sf.path(k, q), sf.horizon);
       sf.spans[k * kNumQuantiles + q] = {static_cast<uint32_t>(begin - base), static_cast<uint32_t>(p - begin)};
     }
   sf.series.assign(base, p);
@@ -174,7 +193,7 @@ void append_server_object(std::string& out, const ServerForecast& sf, const Metr
   out += '{';
   out += sf.head;
   out += ",\"forecast\":{\"timestamps\":";
-  out += sf.timestamps;
+  out += *sf.timestamps;
   for (int k = 0; k < kNumMetrics; ++k) {
     if (!metrics.test(k)) continue;
     out += ',';
@@ -187,7 +206,8 @@ void append_server_object(std::string& out, const ServerForecast& sf, const Metr
       first = false;
       append_json_string(out, kQuantileNames[q]);
       out += ':';
-      out += sf.series_json(k, q);
+      if (const std::string_view rendered = sf.series_json(k, q); !rendered.empty()) out += rendered;
+      else append_path_json(out, sf.path(k, q), sf.horizon);
     }
     out += '}';
   }

@@ -15,7 +15,7 @@ namespace nordiq::api {
 void append_number(std::string& out, double v);
 void append_json_string(std::string& out, std::string_view s);  // quoted + escaped
 
-// Fills sf.head, sf.timestamps, sf.series/spans from its values.
+// Fills sf.head, sf.timestamps, sf.series/spans (the default quantiles) from its values.
 void render_server_fragments(ServerForecast& sf);
 
 using MetricMask = std::bitset<kNumMetrics>;

@@ -66,13 +66,18 @@ struct ServerForecast {
   std::shared_ptr<const ServerInterpretation> interpretation;  // null: not a TFT forecast
 
   // Rendered JSON: `head` = the object's members before "forecast" (no braces),
-  // `timestamps` = the 96-string array, `series` holds every [K][Q] array, sliced by `spans`.
-  std::string head, timestamps, series;
-  std::array<std::pair<uint32_t, uint32_t>, kNumMetrics * forecast::kNumQuantiles> spans{};
+  // `timestamps` = the 96-string array (shared by the servers whose last step is the same),
+  // `series` holds the [K][Q] arrays of the fleet-wide quantiles (p10, p50, p90), sliced by
+  // `spans`. A compact snapshot: the other four quantiles (p02, p25, p75, p98: ~33 KB of JSON per
+  // server) are rendered from `values` when a request asks for them (api/predictions_json.hpp).
+  std::string head, series;
+  std::shared_ptr<const std::string> timestamps;
+  std::array<std::pair<uint32_t, uint32_t>, kNumMetrics * forecast::kNumQuantiles> spans{};  // length 0: not rendered
 
   const float* path(int k, int q) const {
     return values.data() + (static_cast<size_t>(k) * forecast::kNumQuantiles + q) * horizon;
   }
+  // The rendered array of (k, q); empty when that quantile is rendered on demand.
   std::string_view series_json(int k, int q) const {
     const auto& s = spans[k * forecast::kNumQuantiles + q];
     return std::string_view(series).substr(s.first, s.second);

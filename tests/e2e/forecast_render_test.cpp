@@ -58,6 +58,32 @@ TEST(ForecastRender, ServerObjectHonoursMetricAndQuantileMasks) {
   for (int t = 0; t < 3; ++t) EXPECT_EQ(mem["p50"][t].get<double>(), sf.path(5, forecast::kP50)[t]);
 }
 
+// Issue #14, a compact snapshot: only p10/p50/p90 (what the fleet-wide reads serve) are kept as
+// JSON; p02/p25/p75/p98 are rendered from the values when a request asks for them.
+TEST(ForecastRender, EveryQuantileIsServedWhileOnlyTheFleetWideOnesAreKeptAsJson) {
+  ServerForecast sf;
+  sf.name = "ppml0001";
+  sf.horizon = 96;
+  sf.last_step = 1736935200000;
+  sf.step_ms = 300000;
+  sf.values.resize(kNumMetrics * forecast::kNumQuantiles * 96);
+  for (size_t i = 0; i < sf.values.size(); ++i) sf.values[i] = static_cast<float>(i % 1009) * 0.137f;
+  render_server_fragments(sf);
+  for (int k = 0; k < kNumMetrics; ++k)
+    for (int q = 0; q < forecast::kNumQuantiles; ++q)
+      EXPECT_EQ(sf.series_json(k, q).empty(), !default_quantiles().test(q)) << k << "," << q;
+
+  std::string out;
+  append_server_object(out, sf, MetricMask().set(), all_quantiles());
+  const auto j = nlohmann::json::parse(out);
+  for (int k = 0; k < kNumMetrics; ++k)
+    for (int q = 0; q < forecast::kNumQuantiles; ++q) {
+      const auto& path = j["forecast"][kMetrics[k].name][forecast::kQuantileNames[q]];
+      ASSERT_EQ(path.size(), 96u) << k << "," << q;
+      for (int t = 0; t < 96; ++t) ASSERT_NEAR(path[t].get<double>(), sf.path(k, q)[t], 5e-4) << k << "," << q << "," << t;
+    }
+}
+
 TEST(ForecastRender, TimeRangesAreTheDocumentedOnes) {
   EXPECT_EQ(parse_time_range("30m"), 30 * 60'000);
   EXPECT_EQ(parse_time_range("1M"), 30LL * 86'400'000);
