@@ -53,7 +53,7 @@ void add_feed_routes(ApiServer& api, FleetStore& store, const FeedLimits& limits
     } catch (const StoreError& e) {
       spdlog::error("feed: storing {} records failed: {}", batch.records.size(), e.what());
       return ApiServer::send_error(res, 503, "store_unavailable",
-                                   "the records could not be stored; retry later");
+                                   e.disk_full() ? "store: the disk is full, the records were not stored; retry once space is freed" : "store: the records could not be stored; retry later");
     }
 
     const size_t tracked = store.windows().server_count();

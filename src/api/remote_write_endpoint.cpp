@@ -76,7 +76,7 @@ void add_remote_write_routes(ServeContext& ctx, const RemoteWriteOptions& option
       stats.pending = assembler->pending();
       if (!store_completed(store, *assembler, scratch.batch)) {
         ++stats.requests_failed;
-        return ApiServer::send_error(res, 503, "store_unavailable", "the samples could not be stored; retry later");
+        return ApiServer::send_error(res, 503, "store_unavailable", "store: the samples could not be stored; retry later");
       }
     }
     count(stats, counts);

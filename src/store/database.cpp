@@ -39,9 +39,12 @@ void install_sqlite_log() {
 
 }  // namespace
 
+bool StoreError::disk_full() const { return (sqlite_code_ & 0xff) == SQLITE_FULL; }
+
 void Database::fail(std::string_view what, int rc) const {
   throw StoreError(fmt::format("{}: {}: {} ({})", path_.string(), what,
-                               db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc), sqlite3_errstr(rc)));
+                               db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc), sqlite3_errstr(rc)),
+                   rc);
 }
 
 std::unique_ptr<Database> Database::open(const std::filesystem::path& path, Durability durability) {
@@ -185,7 +188,7 @@ void Database::exec(std::string_view sql) {
   if (rc != SQLITE_OK) {
     std::string msg = err ? err : sqlite3_errstr(rc);
     sqlite3_free(err);
-    throw StoreError(fmt::format("{}: {}", path_.string(), msg));
+    throw StoreError(fmt::format("{}: {}", path_.string(), msg), rc);
   }
 }
 

@@ -30,7 +30,14 @@ namespace nordiq {
 // Any storage failure: a clear message naming the file and what went wrong.
 class StoreError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit StoreError(const std::string& message, int sqlite_code = 0)
+      : std::runtime_error(message), sqlite_code_(sqlite_code) {}
+  // SQLite's primary result code when SQLite failed (0 otherwise): SQLITE_FULL = the disk is full.
+  int sqlite_code() const { return sqlite_code_; }
+  bool disk_full() const;
+
+ private:
+  int sqlite_code_;
 };
 
 struct Migration {

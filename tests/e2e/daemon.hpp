@@ -129,6 +129,10 @@ class Daemon {
     return wait_exit(timeout);
   }
 
+  // Runs the binary through this command (e.g. nsenter into another mount namespace); the
+  // command must exec it in the same process, so that signals and exit codes are the daemon's.
+  void set_command_prefix(std::vector<std::string> prefix) { prefix_ = std::move(prefix); }
+
   bool running() const { return pid_ > 0; }
   int port() const { return port_; }
   pid_t pid() const { return pid_; }
@@ -175,8 +179,11 @@ class Daemon {
   }
 
   void spawn() {
-    std::vector<std::string> argv = {NORDIQ_BINARY, "serve", "--host", "127.0.0.1", "--port",
-                                     std::to_string(port_), "--data-dir", data_dir_.string()};
+    std::vector<std::string> argv = prefix_;
+    for (const std::string& a : {std::string(NORDIQ_BINARY), std::string("serve"), std::string("--host"),
+                                 std::string("127.0.0.1"), std::string("--port"), std::to_string(port_),
+                                 std::string("--data-dir"), data_dir_.string()})
+      argv.push_back(a);
     argv.insert(argv.end(), args_.begin(), args_.end());
     std::vector<char*> cargv;
     for (auto& a : argv) cargv.push_back(a.data());
@@ -191,7 +198,7 @@ class Daemon {
       ::unsetenv("NORDIQ_ADMIN_KEY");
       ::unsetenv("NORDIQ_LOG_LEVEL");
       for (const auto& [k, v] : env_) ::setenv(k.c_str(), v.c_str(), 1);
-      ::execv(cargv[0], cargv.data());
+      ::execvp(cargv[0], cargv.data());
       ::_exit(127);
     }
     ::close(log_fd);
@@ -200,6 +207,7 @@ class Daemon {
 
   fs::path data_dir_;
   std::vector<std::string> args_;
+  std::vector<std::string> prefix_;
   Env env_;
   fs::path log_path_;
   int port_ = 0;

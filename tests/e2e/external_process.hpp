@@ -59,6 +59,7 @@ class ExternalProcess {
     }
   }
   const std::filesystem::path& log() const { return log_; }
+  pid_t pid() const { return pid_; }
   const std::string& program() const { return argv_.front(); }
 
  private:
