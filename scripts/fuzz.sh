@@ -6,7 +6,8 @@
 # build-fuzz/findings/<target>/ and its path printed.
 #
 #   scripts/fuzz.sh [--seconds 60] [--jobs 2] [target ...]    (targets: feed_parser remote_write
-#                                                              model_file text_fields; default all)
+#                                                              model_file text_fields http_request;
+#                                                              default all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +22,7 @@ while (($#)); do
     *) targets+=("$1"); shift ;;
   esac
 done
-((${#targets[@]})) || targets=(feed_parser remote_write model_file text_fields)
+((${#targets[@]})) || targets=(feed_parser remote_write model_file text_fields http_request)
 
 # clang and libFuzzer's runtime, installed the way scripts/setup.sh installs the build's packages.
 source scripts/install_packages.sh

@@ -62,8 +62,8 @@ uint64_t ConnectionGate::refused() const {
 }
 
 void RequestBudget::begin() {
-  head_bytes_ = body_bytes_ = 0;
-  crlf_matched_ = 0;
+  head_bytes_ = body_bytes_ = line_length_ = lines_ = 0;
+  line_starts_with_cr_ = false;
   head_complete_ = false;
   verdict_ = RequestVerdict::ok;
 }
@@ -71,13 +71,18 @@ void RequestBudget::begin() {
 RequestVerdict RequestBudget::consume(std::string_view bytes) {
   if (verdict_ != RequestVerdict::ok) return verdict_;
   size_t at = 0;
-  static constexpr std::string_view kHeadEnd = "\r\n\r\n";
+  // As cpp-httplib's parser reads a head: lines end at LF, and the head ends at the first line
+  // after the request line that is exactly CR LF.
   while (!head_complete_ && at < bytes.size()) {
     const char c = bytes[at++];
-    if (c == kHeadEnd[crlf_matched_]) ++crlf_matched_;
-    else crlf_matched_ = c == '\r' ? 1 : 0;
-    head_complete_ = crlf_matched_ == static_cast<int>(kHeadEnd.size());
     if (++head_bytes_ > limits_.max_head_bytes) return verdict_ = RequestVerdict::head_too_large;
+    if (c == '\n') {
+      head_complete_ = lines_ > 0 && line_length_ == 1 && line_starts_with_cr_;
+      ++lines_;
+      line_length_ = 0;
+      continue;
+    }
+    if (line_length_++ == 0) line_starts_with_cr_ = c == '\r';
   }
   body_bytes_ += bytes.size() - at;
   if (body_bytes_ > limits_.max_body_bytes) verdict_ = RequestVerdict::body_too_large;

@@ -77,7 +77,8 @@ struct RequestLimits {
 };
 
 // Counts the bytes of one request as the parser takes them: the head up to and including its
-// CRLF CRLF, then the body. It does not parse HTTP; it only bounds what reading a request costs,
+// blank line (a line that is just CR LF, lines ending at LF as cpp-httplib splits them), then the
+// body. It does not parse HTTP; it only bounds what reading a request costs,
 // which cpp-httplib 0.11 does not (it reads any number of 8 KiB header lines, and any chunked body).
 class RequestBudget {
  public:
@@ -94,7 +95,8 @@ class RequestBudget {
  private:
   RequestLimits limits_;
   size_t head_bytes_ = 0, body_bytes_ = 0;
-  int crlf_matched_ = 0;  // how much of "\r\n\r\n" the head's last bytes match
+  size_t line_length_ = 0, lines_ = 0;  // of the head line being read; head lines ended so far
+  bool line_starts_with_cr_ = false;
   bool head_complete_ = false;
   RequestVerdict verdict_ = RequestVerdict::ok;
 };

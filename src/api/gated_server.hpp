@@ -36,6 +36,9 @@ class GatedServer final : public httplib::Server {
   // at a step boundary, a reconnecting fleet) overflowed it, and the kernel's SYN retries made
   // their connects take 1-7 s. Call after binding: the backlog becomes the system's maximum.
   void widen_accept_backlog();
+  // Serves one accepted connection on the calling thread, then closes it: what the listener's
+  // pool threads run (public for the fuzz target and tests; the server must be bound).
+  bool serve_connection(socket_t sock) { return process_and_close_socket(sock); }
   const ConnectionLimits& limits() const { return limits_; }
   const ConnectionGate& gate() const { return gate_; }
 

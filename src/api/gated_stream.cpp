@@ -15,6 +15,7 @@ namespace {
 
 void numeric_host_and_port(const sockaddr_storage& address, std::string& ip, int& port) {
   std::array<char, INET6_ADDRSTRLEN> text{};
+  port = 0;  // neither IPv4 nor IPv6 (a socketpair in tests): no address
   if (address.ss_family == AF_INET) {
     const auto& v4 = reinterpret_cast<const sockaddr_in&>(address);
     ::inet_ntop(AF_INET, &v4.sin_addr, text.data(), text.size());
@@ -56,12 +57,12 @@ bool GatedStream::await_request(std::chrono::milliseconds idle, const std::funct
   const auto until = Clock::now() + idle;
   for (;;) {
     if (stopping()) return false;
-    const auto now = Clock::now();
-    if (now >= until) return false;
-    const auto slice = std::min<std::chrono::milliseconds>(
-        std::chrono::milliseconds(100), std::chrono::duration_cast<std::chrono::milliseconds>(until - now) + std::chrono::milliseconds(1));
-    const int ready = poll_once(sock_, POLLIN, slice);
+    // Slices of at most 100 ms, so that a stopping server is noticed; the first one looks even
+    // when `idle` is 0.
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
+    const int ready = poll_once(sock_, POLLIN, std::clamp(left, std::chrono::milliseconds(0), std::chrono::milliseconds(100)));
     if (ready != 0) return ready > 0;
+    if (Clock::now() >= until) return false;
   }
 }
 
