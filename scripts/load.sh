@@ -11,19 +11,9 @@ cd "$(dirname "$0")/.."
 source scripts/install_packages.sh
 install_packages wrk curl
 seconds=${1:-20}
-port=18455
-url="http://127.0.0.1:${port}"
-dir=$(mktemp -d "${TMPDIR:-/tmp}/nordiq-load.XXXXXX")
 key=loadtestkey0123456789
-NORDIQ_API_KEY=$key ./build/src/nordiq serve --port "$port" --data-dir "$dir/data" --rate-feed 0 --rate-read 0 \
-  >"$dir/daemon.log" 2>&1 &
-daemon=$!
-trap 'kill -TERM $daemon 2>/dev/null || true; wait $daemon 2>/dev/null || true; rm -rf "$dir"' EXIT
-for _ in $(seq 1 120); do
-  [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/health" || true)" = 200 ] && break
-  sleep 0.5
-done
-
+source scripts/scratch_daemon.sh
+start_scratch_daemon load 18455 "$key"
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; daemon --threads 16 (default)"
 first=$(( $(date +%s) - 24 * 3600 ))  # a day back: every request gets its own second
 echo "== POST /feed/data, 500 records per request, 8 connections, 2 wrk threads, ${seconds} s"

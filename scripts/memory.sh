@@ -7,19 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 servers=${1:-3000}
 bin=./build/src/nordiq
-port=18601
-url="http://127.0.0.1:${port}"
-dir=$(mktemp -d "${TMPDIR:-/tmp}/nordiq-memory.XXXXXX")
 key=memorytestkey0123456789
-echo "$key" >"$dir/key"
-NORDIQ_API_KEY=$key $bin serve --port "$port" --data-dir "$dir/data" --models-dir models --rate-feed 0 --rate-read 0 \
-  >"$dir/daemon.log" 2>&1 &
-daemon=$!
-trap 'kill -TERM $daemon 2>/dev/null || true; wait $daemon 2>/dev/null || true; rm -rf "$dir"' EXIT
-for _ in $(seq 1 120); do
-  [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/health" || true)" = 200 ] && break
-  sleep 0.5
-done
+source scripts/scratch_daemon.sh
+start_scratch_daemon memory 18601 "$key"
 status() { curl -s -H "X-API-Key: $key" "$url/status"; }
 field() { grep -o "\"$1\":[0-9]*" | head -1 | cut -d: -f2; }
 # 31 steps ending at the last whole 5 minutes, so that 30 of them close.

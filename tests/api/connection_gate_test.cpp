@@ -9,21 +9,17 @@
 namespace nordiq::api {
 namespace {
 
-sockaddr_storage ipv4(const char* text) {
+// A peer address as getpeername() gives it.
+sockaddr_storage peer(int family, const char* text) {
   sockaddr_storage storage{};
-  auto& v4 = reinterpret_cast<sockaddr_in&>(storage);
-  v4.sin_family = AF_INET;
-  ::inet_pton(AF_INET, text, &v4.sin_addr);
+  storage.ss_family = static_cast<sa_family_t>(family);
+  void* address = family == AF_INET ? static_cast<void*>(&reinterpret_cast<sockaddr_in&>(storage).sin_addr)
+                                    : static_cast<void*>(&reinterpret_cast<sockaddr_in6&>(storage).sin6_addr);
+  ::inet_pton(family, text, address);
   return storage;
 }
-
-sockaddr_storage ipv6(const char* text) {
-  sockaddr_storage storage{};
-  auto& v6 = reinterpret_cast<sockaddr_in6&>(storage);
-  v6.sin6_family = AF_INET6;
-  ::inet_pton(AF_INET6, text, &v6.sin6_addr);
-  return storage;
-}
+sockaddr_storage ipv4(const char* text) { return peer(AF_INET, text); }
+sockaddr_storage ipv6(const char* text) { return peer(AF_INET6, text); }
 
 TEST(AddressKey, CountsIpv4ByAddressAlsoWhenMappedIntoIpv6) {
   EXPECT_EQ(address_key(ipv4("192.0.2.7")), "192.0.2.7");

@@ -59,70 +59,74 @@ class SmallDisk {
   ExternalProcess holder_;
 };
 
-std::vector<TestRecord> step_of(int servers, EpochMs t, int seed) {
-  std::vector<TestRecord> records;
-  for (int s = 0; s < servers; ++s) records.push_back(make_record(fmt::format("ppweb{:03d}", s), t, seed + s));
-  return records;
-}
+// A daemon whose data dir is on a 3 MiB tmpfs, fed steps of 200 servers.
+class FullDisk : public ::testing::Test {
+ protected:
+  FullDisk() : disk_(dir_.path / "small", "size=3m"), daemon_(dir_.path / "small" / "data", {}, {{"NORDIQ_API_KEY", kKey}}) {
+    daemon_.set_command_prefix(disk_.enter());
+    daemon_.start();
+  }
 
-TEST(DiskFaults, AFullDiskAnswers503NamingItKeepsServingAndRecoversWithoutARestart) {
-  TempDir dir;
-  SmallDisk disk(dir.path / "small", "size=3m");
-  Daemon daemon(dir.path / "small" / "data", {}, {{"NORDIQ_API_KEY", kKey}});
-  daemon.set_command_prefix(disk.enter());
-  daemon.start();
+  // Posts the next step (200 records, each step later than the last) and returns the answer.
+  httplib::Result post_next_step() {
+    std::vector<TestRecord> records;
+    for (int s = 0; s < 200; ++s) records.push_back(make_record(fmt::format("ppweb{:03d}", s), steps_ago(280 - step_), step_ + s));
+    ++step_;
+    return daemon_.client(kKey).Post("/feed/data", feed_body(records), "application/json");
+  }
+
+  // Posts steps until one is not stored; returns that answer (null if the disk never filled).
+  std::shared_ptr<httplib::Response> feed_until_full(size_t& acknowledged) {
+    while (step_ < 280) {
+      auto res = post_next_step();
+      if (!res) ADD_FAILURE() << "POST " << step_ << " got no answer; log:\n" << daemon_.log();
+      if (!res || res->status != 200) return res ? std::make_shared<httplib::Response>(*res) : nullptr;
+      acknowledged += nlohmann::json::parse(res->body)["accepted"].get<size_t>();
+    }
+    return nullptr;
+  }
+
+  TempDir dir_;
+  SmallDisk disk_;
+  Daemon daemon_;
+  int step_ = 0;
+};
+
+TEST_F(FullDisk, Answers503NamingItKeepsServingAndRecoversWithoutARestart) {
   {
-    std::ofstream filler(disk.inside("filler"), std::ios::binary);
+    std::ofstream filler(disk_.inside("filler"), std::ios::binary);
     filler << std::string(1 << 20, 'x');  // 1 MiB to free later
   }
-  ASSERT_TRUE(fs::exists(disk.inside("filler")));
-
-  httplib::Client c = daemon.client(kKey);
-  int step = 0;
-  std::shared_ptr<httplib::Response> full;
-  for (; step < 280 && !full; ++step) {
-    auto res = c.Post("/feed/data", feed_body(step_of(200, steps_ago(280 - step), step)), "application/json");
-    ASSERT_TRUE(res) << "POST " << step << " got no answer; log:\n" << daemon.log();
-    if (res->status == 503) full = std::make_shared<httplib::Response>(*res);
-    else ASSERT_EQ(res->status, 200) << res->body;
-  }
+  ASSERT_TRUE(fs::exists(disk_.inside("filler")));
+  size_t acknowledged = 0;
+  const auto full = feed_until_full(acknowledged);
   ASSERT_TRUE(full) << "3 MiB never filled up";
+  EXPECT_EQ(full->status, 503) << full->body;
   EXPECT_NE(full->body.find("the disk is full"), std::string::npos) << full->body;
   EXPECT_TRUE(full->has_header("Retry-After"));
 
-  auto health = c.Get("/health");
+  auto health = daemon_.client().Get("/health");
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200);
 
-  fs::remove(disk.inside("filler"));
-  auto retried = c.Post("/feed/data", feed_body(step_of(200, steps_ago(280 - step + 1), step)), "application/json");
+  fs::remove(disk_.inside("filler"));
+  auto retried = post_next_step();
   ASSERT_TRUE(retried);
   EXPECT_EQ(retried->status, 200) << "not recovered once space was freed: " << retried->body;
 }
 
-TEST(DiskFaults, SigtermOnAFullDiskStopsCleanlyAndARestartKeepsEveryAcknowledgedRecord) {
-  TempDir dir;
-  SmallDisk disk(dir.path / "small", "size=3m");
-  Daemon daemon(dir.path / "small" / "data", {}, {{"NORDIQ_API_KEY", kKey}});
-  daemon.set_command_prefix(disk.enter());
-  daemon.start();
-  httplib::Client c = daemon.client(kKey);
+TEST_F(FullDisk, SigtermStopsCleanlyAndARestartKeepsEveryAcknowledgedRecord) {
   size_t acknowledged = 0;
-  for (int step = 0; step < 280; ++step) {
-    auto res = c.Post("/feed/data", feed_body(step_of(200, steps_ago(280 - step), step)), "application/json");
-    ASSERT_TRUE(res);
-    if (res->status != 200) break;
-    acknowledged += nlohmann::json::parse(res->body)["accepted"].get<size_t>();
-  }
+  ASSERT_TRUE(feed_until_full(acknowledged)) << "3 MiB never filled up";
   ASSERT_GT(acknowledged, 0u);
   // Before: the final WAL checkpoint failed on the full disk and SIGTERM exited 1.
-  EXPECT_EQ(daemon.stop(SIGTERM), 0) << daemon.log();
+  EXPECT_EQ(daemon_.stop(SIGTERM), 0) << daemon_.log();
 
-  daemon.start();
-  auto status = daemon.client(kKey).Get("/status");
+  daemon_.start();
+  auto status = daemon_.client(kKey).Get("/status");
   ASSERT_TRUE(status);
   ASSERT_EQ(status->status, 200);
-  EXPECT_EQ(nlohmann::json::parse(status->body)["records_stored"].get<size_t>(), acknowledged) << daemon.log();
+  EXPECT_EQ(nlohmann::json::parse(status->body)["records_stored"].get<size_t>(), acknowledged) << daemon_.log();
 }
 
 TEST(DiskFaults, ADataDirOnAReadOnlyFilesystemIsRefusedSayingSo) {
