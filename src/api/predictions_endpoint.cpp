@@ -62,14 +62,18 @@ void send_body(httplib::Response& res, std::string&& body) {
   res.set_content(std::move(body), "application/json");
 }
 
-// Paging (?limit=N&after=NAME): servers in name order after NAME, at most N of them; "next" is the
-// `after` of the following page (null on the last). Without limit: every chosen server.
+// Paging (?limit=N&cursor=NAME, or after=NAME): servers in name order after NAME, at most N of them;
+// "next" is the cursor of the following page (null on the last). Without limit: every chosen server.
+// The cursor is the last server name of the previous page, so a page never repeats or skips a
+// server that stays in the fleet, whatever changes between requests.
 nlohmann::json take_page(const httplib::Request& req, std::vector<const ServerForecast*>& chosen) {
   // The snapshot's order is already by name; only a ?servers= list comes in the caller's order.
   const auto by_name = [](const ServerForecast* a, const ServerForecast* b) { return a->name < b->name; };
   if (!std::is_sorted(chosen.begin(), chosen.end(), by_name)) std::sort(chosen.begin(), chosen.end(), by_name);
-  if (req.has_param("after")) {
-    const std::string after = req.get_param_value("after");
+  if (req.has_param("cursor") && req.has_param("after") && req.get_param_value("cursor") != req.get_param_value("after"))
+    throw HttpError(400, "invalid_parameter", "cursor, after: two different cursors; send one");
+  if (req.has_param("cursor") || req.has_param("after")) {
+    const std::string after = req.get_param_value(req.has_param("cursor") ? "cursor" : "after");
     chosen.erase(chosen.begin(), std::upper_bound(chosen.begin(), chosen.end(), after,
                                                   [](const std::string& a, const ServerForecast* sf) { return a < sf->name; }));
   }
@@ -150,7 +154,7 @@ void add_prediction_routes(ApiServer& api, std::shared_ptr<ForecastService> serv
         for (ServerId id : snap->order) chosen.push_back(snap->find(id));
       }
       const nlohmann::json page = take_page(req, chosen);
-      filtered = filtered || req.has_param("limit") || req.has_param("after");  // a page's alerts only
+      filtered = filtered || req.has_param("limit") || req.has_param("after") || req.has_param("cursor");  // a page's alerts only
       return render_current(*service, *snap, chosen, page, metrics, quantiles, filtered);
     };
     if (!req.params.empty() || snap->computed_at == 0) {

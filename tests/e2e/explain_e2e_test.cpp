@@ -138,7 +138,7 @@ TEST_F(SimulatedFleet, PredictionsPageThroughEveryServerExactlyOnce) {
   std::string after;
   for (int page = 0; page < 10; ++page) {
     std::string path = "/predictions/current?metrics=mem_used_pct&limit=3";
-    if (!after.empty()) path += "&after=" + after;
+    if (!after.empty()) path += (page % 2 ? "&cursor=" : "&after=") + after;  // both names page
     auto res = daemon->client(kKey).Get(path);
     ASSERT_TRUE(res && res->status == 200) << (res ? res->body : "");
     const json body = json::parse(res->body);
@@ -154,6 +154,10 @@ TEST_F(SimulatedFleet, PredictionsPageThroughEveryServerExactlyOnce) {
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 400);
   EXPECT_NE(bad->body.find("limit"), std::string::npos);
+  auto two = daemon->client(kKey).Get("/predictions/current?limit=2&cursor=a&after=b");
+  ASSERT_TRUE(two);
+  EXPECT_EQ(two->status, 400);
+  EXPECT_NE(two->body.find("cursor, after"), std::string::npos) << two->body;
 }
 
 TEST_F(SimulatedFleet, ABaselineServerSaysSoAndAnUnknownServerIs404) {
