@@ -1,4 +1,6 @@
 #include "api/api_server.hpp"
+
+#include "store/database.hpp"
 #include "api/elastic_pool.hpp"
 
 #include <fmt/format.h>
@@ -150,12 +152,15 @@ ApiServer::ApiServer(HttpSettings settings, Authenticator auth)
   server_.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
     std::string message = explain_cut_request(res, server_.limits());
-    // The cut request's unread bytes would be taken for the next request: say the connection ends.
-    if (!message.empty()) const_cast<httplib::Request&>(req).headers.emplace("Connection", "close");
-    if (message.empty()) switch (res.status) {
-      case 404: message = fmt::format("no endpoint {} {}", req.method, req.path); break;
-      case 413: message = "request body too large"; break;
-      default: message = fmt::format("HTTP {}", res.status); break;
+    if (!message.empty()) {
+      // The cut request's unread bytes would be taken for the next request: say the connection ends.
+      const_cast<httplib::Request&>(req).headers.emplace("Connection", "close");
+    } else {
+      switch (res.status) {
+        case 404: message = fmt::format("no endpoint {} {}", req.method, req.path); break;
+        case 413: message = "request body too large"; break;
+        default: message = fmt::format("HTTP {}", res.status); break;
+      }
     }
     send_error(res, res.status, error_code_for(res.status), message);
   });
@@ -178,6 +183,12 @@ void ApiServer::send_json(httplib::Response& res, int status, const nlohmann::js
   res.status = status;
   res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
                   "application/json");
+}
+
+void ApiServer::send_store_unavailable(httplib::Response& res, const StoreError& error, std::string_view what) {
+  send_error(res, 503, "store_unavailable",
+             error.disk_full() ? fmt::format("store: the disk is full, the {} were not stored; retry once space is freed", what)
+                               : fmt::format("store: the {} could not be stored; retry later", what));
 }
 
 void ApiServer::send_error(httplib::Response& res, int status, std::string_view code,

@@ -25,6 +25,10 @@
 #include "api/gated_server.hpp"
 #include "api/rate_limiter.hpp"
 
+namespace nordiq {
+class StoreError;
+}
+
 namespace nordiq::api {
 
 class HttpError : public std::runtime_error {
@@ -76,6 +80,8 @@ class ApiServer {
   static void send_json(httplib::Response& res, int status, const nlohmann::json& body);
   static void send_error(httplib::Response& res, int status, std::string_view code,
                          std::string_view message);
+  // 503 for a write the store refused; says when the disk is full. `what`: "records", "samples".
+  static void send_store_unavailable(httplib::Response& res, const StoreError& error, std::string_view what);
 
  private:
   httplib::Server::Handler wrap(Role role, Handler handler);

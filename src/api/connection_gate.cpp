@@ -9,25 +9,37 @@
 
 namespace nordiq::api {
 
-std::string address_key(const sockaddr_storage& peer) {
+std::string numeric_address(const sockaddr_storage& address, int* port) {
   std::array<char, INET6_ADDRSTRLEN> text{};
-  if (peer.ss_family == AF_INET) {
-    const auto& v4 = reinterpret_cast<const sockaddr_in&>(peer);
+  int found_port = 0;
+  if (address.ss_family == AF_INET) {
+    const auto& v4 = reinterpret_cast<const sockaddr_in&>(address);
     ::inet_ntop(AF_INET, &v4.sin_addr, text.data(), text.size());
-    return text.data();
+    found_port = ntohs(v4.sin_port);
+  } else if (address.ss_family == AF_INET6) {
+    const auto& v6 = reinterpret_cast<const sockaddr_in6&>(address);
+    ::inet_ntop(AF_INET6, &v6.sin6_addr, text.data(), text.size());
+    found_port = ntohs(v6.sin6_port);
   }
+  if (port) *port = found_port;
+  return text.data();
+}
+
+std::string address_key(const sockaddr_storage& peer) {
+  if (peer.ss_family == AF_INET) return numeric_address(peer);
   if (peer.ss_family != AF_INET6) return "unknown";
   const auto& v6 = reinterpret_cast<const sockaddr_in6&>(peer);
+  sockaddr_storage key{};
   if (IN6_IS_ADDR_V4MAPPED(&v6.sin6_addr)) {
-    in_addr v4{};
-    std::memcpy(&v4, v6.sin6_addr.s6_addr + 12, sizeof v4);
-    ::inet_ntop(AF_INET, &v4, text.data(), text.size());
-    return text.data();
+    auto& v4 = reinterpret_cast<sockaddr_in&>(key);
+    v4.sin_family = AF_INET;
+    std::memcpy(&v4.sin_addr, v6.sin6_addr.s6_addr + 12, sizeof v4.sin_addr);
+    return numeric_address(key);
   }
-  in6_addr prefix{};
-  std::memcpy(prefix.s6_addr, v6.sin6_addr.s6_addr, 8);  // the /64
-  ::inet_ntop(AF_INET6, &prefix, text.data(), text.size());
-  return std::string(text.data()) + "/64";
+  auto& prefix = reinterpret_cast<sockaddr_in6&>(key);
+  prefix.sin6_family = AF_INET6;
+  std::memcpy(prefix.sin6_addr.s6_addr, v6.sin6_addr.s6_addr, 8);  // the /64
+  return numeric_address(key) + "/64";
 }
 
 ConnectionGate::ConnectionGate(size_t max_per_address) : max_per_address_(max_per_address) {}

@@ -23,6 +23,10 @@
 
 namespace nordiq::api {
 
+// The numeric text of an IPv4 or IPv6 address ("" for any other family, e.g. a socketpair), and
+// its port in *port (0 then).
+std::string numeric_address(const sockaddr_storage& address, int* port = nullptr);
+
 // The key that per-address limits count by: the numeric IPv4 address (also when it reaches an
 // IPv6 socket as ::ffff:a.b.c.d), or the /64 prefix of an IPv6 address, since one IPv6 host
 // commonly owns a whole /64 and could otherwise rotate addresses to escape the cap.

@@ -52,8 +52,7 @@ void add_feed_routes(ApiServer& api, FleetStore& store, const FeedLimits& limits
       outcome = store.ingest(batch);
     } catch (const StoreError& e) {
       spdlog::error("feed: storing {} records failed: {}", batch.records.size(), e.what());
-      return ApiServer::send_error(res, 503, "store_unavailable",
-                                   e.disk_full() ? "store: the disk is full, the records were not stored; retry once space is freed" : "store: the records could not be stored; retry later");
+      return ApiServer::send_store_unavailable(res, e, "records");
     }
 
     const size_t tracked = store.windows().server_count();

@@ -13,21 +13,6 @@ namespace nordiq::api {
 
 namespace {
 
-void numeric_host_and_port(const sockaddr_storage& address, std::string& ip, int& port) {
-  std::array<char, INET6_ADDRSTRLEN> text{};
-  port = 0;  // neither IPv4 nor IPv6 (a socketpair in tests): no address
-  if (address.ss_family == AF_INET) {
-    const auto& v4 = reinterpret_cast<const sockaddr_in&>(address);
-    ::inet_ntop(AF_INET, &v4.sin_addr, text.data(), text.size());
-    port = ntohs(v4.sin_port);
-  } else if (address.ss_family == AF_INET6) {
-    const auto& v6 = reinterpret_cast<const sockaddr_in6&>(address);
-    ::inet_ntop(AF_INET6, &v6.sin6_addr, text.data(), text.size());
-    port = ntohs(v6.sin6_port);
-  }
-  ip = text.data();
-}
-
 int poll_once(int sock, short events, std::chrono::milliseconds timeout) {
   pollfd fd{sock, events, 0};
   const int ready = ::poll(&fd, 1, static_cast<int>(std::max<int64_t>(0, timeout.count())));
@@ -120,8 +105,8 @@ ssize_t GatedStream::write(const char* ptr, size_t size) {
   return sent;
 }
 
-void GatedStream::get_remote_ip_and_port(std::string& ip, int& port) const { numeric_host_and_port(peer_, ip, port); }
+void GatedStream::get_remote_ip_and_port(std::string& ip, int& port) const { ip = numeric_address(peer_, &port); }
 
-void GatedStream::get_local_ip_and_port(std::string& ip, int& port) const { numeric_host_and_port(local_, ip, port); }
+void GatedStream::get_local_ip_and_port(std::string& ip, int& port) const { ip = numeric_address(local_, &port); }
 
 }  // namespace nordiq::api

@@ -22,22 +22,22 @@ void count(RemoteWriteStats& stats, const RemoteWriteCounts& c) {
 }
 
 // Stores what the assembler completed; on a store failure the records wait again in the
-// assembler (the retried request brings their samples back). Call with the assembler locked.
-bool store_completed(FleetStore& store, RemoteWriteAssembler& assembler, FeedBatch& batch) {
-  if (batch.records.empty()) return true;
+// assembler (the retried request brings their samples back) and the StoreError is rethrown, so
+// the caller can say why. Call with the assembler locked.
+void store_completed(FleetStore& store, RemoteWriteAssembler& assembler, FeedBatch& batch) {
+  if (batch.records.empty()) return;
   try {
     store.ingest(batch);
   } catch (const StoreError& e) {
     spdlog::error("remote_write: storing {} records failed: {}", batch.records.size(), e.what());
     assembler.requeue(batch);
-    return false;
+    throw;
   }
   RemoteWriteStats& stats = remote_write_stats();
   stats.records += batch.records.size() - batch.rejected;
   stats.samples[kNotStored] += batch.rejected;  // e.g. over the server limit: named in the log
   if (!batch.errors.empty())
     spdlog::warn("remote_write: {} records not stored, first: {}", batch.rejected, batch.errors.front().error);
-  return true;
 }
 
 struct Scratch {
@@ -74,9 +74,11 @@ void add_remote_write_routes(ServeContext& ctx, const RemoteWriteOptions& option
       scratch.batch.clear();
       counts = assembler->add(scratch.request, now_ms(), scratch.batch);
       stats.pending = assembler->pending();
-      if (!store_completed(store, *assembler, scratch.batch)) {
+      try {
+        store_completed(store, *assembler, scratch.batch);
+      } catch (const StoreError& e) {
         ++stats.requests_failed;
-        return ApiServer::send_error(res, 503, "store_unavailable", "store: the samples could not be stored; retry later");
+        return ApiServer::send_store_unavailable(res, e, "samples");
       }
     }
     count(stats, counts);
@@ -95,8 +97,12 @@ void add_remote_write_routes(ServeContext& ctx, const RemoteWriteOptions& option
     std::lock_guard lock(assembler->mutex());
     FeedBatch batch;
     assembler->complete_all(batch);
-    if (!batch.records.empty() && store_completed(store, *assembler, batch))
+    if (batch.records.empty()) return;
+    try {
+      store_completed(store, *assembler, batch);
       spdlog::info("remote_write: stored {} waiting records at shutdown", batch.records.size());
+    } catch (const StoreError&) {  // logged by store_completed; nothing more can be done now
+    }
   });
 }
 

@@ -32,12 +32,10 @@ class StoreError : public std::runtime_error {
  public:
   explicit StoreError(const std::string& message, int sqlite_code = 0)
       : std::runtime_error(message), sqlite_code_(sqlite_code) {}
-  // SQLite's primary result code when SQLite failed (0 otherwise): SQLITE_FULL = the disk is full.
-  int sqlite_code() const { return sqlite_code_; }
-  bool disk_full() const;
+  bool disk_full() const;  // SQLite failed with SQLITE_FULL
 
  private:
-  int sqlite_code_;
+  int sqlite_code_;  // SQLite's result code; 0 when SQLite did not fail
 };
 
 struct Migration {
