@@ -144,7 +144,7 @@ json explain_server(const ServerForecast& sf, std::span<const risk::TrackedAlert
     return out;
   }
   const ServerInterpretation& ip = *sf.interpretation;
-  const forecast::InputContract& names = forecast::input_contract(ip.decoder_inputs);
+  const forecast::InputContract& names = forecast::input_contract(ip.inputs);
   const auto st = rank(ip.static_importance, names.static_variables);
   const auto enc = rank(ip.encoder_importance, names.encoder_variables);
   const auto dec = rank(ip.decoder_importance, names.decoder_variables);

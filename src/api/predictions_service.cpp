@@ -120,7 +120,7 @@ std::shared_ptr<const ServerInterpretation> interpretation_row(const forecast::I
     return std::vector<float>(p, p + count);
   };
   auto out = std::make_shared<ServerInterpretation>();
-  out->decoder_inputs = ip.decoder_inputs;
+  out->inputs = ip.inputs;
   out->static_importance = row(ip.static_importance, ip.static_vars, b, ip.static_vars);
   out->encoder_importance = row(ip.encoder_importance, ip.encoder_vars, b, ip.encoder_vars);
   out->decoder_importance = row(ip.decoder_importance, ip.decoder_vars, b, ip.decoder_vars);

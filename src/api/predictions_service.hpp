@@ -39,7 +39,7 @@ inline constexpr size_t kCycleChunk = 512;
 // once on the worker thread so that GETs only concatenate them.
 // One server's row of the TFT's interpretation (forecast::Interpretation), kept for /explain.
 struct ServerInterpretation {
-  bool decoder_inputs = true;  // names: forecast::input_contract(decoder_inputs)
+  forecast::InputSet inputs = forecast::InputSet::decoder;  // names: forecast::input_contract(inputs)
   std::vector<float> static_importance, encoder_importance, decoder_importance;
   std::vector<float> attention;  // over the server's own encoder steps, oldest first, ending at last_step
 };

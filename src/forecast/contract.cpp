@@ -1,19 +1,23 @@
 #include "forecast/contract.hpp"
 
+#include <string_view>
+
 namespace nordiq::forecast {
 
 namespace {
 
-InputContract build(bool decoder_inputs) {
+InputContract build(InputSet inputs) {
   InputContract c;
   c.x_categoricals = {"profile", "status"};
   const std::vector<std::string> time_known = {"hour_sin", "hour_cos", "dow_sin", "dow_cos",
                                                "is_weekend", "is_business_hours", "relative_time_idx"};
   std::vector<std::string> decoder_only;
   for (const auto& m : kMetrics) c.targets.emplace_back(m.name);
-  if (decoder_inputs)
-    for (const char* suffix : {"_lag_day", "_trend"})
+  if (inputs != InputSet::base)
+    for (const char* suffix : {"_lag_day", "_trend", "_anchor"}) {
+      if (inputs == InputSet::decoder && std::string_view(suffix) == "_anchor") continue;
       for (const auto& t : c.targets) decoder_only.push_back(t + suffix);
+    }
   c.x_reals = {"encoder_length"};
   c.static_variables = {"profile", "encoder_length"};
   for (const auto& t : c.targets) {
@@ -37,9 +41,10 @@ InputContract build(bool decoder_inputs) {
 
 }  // namespace
 
-const InputContract& input_contract(bool decoder_inputs) {
-  static const InputContract with = build(true), without = build(false);
-  return decoder_inputs ? with : without;
+const InputContract& input_contract(InputSet inputs) {
+  static const InputContract anchored = build(InputSet::anchored), decoder = build(InputSet::decoder),
+                             base = build(InputSet::base);
+  return inputs == InputSet::anchored ? anchored : (inputs == InputSet::decoder ? decoder : base);
 }
 
 }  // namespace nordiq::forecast

@@ -24,9 +24,20 @@
 //                                                   slope extrapolated to the decoder step,
 //                                                   slope·(j+1)/scale, clamped to ±kTrendClamp:
 //                                                   the linear-trend forecast from the present
-//                                                   level (z = 0), for ramps that continue.
+//                                                   level, for ramps that continue.
+//   <metric>_anchor  (× 14)                         known, decoder only (normalizer version 3):
+//                                                   the robust anchor at the decoder step,
+//                                                   (anchor − center)/scale, clamped to
+//                                                   ±kTrendClamp. The anchor is the robust
+//                                                   classical forecast of the encoder window
+//                                                   (forecast/robust_profile.hpp: median level
+//                                                   of the last 4 h + hour-of-day and
+//                                                   within-hour shapes); in version 3 the
+//                                                   targets are relative to it (normalizer.hpp).
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -45,9 +56,26 @@ inline constexpr int kColRelativeTime = kColHourSin + kNumTimeFeatures;
 inline constexpr int col_target(int k) { return kColRelativeTime + 1 + k; }
 inline constexpr int col_lag_day(int k) { return kColRelativeTime + 1 + kNumMetrics + k; }
 inline constexpr int col_trend(int k) { return col_lag_day(kNumMetrics) + k; }
-inline constexpr int kNumCont = col_trend(kNumMetrics);       // with the decoder-only inputs
-inline constexpr int kNumContBase = col_lag_day(0);            // without (models before them)
+inline constexpr int col_anchor(int k) { return col_trend(kNumMetrics) + k; }
+inline constexpr int kNumCont = col_anchor(kNumMetrics);       // every input (the anchored contract)
+inline constexpr int kNumContDecoder = col_trend(kNumMetrics); // lag-day and trend, no anchor
+inline constexpr int kNumContBase = col_lag_day(0);            // no decoder-only input (reference models)
 inline constexpr float kTrendClamp = 8.f;
+
+// Which inputs a model takes; the column count of its x_reals says which (input_set_of).
+//   base      the reference tensors' models: no decoder-only input
+//   decoder   + lag-day and trend (normalizer version 2: targets relative to the present level)
+//   anchored  + the robust anchor (normalizer version 3: targets relative to the anchor)
+enum class InputSet : uint8_t { base, decoder, anchored };
+inline constexpr int n_cont_of(InputSet s) {
+  return s == InputSet::anchored ? kNumCont : (s == InputSet::decoder ? kNumContDecoder : kNumContBase);
+}
+// The input set with `n_reals` columns; base for any other count (the contract check names it).
+inline constexpr InputSet input_set_of(size_t n_reals) {
+  return n_reals == static_cast<size_t>(kNumCont)          ? InputSet::anchored
+         : n_reals == static_cast<size_t>(kNumContDecoder) ? InputSet::decoder
+                                                           : InputSet::base;
+}
 
 struct InputContract {
   std::vector<std::string> x_categoricals;     // {"profile", "status"}
@@ -59,8 +87,8 @@ struct InputContract {
   std::vector<std::string> targets;            // the 14 metrics
 };
 
-// The contract with the decoder-only inputs (lag-day and trend: what `nordiq train` writes), or
-// without them (the reference tensors' models): both are served.
-const InputContract& input_contract(bool decoder_inputs = true);
+// The contract of each input set (decoder: what `nordiq train` writes by default, anchored with
+// --anchor); all three are served.
+const InputContract& input_contract(InputSet inputs = InputSet::decoder);
 
 }  // namespace nordiq::forecast

@@ -6,6 +6,8 @@
 #include <numbers>
 #include <stdexcept>
 
+#include "forecast/robust_profile.hpp"
+
 namespace nordiq::forecast {
 
 namespace {
@@ -14,6 +16,38 @@ constexpr int64_t kMsPerDay = 86'400'000;
 constexpr double kTwoPi = 2.0 * std::numbers::pi;
 
 inline int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+// Steps [begin, begin + count) of a view as a view of their own.
+WindowView sub_view(const WindowView& view, int begin, int count) {
+  WindowView v = view;
+  v.length = count;
+  v.first_step = view.first_step + static_cast<int64_t>(begin) * view.step_ms;
+  for (int k = 0; k < kNumMetrics; ++k) v.metric[k] = view.metric[k] ? view.metric[k] + begin : nullptr;
+  v.status = view.status ? view.status + begin : nullptr;
+  return v;
+}
+
+// Anchored models: the robust classical forecast of each decoder step, fitted on the encoder
+// steps only (serving and training see the same), as anchor − center in transformed units, and
+// as the clamped input column. A metric the view lacks keeps offset 0.
+void write_anchors(const WindowView& view, int begin, int enc, int dec, const Normalization& norm,
+                   FeatureBatch& out, int b) {
+  thread_local RobustProfileScratch scratch;
+  const WindowView encoder = sub_view(view, begin, enc);
+  for (int k = 0; k < kNumMetrics; ++k)
+    if (!encoder.metric[k]) return;  // the robust fit reads every metric
+  fit_robust_profile(encoder, scratch.fit, scratch.level, scratch, /*with_band=*/false);
+  for (int j = 0; j < dec; ++j) {
+    float* offsets = out.anchor_offset.data() + (static_cast<size_t>(b) * out.decoder + j) * kNumMetrics;
+    float* row = out.cont_row(b, out.encoder + j);
+    const EpochMs when = encoder.last_step() + (j + 1) * view.step_ms;
+    for (int k = 0; k < kNumMetrics; ++k) {
+      const float anchor = transform(k, clamp_to_range(k, robust_median_at(scratch.fit, scratch.level, k, when), 0.f));
+      offsets[k] = std::isfinite(anchor) ? anchor - norm.center[k] : 0.f;
+      row[col_anchor(k)] = std::clamp(offsets[k] / norm.scale[k], -kTrendClamp, kTrendClamp);
+    }
+  }
+}
 
 // Writes row b: encoder steps [begin, begin + enc) of the view and dec decoder steps after them.
 // The single implementation behind serving and training.
@@ -57,7 +91,8 @@ void fill_row(const WindowView& view, int begin, int enc, int dec, const Feature
   }
   // Decoder steps: the known time features; each metric's value one day before the step where
   // the encoder window holds it, and the continuation of the present's trend.
-  const bool decoder_inputs = config.decoder_inputs && has_data && view.step_ms > 0;
+  const bool decoder_inputs = config.inputs != InputSet::base && has_data && view.step_ms > 0;
+  if (decoder_inputs && config.inputs == InputSet::anchored) write_anchors(view, begin, enc, dec, norm, out, b);
   const int day_steps = decoder_inputs ? static_cast<int>(kMsPerDay / view.step_ms) : 0;
   for (int j = 0; j < dec; ++j) {
     float* row = write_common(out.encoder + j, static_cast<int64_t>(begin) + enc + j, static_cast<float>(j) / e_max);
@@ -98,6 +133,7 @@ void FeatureBatch::resize(int new_batch, int new_encoder, int new_decoder, int n
   decoder_lengths.assign(static_cast<size_t>(batch), 0);
   target_scale.assign(static_cast<size_t>(batch) * kNumMetrics * 2, 0.f);
   norms.resize(static_cast<size_t>(batch));
+  anchor_offset.assign(static_cast<size_t>(batch) * decoder * kNumMetrics, 0.f);
 }
 
 void assemble_features(std::span<const WindowView> windows, const FeatureConfig& config,
@@ -135,12 +171,11 @@ void assemble_training_batch(std::span<const TrainingSlice> slices, const Featur
   for (int b = 0; b < out.batch; ++b) {
     const auto& s = slices[b];
     fill_row(s.view, s.begin, s.encoder_length, s.decoder_length, config, out, b);
-    const Normalization& norm = out.norms[b];
     for (int j = 0; j < s.decoder_length; ++j) {
       const int step = s.begin + s.encoder_length + j;
       float* y = targets.data() + (static_cast<size_t>(b) * dec_max + j) * kNumMetrics;
       for (int k = 0; k < kNumMetrics; ++k)
-        y[k] = s.view.metric[k] ? norm.normalize(k, s.view.metric[k][step]) : 0.f;
+        y[k] = s.view.metric[k] ? out.normalize_target(b, j, k, s.view.metric[k][step]) : 0.f;
     }
   }
 }
@@ -152,11 +187,10 @@ void denormalize_outputs(const float* z, const FeatureBatch& features, std::span
   for (size_t i = 0; i < rows.size(); ++i) {
     const int r = rows[i];
     const int d = dest[i];
-    const Normalization& norm = features.norms[r];
     for (int t = 0; t < horizon; ++t) {
       const float* zt = z + (static_cast<size_t>(r) * features.decoder + t) * kNumMetrics * kNumQuantiles;
       for (int k = 0; k < kNumMetrics; ++k) {
-        for (int q = 0; q < kNumQuantiles; ++q) v[q] = norm.denormalize(k, zt[k * kNumQuantiles + q]);
+        for (int q = 0; q < kNumQuantiles; ++q) v[q] = features.denormalize_output(r, t, k, zt[k * kNumQuantiles + q]);
         // The network does not enforce monotone quantiles (TFT.md §7.13); a tiny insertion sort.
         for (int q = 1; q < kNumQuantiles; ++q)
           for (int p = q; p > 0 && v[p] < v[p - 1]; --p) std::swap(v[p], v[p - 1]);

@@ -17,6 +17,12 @@
 //                         encoder steps (contract.hpp says why)
 //   x_cont[b,t,64+k]      on decoder steps: slope·(j+1)/scale of the centre's line, clamped to
 //                         ±kTrendClamp (the linear continuation of the present); 0 on encoder steps
+//   x_cont[b,t,78+k]      anchored models, on decoder steps: (anchor − center)/scale, clamped to
+//                         ±kTrendClamp, where anchor is the robust classical forecast of the step
+//                         fitted on the encoder window (robust_profile.hpp); 0 on encoder steps
+// Targets and outputs of anchored models (normalizer version 3) are relative to the anchor:
+//   target z = (transform(y) − center − anchor_offset[b,j,k]) / scale, anchor_offset = anchor − center
+//   (0 for other models), so "z = 0" is the robust forecast rather than persistence.
 // Encoder steps sit at t = 0..ℓ−1, decoder steps at t = E..E+ℓd−1 (E = padded encoder length
 // of the batch); every other cell is 0 (finite padding, TFT.md §13).
 #pragma once
@@ -36,8 +42,8 @@ namespace nordiq::forecast {
 struct FeatureConfig {
   int max_encoder = kMaxEncoderSteps;  // E_max of the model (its manifest)
   int horizon = kHorizonSteps;         // D of the model
-  bool decoder_inputs = true;               // the model takes the decoder-only inputs (contract.hpp)
-  int n_cont() const { return decoder_inputs ? kNumCont : kNumContBase; }
+  InputSet inputs = InputSet::decoder;  // the model's inputs (contract.hpp)
+  int n_cont() const { return n_cont_of(inputs); }
 };
 
 // hour_sin hour_cos dow_sin dow_cos is_weekend is_business_hours (Mon–Fri 09:00–17:00 UTC).
@@ -54,8 +60,22 @@ struct FeatureBatch {
   std::vector<int32_t> decoder_lengths;  // [B]
   std::vector<float> target_scale;       // [B, 14, 2] (center, scale), transformed units
   std::vector<Normalization> norms;      // [B] the same statistics, for de-normalisation
+  std::vector<float> anchor_offset;      // [B, D, 14] anchor − center, transformed units (0 unanchored)
 
   int steps() const { return encoder + decoder; }
+  float offset(int b, int j, int k) const {
+    return anchor_offset[(static_cast<size_t>(b) * decoder + j) * kNumMetrics + k];
+  }
+  // Raw value of decoder step j → the network's target z, and back (clamped to the metric's range).
+  float normalize_target(int b, int j, int k, float raw) const {
+    const Normalization& n = norms[b];
+    return (transform(k, raw) - n.center[k] - offset(b, j, k)) / n.scale[k];
+  }
+  float denormalize_output(int b, int j, int k, float z) const {
+    const Normalization& n = norms[b];
+    const float t = z * n.scale[k] + n.center[k] + offset(b, j, k);
+    return clamp_to_range(k, inverse_transform(k, t), inverse_transform(k, n.center[k]));
+  }
   // Sizes every buffer and zeroes the tensors; capacity is kept across calls.
   void resize(int batch, int encoder, int decoder, int n_cont = kNumCont);
   float* cont_row(int b, int t) { return x_cont.data() + (static_cast<size_t>(b) * steps() + t) * n_cont; }

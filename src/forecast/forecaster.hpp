@@ -17,6 +17,7 @@
 
 #include "core/metrics.hpp"
 #include "core/window.hpp"
+#include "forecast/contract.hpp"
 
 namespace nordiq::forecast {
 
@@ -38,12 +39,12 @@ inline std::string_view model_kind_name(ModelKind m) {
 }
 
 // Optional TFT-native interpretation, per server (sizes fixed by the model's variable lists,
-// whose names are forecast::input_contract(decoder_inputs)'s static/encoder/decoder variables).
+// whose names are forecast::input_contract(inputs)'s static/encoder/decoder variables).
 struct Interpretation {
-  bool decoder_inputs = true;  // the model has the decoder-only lag-day and trend inputs
+  InputSet inputs = InputSet::decoder;  // which decoder-only inputs the model has
   int static_vars = 0;   // 30 for the NordIQ contract
   int encoder_vars = 0;  // 22
-  int decoder_vars = 0;  // 7 (+ 28 decoder-only inputs)
+  int decoder_vars = 0;  // 7 (+ 28 or 42 decoder-only inputs)
   int encoder_steps = 0; // attention positions kept per server (the padded E of the batch)
   std::vector<float> static_importance;   // [B, static_vars]
   std::vector<float> encoder_importance;  // [B, encoder_vars], mean over the server's encoder steps

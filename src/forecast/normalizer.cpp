@@ -59,7 +59,7 @@ Normalization compute_normalization(const WindowView& view, int begin, int count
   return n;
 }
 
-nlohmann::json normalizer_manifest() {
+nlohmann::json normalizer_manifest(InputSet inputs) {
   nlohmann::json metrics = nlohmann::json::array();
   for (int k = 0; k < kNumMetrics; ++k) {
     metrics.push_back({
@@ -69,7 +69,7 @@ nlohmann::json normalizer_manifest() {
         {"center_divisor", kCenterDivisor[k]},
     });
   }
-  return {
+  nlohmann::json rules = {
       {"version", 2},
       {"statistics", "encoder_window"},
       {"center", "Theil-Sen line of transform(x) over the last min(n, 12) steps of the encoder window, at its last step"},
@@ -83,11 +83,23 @@ nlohmann::json normalizer_manifest() {
                         "is_business_hours = Mon-Fri 09:00-17:00"},
       {"metrics", metrics},
   };
+  if (inputs == InputSet::anchored) {
+    rules["version"] = 3;
+    rules["anchor"] = "robust_profile p50 of the encoder window at the decoder step (median of the last 4 h without "
+                      "the shapes + hour-of-day and within-hour medians of the last 24 h, shrunk by 2 sigma/sqrt(n)), "
+                      "clamped to the metric's range, transformed";
+    rules["target"] = "(transform(x) - anchor) / scale";
+  }
+  return rules;
 }
 
-std::string check_normalizer_manifest(const nlohmann::json& manifest) {
-  const nlohmann::json expected = normalizer_manifest();
+std::string check_normalizer_manifest(const nlohmann::json& manifest, InputSet inputs) {
+  const nlohmann::json expected = normalizer_manifest(inputs);
   if (!manifest.is_object()) return "normalizer: expected an object";
+  // The version first: it follows from the model's inputs, and names the mismatch best.
+  if (manifest.contains("version") && manifest["version"] != expected["version"])
+    return fmt::format("normalizer.version: model has {}, its inputs ({} x_reals) need {}", manifest["version"].dump(),
+                       n_cont_of(inputs), expected["version"].dump());
   for (const auto& [key, value] : expected.items()) {
     if (!manifest.contains(key)) return fmt::format("normalizer.{}: missing", key);
     if (key == "metrics") continue;

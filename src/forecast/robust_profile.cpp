@@ -128,11 +128,25 @@ void bin_steps(const WindowView& w, const RobustFit& fit, int begin, RobustProfi
   }
 }
 
+// Step indexes [0, n) grouped by key (a counting sort): group g is order[start[g]..start[g+1]).
+template <size_t N>
+void group_by(const std::vector<int>& keys, int groups, std::vector<int>& order, std::array<int, N>& start) {
+  std::fill(start.begin(), start.begin() + groups + 1, 0);
+  for (int key : keys)
+    if (key >= 0) ++start[static_cast<size_t>(key) + 1];
+  for (int g = 0; g < groups; ++g) start[g + 1] += start[g];
+  order.resize(static_cast<size_t>(start[groups]));
+  std::array<int, N> next = start;
+  for (int i = 0; i < static_cast<int>(keys.size()); ++i)
+    if (keys[i] >= 0) order[static_cast<size_t>(next[keys[i]]++)] = i;
+}
+
 }  // namespace
 
 RobustFit::RobustFit() = default;
 
-void fit_robust_profile(const WindowView& w, RobustFit& fit, RobustLevel& level, RobustProfileScratch& s) {
+void fit_robust_profile(const WindowView& w, RobustFit& fit, RobustLevel& level, RobustProfileScratch& s,
+                        bool with_band) {
   fit.empty = w.length <= 0;
   if (fit.empty) {
     level.empty = true;
@@ -149,6 +163,8 @@ void fit_robust_profile(const WindowView& w, RobustFit& fit, RobustLevel& level,
                   ? static_cast<int>(kMsPerHour / w.step_ms)
                   : 0;
   bin_steps(w, fit, day_begin, s);
+  group_by(s.bins, kBins, s.by_bin, s.bin_start);
+  group_by(s.slots, fit.slots, s.by_slot, s.slot_start);
   for (int k = 0; k < kNumMetrics; ++k) {
     RobustMetricFit& m = fit.metric[k];
     const float* x = w.metric[k];
@@ -166,10 +182,10 @@ void fit_robust_profile(const WindowView& w, RobustFit& fit, RobustLevel& level,
       const float tau = 2.f * sigma / std::sqrt(static_cast<float>(n));
       return p > tau ? p - tau : (p < -tau ? p + tau : 0.f);
     };
+    const float* day = x + day_begin;
     for (int b = 0; b < kBins; ++b) {
       s.values.clear();
-      for (int i = day_begin; i < L; ++i)
-        if (s.bins[i - day_begin] == b) s.values.push_back(x[i]);
+      for (int g = s.bin_start[b]; g < s.bin_start[b + 1]; ++g) s.values.push_back(day[s.by_bin[g]]);
       m.profile[b] = s.values.empty() ? 0.f : shrink(median_inplace(s.values) - day_median, s.values.size());
     }
     // Position-within-the-hour profile (hourly jobs): of what the hour profile leaves, and, for
@@ -179,17 +195,22 @@ void fit_robust_profile(const WindowView& w, RobustFit& fit, RobustLevel& level,
     for (int j = 0; j < fit.slots; ++j) {
       for (const bool hourly : {false, true}) {
         s.values.clear();
-        for (int i = day_begin; i < L; ++i)
-          if (s.slots[i - day_begin] == j)
-            s.values.push_back(x[i] - day_median - (hourly ? 0.f : m.profile[s.bins[i - day_begin]]));
+        for (int g = s.slot_start[j]; g < s.slot_start[j + 1]; ++g) {
+          const int i = s.by_slot[g];
+          s.values.push_back(day[i] - day_median - (hourly ? 0.f : m.profile[s.bins[i]]));
+        }
         (hourly ? m.hourly_slot : m.slot_profile)[j] = static_cast<int>(s.values.size()) >= kRobustMinSlotSamples
                                                            ? shrink(median_inplace(s.values), s.values.size())
                                                            : 0.f;
       }
     }
-    change_offsets(x, day_begin, L, s, m.offsets);
+    if (with_band) change_offsets(x, day_begin, L, s, m.offsets);
   }
   fit_robust_level(w, fit, level, s);
+}
+
+float robust_median_at(const RobustFit& fit, const RobustLevel& level, int k, EpochMs when) {
+  return level.level[k] + fit.metric[k].seasonal(hour_bin(when), fit.slot_of(when));
 }
 
 void fit_robust_level(const WindowView& w, const RobustFit& fit, RobustLevel& level, RobustProfileScratch& s) {

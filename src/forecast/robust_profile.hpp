@@ -84,12 +84,22 @@ struct RobustLevel {
 struct RobustProfileScratch {
   std::vector<float> values, changes, deseasonalised;
   std::vector<int> bins, slots;
+  // The day's step indexes grouped by hour bin and by slot (a counting sort, once per fit), so
+  // each bin's median reads its own steps instead of scanning the day 24 times.
+  std::vector<int> by_bin, by_slot;
+  std::array<int, 25> bin_start{};
+  std::array<int, kRobustMaxSlots + 1> slot_start{};
   RobustFit fit;
   RobustLevel level;
 };
 
-// Fits the shape and the level of a window (any length; none gives empty fits).
-void fit_robust_profile(const WindowView& w, RobustFit& fit, RobustLevel& level, RobustProfileScratch& scratch);
+// Fits the shape and the level of a window (any length; none gives empty fits). Without
+// `with_band` the quantile offsets are left as they were: the anchor of the TFT's targets
+// (features.cpp) needs only the p50, and the offsets' sorts are most of the fit's cost.
+void fit_robust_profile(const WindowView& w, RobustFit& fit, RobustLevel& level, RobustProfileScratch& scratch,
+                        bool with_band = true);
+// The p50 of robust_profile at time `when` after the fitted window, raw units, not clamped.
+float robust_median_at(const RobustFit& fit, const RobustLevel& level, int k, EpochMs when);
 // Only the level, with a shape fitted earlier (same step): the cheap part, done every step.
 void fit_robust_level(const WindowView& w, const RobustFit& fit, RobustLevel& level, RobustProfileScratch& scratch);
 // values[k][q][t] (ForecastBatch layout, `horizon` steps per path).

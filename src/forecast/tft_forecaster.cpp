@@ -33,8 +33,9 @@ std::vector<std::string> check_model_contract(const tft::Model& model) {
   for (int q = 0; q < kNumQuantiles; ++q)
     if (std::fabs(c.quantiles[q] - kQuantiles[q]) > 1e-6f)
       throw std::runtime_error(fmt::format("model: quantile {} is {}, expected {}", q, c.quantiles[q], kQuantiles[q]));
-  // With or without the decoder-only inputs: the column count says which contract the model claims.
-  const InputContract& contract = input_contract(c.x_reals.size() == static_cast<size_t>(kNumCont));
+  // Which decoder-only inputs: the column count says which contract the model claims.
+  const InputSet inputs = input_set_of(c.x_reals.size());
+  const InputContract& contract = input_contract(inputs);
   if (c.x_categoricals != contract.x_categoricals)
     throw std::runtime_error(fmt::format("model: x_categoricals [{}], expected [{}]", join(c.x_categoricals),
                                          join(contract.x_categoricals)));
@@ -57,10 +58,11 @@ std::vector<std::string> check_model_contract(const tft::Model& model) {
   }
   const nlohmann::json& manifest = model.manifest();
   if (manifest.contains("normalizer")) {
-    const std::string err = check_normalizer_manifest(manifest["normalizer"]);
+    const std::string err = check_normalizer_manifest(manifest["normalizer"], inputs);
     if (!err.empty()) throw std::runtime_error("model manifest " + err);
   } else {
-    warnings.push_back("model manifest has no 'normalizer' rules: assuming this build's (normalizer version 2)");
+    warnings.push_back(fmt::format("model manifest has no 'normalizer' rules: assuming this build's (normalizer version {})",
+                                   normalizer_manifest(inputs)["version"].get<int>()));
   }
   return warnings;
 }
@@ -72,7 +74,7 @@ TftForecaster::TftForecaster(std::unique_ptr<tft::Model> model, std::string name
   const auto& c = model_->config();
   config_.max_encoder = c.max_encoder_length > 0 ? c.max_encoder_length : kMaxEncoderSteps;
   config_.horizon = c.max_prediction_length > 0 ? c.max_prediction_length : kHorizonSteps;
-  config_.decoder_inputs = c.n_real() == kNumCont;
+  config_.inputs = input_set_of(static_cast<size_t>(c.n_real()));
   engine_ = std::make_unique<tft::Engine>(*model_, std::max(threads, 1));
 }
 
@@ -191,7 +193,7 @@ void TftForecaster::scatter_interpretation(Interpretation& ip, int batch) const 
   const tft::TftWeights& w = model_->weights();
   const int ns = w.static_vsn.n(), ne = w.encoder_vsn.n(), nd = w.decoder_vsn.n();
   const int E = features_.encoder, T = features_.encoder + features_.decoder;
-  ip.decoder_inputs = config_.decoder_inputs;
+  ip.inputs = config_.inputs;
   ip.static_vars = ns;
   ip.encoder_vars = ne;
   ip.decoder_vars = nd;

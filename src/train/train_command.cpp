@@ -44,6 +44,9 @@ void add_train_command(CLI::App& app, Runner& runner) {
   cmd->add_option("--patience", f->o.early_stop_patience, "early stopping: epochs without improvement (default 8)");
   cmd->add_option("--step-seconds", f->step_seconds, "step of the history grid (default 300)");
   cmd->add_flag("!--no-progress", f->o.progress, "no progress bar");
+  cmd->add_flag_callback("--anchor", [f] { f->o.inputs = forecast::InputSet::anchored; },
+                         "targets relative to the robust classical forecast, which the decoder also sees "
+                         "(normalizer version 3; README: an experiment, not the default model)");
   cmd->callback([f, &runner] {
     runner = [f]() -> int {
       train::HistoryOptions ho;

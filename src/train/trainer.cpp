@@ -76,9 +76,9 @@ std::string fmt_duration(double s) {
 
 }  // namespace
 
-json contract_model_json(int hidden, int heads, int cont_hidden) {
+json contract_model_json(int hidden, int heads, int cont_hidden, forecast::InputSet inputs) {
   // Every variable list comes from the one contract table (forecast/contract.hpp).
-  const forecast::InputContract& contract = forecast::input_contract(true);
+  const forecast::InputContract& contract = forecast::input_contract(inputs);
   const auto& targets = contract.targets;
   const auto& statics = contract.static_variables;
   const auto& known = contract.known_reals;
@@ -186,7 +186,7 @@ TrainResult train_model(const History& history, const TrainOptions& o, const std
     for (int64_t i = 0; i < o.max_validation; ++i) sub.push_back(split.validation[size_t(double(i) * step)]);
     split.validation = std::move(sub);
   }
-  const forecast::FeatureConfig fc{o.windows.max_encoder, o.windows.horizon};
+  const forecast::FeatureConfig fc{o.windows.max_encoder, o.windows.horizon, o.inputs};
 
   json manifest;
   manifest["format"] = "nordiq-tft-model";
@@ -195,8 +195,8 @@ TrainResult train_model(const History& history, const TrainOptions& o, const std
   manifest["max_prediction_length"] = o.windows.horizon;
   manifest["min_encoder_length"] = o.windows.min_encoder;
   manifest["step_seconds"] = history.step_ms / 1000;
-  manifest["normalizer"] = forecast::normalizer_manifest();
-  manifest["model"] = contract_model_json(o.hidden, o.heads, o.cont_hidden);
+  manifest["normalizer"] = forecast::normalizer_manifest(o.inputs);
+  manifest["model"] = contract_model_json(o.hidden, o.heads, o.cont_hidden, o.inputs);
   auto model = std::make_unique<tft::Model>(tft::ModelConfig::from_manifest(manifest));
   init_parameters(*model, o.seed);
   const size_t NP = model->table().total();

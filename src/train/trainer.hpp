@@ -29,6 +29,9 @@ struct TrainProgress {
 
 struct TrainOptions {
   int hidden = 32, heads = 4, cont_hidden = 16;
+  // The model's inputs: decoder (lag-day and trend; targets relative to the present level) or
+  // anchored (+ the robust anchor; targets relative to it, normalizer version 3).
+  forecast::InputSet inputs = forecast::InputSet::decoder;
   WindowOptions windows;
   int epochs = 20;
   int batch = 64;
@@ -69,7 +72,8 @@ struct TrainResult {
 };
 
 // The NordIQ input contract (variable lists, embeddings) as the manifest's "model" object.
-nlohmann::json contract_model_json(int hidden, int heads, int cont_hidden);
+nlohmann::json contract_model_json(int hidden, int heads, int cont_hidden,
+                                   forecast::InputSet inputs = forecast::InputSet::decoder);
 // Library initialisation of TFT.md §10 for every unique tensor (deterministic in `seed`).
 void init_parameters(tft::Model& model, uint64_t seed);
 

@@ -7,6 +7,7 @@
 
 #include "core/time.hpp"
 #include "forecast/features.hpp"
+#include "forecast/robust_profile.hpp"
 #include "window_fixture.hpp"
 
 using namespace nordiq;
@@ -64,7 +65,7 @@ class AssembleFeatures : public ::testing::Test {
     short_window.profile = Profile::web_api;
     short_window.status[19] = static_cast<uint8_t>(Status::critical_issue);
     const WindowView views[2] = {long_window.view(300, 0), short_window.view(20, 1)};
-    assemble_features(views, FeatureConfig{}, batch);
+    assemble_features(views, FeatureConfig{kMaxEncoderSteps, kHorizonSteps, InputSet::anchored}, batch);
   }
 };
 
@@ -142,24 +143,30 @@ TEST_F(AssembleFeatures, PaddingCellsAreZero) {
 
 TEST(AssembleTraining, SameEncoderStepsGiveBitIdenticalFeaturesToServing) {
   const OwnedWindow history = OwnedWindow::make(400, nordiq::testing::plausible);
-  // Serving at the moment step 299 closed: the store's window holds steps 0..299.
-  FeatureBatch served;
-  const WindowView serving_view = history.view(300);
-  assemble_features(std::span(&serving_view, 1), FeatureConfig{}, served);
-  // Training on the same history: encoder 12..299, decoder 300..395.
-  FeatureBatch trained;
-  std::vector<float> targets;
-  const TrainingSlice slice{history.view(), 12, 288, 96};
-  assemble_training_batch(std::span(&slice, 1), FeatureConfig{}, trained, targets);
+  for (const InputSet inputs : {InputSet::decoder, InputSet::anchored}) {
+    SCOPED_TRACE(inputs == InputSet::anchored ? "anchored" : "decoder");
+    const FeatureConfig config{kMaxEncoderSteps, kHorizonSteps, inputs};
+    // Serving at the moment step 299 closed: the store's window holds steps 0..299.
+    FeatureBatch served;
+    const WindowView serving_view = history.view(300);
+    assemble_features(std::span(&serving_view, 1), config, served);
+    // Training on the same history: encoder 12..299, decoder 300..395 (the view reaches past the
+    // encoder: an anchor fitted on more than the encoder steps would differ here).
+    FeatureBatch trained;
+    std::vector<float> targets;
+    const TrainingSlice slice{history.view(), 12, 288, 96};
+    assemble_training_batch(std::span(&slice, 1), config, trained, targets);
 
-  ASSERT_EQ(served.x_cont.size(), trained.x_cont.size());
-  EXPECT_EQ(std::memcmp(served.x_cont.data(), trained.x_cont.data(), served.x_cont.size() * sizeof(float)), 0);
-  EXPECT_EQ(served.x_cat, trained.x_cat);
-  EXPECT_EQ(served.target_scale, trained.target_scale);
-  ASSERT_EQ(targets.size(), 96u * kNumMetrics);
-  for (int j : {0, 50, 95})
-    for (int k = 0; k < kNumMetrics; ++k)
-      EXPECT_FLOAT_EQ(targets[j * kNumMetrics + k], trained.norms[0].normalize(k, history.columns[k][300 + j]));
+    ASSERT_EQ(served.x_cont.size(), trained.x_cont.size());
+    EXPECT_EQ(std::memcmp(served.x_cont.data(), trained.x_cont.data(), served.x_cont.size() * sizeof(float)), 0);
+    EXPECT_EQ(served.x_cat, trained.x_cat);
+    EXPECT_EQ(served.target_scale, trained.target_scale);
+    EXPECT_EQ(served.anchor_offset, trained.anchor_offset);
+    ASSERT_EQ(targets.size(), 96u * kNumMetrics);
+    for (int j : {0, 50, 95})
+      for (int k = 0; k < kNumMetrics; ++k)
+        EXPECT_FLOAT_EQ(targets[j * kNumMetrics + k], trained.normalize_target(0, j, k, history.columns[k][300 + j]));
+  }
 }
 
 TEST(AssembleTraining, SlicesThatDoNotFitAreRefusedWithTheirIndex) {
@@ -199,8 +206,9 @@ TEST(Denormalize, OutputsAreDenormalisedClampedAndSortedAcrossQuantiles) {
       for (int q = 1; q < kNumQuantiles; ++q) ASSERT_LE(out.at(0, t, k, q - 1), out.at(0, t, k, q));
     // The crossing input (descending in q) comes out ascending: p02 is z = −1.5.
     if (k != 5) {
-      EXPECT_NEAR(out.at(0, 3, k, 0), n.denormalize(k, -1.5f), 1e-4f * std::max(1.f, out.at(0, 3, k, 0)));
-      EXPECT_NEAR(out.at(0, 3, k, kP50), inverse_transform(k, n.center[k]), 1e-4f * std::max(1.f, n.center[k]));
+      EXPECT_NEAR(out.at(0, 3, k, 0), features.denormalize_output(0, 3, k, -1.5f), 1e-4f * std::max(1.f, out.at(0, 3, k, 0)));
+      const float anchor = n.center[k] + features.offset(0, 3, k);  // z = 0 is the anchor
+      EXPECT_NEAR(out.at(0, 3, k, kP50), inverse_transform(k, anchor), 1e-4f * std::max(1.f, anchor));
     }
   }
   EXPECT_EQ(out.at(0, 7, 5, kP90), 100.f);
@@ -246,7 +254,7 @@ TEST(AssembleFeaturesTrend, ARampsTrendInputIsItsLinearContinuation) {
 }
 
 TEST(InputContract, ColumnIndexesNameTheContractsRealsInOrder) {
-  const InputContract& c = input_contract();
+  const InputContract& c = input_contract(InputSet::anchored);
   ASSERT_EQ(c.x_reals.size(), static_cast<size_t>(kNumCont));
   EXPECT_EQ(c.x_reals[kColEncoderLength], "encoder_length");
   EXPECT_EQ(c.x_reals[kColHourSin], "hour_sin");
@@ -258,13 +266,70 @@ TEST(InputContract, ColumnIndexesNameTheContractsRealsInOrder) {
     EXPECT_EQ(c.x_reals[col_target(k)], name);
     EXPECT_EQ(c.x_reals[col_lag_day(k)], name + "_lag_day");
   }
-  for (int k = 0; k < kNumMetrics; ++k) EXPECT_EQ(c.x_reals[col_trend(k)], std::string(kMetrics[k].name) + "_trend");
-  // The lag-day and trend inputs reach the decoder only; the contract without them is the
-  // reference one.
-  EXPECT_EQ(c.decoder_variables.size(), static_cast<size_t>(kNumKnownReals + 2 * kNumMetrics));
+  for (int k = 0; k < kNumMetrics; ++k) {
+    EXPECT_EQ(c.x_reals[col_trend(k)], std::string(kMetrics[k].name) + "_trend");
+    EXPECT_EQ(c.x_reals[col_anchor(k)], std::string(kMetrics[k].name) + "_anchor");
+  }
+  // The lag-day, trend and anchor inputs reach the decoder only; each smaller contract is a
+  // prefix of the larger one, and the one without any is the reference one.
+  EXPECT_EQ(c.decoder_variables.size(), static_cast<size_t>(kNumKnownReals + 3 * kNumMetrics));
   EXPECT_EQ(c.encoder_variables.size(), static_cast<size_t>(1 + kNumKnownReals + kNumMetrics));
-  const InputContract& base = input_contract(false);
+  const InputContract& decoder = input_contract(InputSet::decoder);
+  ASSERT_EQ(decoder.x_reals.size(), static_cast<size_t>(kNumContDecoder));
+  EXPECT_TRUE(std::equal(decoder.x_reals.begin(), decoder.x_reals.end(), c.x_reals.begin()));
+  EXPECT_EQ(decoder.decoder_variables.size(), static_cast<size_t>(kNumKnownReals + 2 * kNumMetrics));
+  const InputContract& base = input_contract(InputSet::base);
   ASSERT_EQ(base.x_reals.size(), static_cast<size_t>(kNumContBase));
   EXPECT_TRUE(std::equal(base.x_reals.begin(), base.x_reals.end(), c.x_reals.begin()));
   EXPECT_EQ(base.decoder_variables.size(), static_cast<size_t>(kNumKnownReals));
+  for (const InputSet s : {InputSet::base, InputSet::decoder, InputSet::anchored})
+    EXPECT_EQ(input_set_of(input_contract(s).x_reals.size()), s);
+}
+
+// Normalizer version 3 (issue #10): an anchored model's z = 0 is the robust classical forecast of
+// its encoder window, step by step; a version-2 model's z = 0 is the present level.
+TEST(AnchoredFeatures, ZeroOutputIsTheRobustForecastOfTheEncoderWindow) {
+  // A day and a half with an hour-of-day shape and an hourly job, so the anchor is not flat.
+  const OwnedWindow w = OwnedWindow::make(432, [](int k, int i) {
+    const float hour = static_cast<float>(i % 288) / 12.f;
+    return 30.f + 2.f * static_cast<float>(k % 3) + 15.f * std::sin(hour / 24.f * 6.2832f) + (i % 12 == 3 ? 20.f : 0.f) +
+           static_cast<float>((i * 7919 + k * 31) % 13) * 0.1f;
+  });
+  const WindowView v = w.view();
+  FeatureBatch anchored, present;
+  assemble_features(std::span(&v, 1), FeatureConfig{288, 96, InputSet::anchored}, anchored);
+  assemble_features(std::span(&v, 1), FeatureConfig{288, 96, InputSet::decoder}, present);
+  ASSERT_EQ(anchored.n_cont, kNumCont);
+  ASSERT_EQ(present.n_cont, kNumContDecoder);
+
+  // The robust forecaster on the same encoder steps (the last 288 of the window).
+  const OwnedWindow encoder = OwnedWindow::make(288, [&](int k, int i) { return w.columns[k][144 + i]; });
+  WindowView ev = encoder.view();
+  ev.first_step = v.first_step + 144 * v.step_ms;
+  std::vector<float> robust(static_cast<size_t>(kNumMetrics) * kNumQuantiles * 96);
+  RobustProfileScratch scratch;
+  robust_profile_forecast(ev, 96, robust.data(), scratch);
+
+  std::vector<float> z(static_cast<size_t>(96) * kNumMetrics * kNumQuantiles, 0.f);
+  ForecastBatch a, p;
+  a.resize(1);
+  p.resize(1);
+  const int rows[1] = {0}, dest[1] = {0};
+  denormalize_outputs(z.data(), anchored, rows, dest, a);
+  denormalize_outputs(z.data(), present, rows, dest, p);
+  float spread = 0.f;
+  for (int k = 0; k < kNumMetrics; ++k)
+    for (int t = 0; t < 96; ++t) {
+      const float want = robust[(static_cast<size_t>(k) * kNumQuantiles + kP50) * 96 + t];
+      ASSERT_NEAR(a.at(0, t, k, kP50), want, 1e-3f * std::max(1.f, std::fabs(want))) << kMetrics[k].name << " +" << t + 1;
+      EXPECT_NEAR(p.at(0, t, k, kP50), inverse_transform(k, present.norms[0].center[k]), 1e-3f);
+      spread = std::max(spread, std::fabs(a.at(0, t, k, kP50) - a.at(0, 0, k, kP50)));
+      // The input column is the same anchor, relative to the present and scaled; encoders get 0.
+      const Normalization& n = anchored.norms[0];
+      EXPECT_FLOAT_EQ(anchored.cont_row(0, 288 + t)[col_anchor(k)],
+                      std::clamp(anchored.offset(0, t, k) / n.scale[k], -kTrendClamp, kTrendClamp));
+    }
+  EXPECT_GT(spread, 5.f);  // the daily shape reached the anchor: the test can tell it from a flat level
+  for (int i : {0, 100, 287})
+    for (int k = 0; k < kNumMetrics; ++k) EXPECT_EQ(anchored.cont_row(0, i)[col_anchor(k)], 0.f);
 }

@@ -74,7 +74,7 @@ TEST(TftForecaster, OutputsAreTheNetworksDenormalisedPrediction) {
   const OwnedWindow w = OwnedWindow::make(30, nordiq::testing::plausible);
   const WindowView v = w.view();
   FeatureBatch fb;
-  FeatureConfig cfg{24, 12, /*decoder_inputs=*/false};  // the reference model predates them
+  FeatureConfig cfg{24, 12, InputSet::base};  // the reference model predates them
   assemble_features(std::span(&v, 1), cfg, fb);
   std::vector<float> z(12 * kNumMetrics * kNumQuantiles);
   tft::ForwardInputs in{1, fb.encoder, fb.decoder, fb.x_cat.data(), fb.x_cont.data(),
@@ -108,7 +108,7 @@ TEST(TftForecaster, ModelWithAnotherContractIsRefusedNamingTheField) {
 
   auto model = tiny();
   nlohmann::json m2 = model->manifest();
-  m2["normalizer"] = normalizer_manifest();
+  m2["normalizer"] = normalizer_manifest(input_set_of(model->config().x_reals.size()));
   m2["normalizer"]["metrics"][8]["scale_floor"] = 1.0;
   model->set_manifest(m2);
   try {

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <random>
 
+#include "forecast/normalizer.hpp"
 #include "forecast/tft_forecaster.hpp"
 #include "synthetic.hpp"
 #include "tft/model.hpp"
@@ -118,6 +119,10 @@ TEST(Trainer, InitialisationFollowsTheLibraryRules) {
   // inputs (lag-day and trend) add their prescalers and single-variable GRNs and widen the
   // decoder's flattened GRN (35 variables instead of 7): 20,459 parameters more.
   EXPECT_EQ(t.unique_count(), 76'156u);
+  // The 14 anchor inputs (`--anchor`: 49 decoder variables) add 9,730 more.
+  nlohmann::json anchored;
+  anchored["model"] = contract_model_json(16, 4, 8, forecast::InputSet::anchored);
+  EXPECT_EQ(tft::Model(tft::ModelConfig::from_manifest(anchored)).table().unique_count(), 85'886u);
 }
 
 TEST(Trainer, WindowSplitNeverTrainsOnHeldOutTargets) {
@@ -159,6 +164,42 @@ TEST(Trainer, WrittenModelHasAllNamesAndIsAcceptedByTheForecaster) {
     EXPECT_TRUE(p.contains(key)) << key;
   EXPECT_EQ(loaded->manifest()["max_encoder_length"], 96);
   std::filesystem::remove_all(dir);
+}
+
+// `nordiq train --anchor` (issue #10's experiment): the anchored contract and normalizer
+// version 3 are written together, the forecaster serves the model, and a manifest that pairs the
+// anchored inputs with version 2's rules is refused naming the field.
+TEST(Trainer, AnAnchoredModelIsWrittenWithItsNormalizerAndServed) {
+  const History h = fleet(2, 3, 5);
+  TrainOptions o = small_options();
+  o.inputs = forecast::InputSet::anchored;
+  o.epochs = 1;
+  o.max_windows = 32;
+  o.max_validation = 8;
+  TrainResult r = train_model(h, o, "synthetic");
+  EXPECT_EQ(r.model->config().x_reals.size(), static_cast<size_t>(forecast::kNumCont));
+  EXPECT_EQ(r.model->manifest()["normalizer"]["version"], 3);
+  EXPECT_NO_THROW(forecast::check_model_contract(*r.model));
+
+  const nlohmann::json written = r.model->manifest();
+  nlohmann::json mixed = written;
+  mixed["normalizer"] = forecast::normalizer_manifest(forecast::InputSet::decoder);
+  r.model->set_manifest(mixed);
+  try {
+    forecast::check_model_contract(*r.model);
+    FAIL() << "expected a refusal";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("normalizer.version"), std::string::npos) << e.what();
+  }
+  r.model->set_manifest(written);
+
+  const ServerSeries& srv = h.servers[0];
+  const WindowView view = srv.view(srv.segments[0], 0, 96, h.step_ms);
+  forecast::ForecastBatch out;
+  forecast::TftForecaster forecaster(std::move(r.model), "anchored", 1);
+  forecaster.forecast(std::span(&view, 1), out);
+  EXPECT_EQ(out.model[0], forecast::ModelKind::tft);
+  for (float v : out.values) ASSERT_TRUE(std::isfinite(v));
 }
 
 TEST(Trainer, RejectsHistoriesWithoutValidationWindows) {
