@@ -1,7 +1,5 @@
 #include "forecast/contract.hpp"
 
-#include <string_view>
-
 namespace nordiq::forecast {
 
 namespace {
@@ -13,11 +11,11 @@ InputContract build(InputSet inputs) {
                                                "is_weekend", "is_business_hours", "relative_time_idx"};
   std::vector<std::string> decoder_only;
   for (const auto& m : kMetrics) c.targets.emplace_back(m.name);
-  if (inputs != InputSet::base)
-    for (const char* suffix : {"_lag_day", "_trend", "_anchor"}) {
-      if (inputs == InputSet::decoder && std::string_view(suffix) == "_anchor") continue;
-      for (const auto& t : c.targets) decoder_only.push_back(t + suffix);
-    }
+  std::vector<const char*> suffixes;
+  if (inputs != InputSet::base) suffixes = {"_lag_day", "_trend"};
+  if (inputs == InputSet::anchored) suffixes.push_back("_anchor");
+  for (const char* suffix : suffixes)
+    for (const auto& t : c.targets) decoder_only.push_back(t + suffix);
   c.x_reals = {"encoder_length"};
   c.static_variables = {"profile", "encoder_length"};
   for (const auto& t : c.targets) {

@@ -67,15 +67,8 @@ struct FeatureBatch {
     return anchor_offset[(static_cast<size_t>(b) * decoder + j) * kNumMetrics + k];
   }
   // Raw value of decoder step j → the network's target z, and back (clamped to the metric's range).
-  float normalize_target(int b, int j, int k, float raw) const {
-    const Normalization& n = norms[b];
-    return (transform(k, raw) - n.center[k] - offset(b, j, k)) / n.scale[k];
-  }
-  float denormalize_output(int b, int j, int k, float z) const {
-    const Normalization& n = norms[b];
-    const float t = z * n.scale[k] + n.center[k] + offset(b, j, k);
-    return clamp_to_range(k, inverse_transform(k, t), inverse_transform(k, n.center[k]));
-  }
+  float normalize_target(int b, int j, int k, float raw) const { return norms[b].normalize(k, raw, offset(b, j, k)); }
+  float denormalize_output(int b, int j, int k, float z) const { return norms[b].denormalize(k, z, offset(b, j, k)); }
   // Sizes every buffer and zeroes the tensors; capacity is kept across calls.
   void resize(int batch, int encoder, int decoder, int n_cont = kNumCont);
   float* cont_row(int b, int t) { return x_cont.data() + (static_cast<size_t>(b) * steps() + t) * n_cont; }

@@ -81,10 +81,13 @@ struct Normalization {
   std::array<float, kNumMetrics> scale{};   // transformed units, ≥ floor
   std::array<float, kNumMetrics> slope{};   // the centre line's slope per step, transformed units
 
-  float normalize(int k, float raw) const { return (transform(k, raw) - center[k]) / scale[k]; }
+  // `anchor_offset`: anchor − center of a version-3 target (features.hpp); 0 otherwise.
+  float normalize(int k, float raw, float anchor_offset = 0.f) const {
+    return (transform(k, raw) - center[k] - anchor_offset) / scale[k];
+  }
   // z → raw units, clamped to the metric's range.
-  float denormalize(int k, float z) const {
-    const float t = z * scale[k] + center[k];
+  float denormalize(int k, float z, float anchor_offset = 0.f) const {
+    const float t = z * scale[k] + center[k] + anchor_offset;
     return clamp_to_range(k, inverse_transform(k, t), inverse_transform(k, center[k]));
   }
   float center_feature(int k) const { return center[k] / kCenterDivisor[k]; }
