@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "tft/folded.hpp"
 #include "tft/gemm.hpp"
 #include "tft/layers.hpp"
 
@@ -36,6 +37,7 @@ struct Derived {
   std::vector<float> out_wt, out_b;         // [H, K·Q] (transposed), [K·Q]
   std::vector<float> enc_whh_t, dec_whh_t, enc_bias, dec_bias;
   std::map<std::pair<int, int>, nn::InterpTable> interp;
+  nn::Folds folds;  // single-variable GRNs and fc2 ∘ GLU, folded (tft/folded.hpp)
 };
 
 // Activation arena of one chunk of servers: one allocation, laid out from (config, servers, E, D).
@@ -44,6 +46,7 @@ struct Workspace {
   int servers = 0, E = 0, D = 0;
   bool keep = false;
   float *s_flat, *e_flat, *d_flat;
+  float *s_z, *e_z, *d_z;  // the folded VSNs' compact inputs (tft/folded.hpp)
   VsnActs s_vsn, e_vsn, d_vsn;
   GrnActs ctx[4];  // variable selection, initial hidden, initial cell, enrichment
   float *vsn_all, *enc_gates, *dec_gates, *lstm_out, *h, *c, *enc_h, *enc_c, *lstm_scratch;
@@ -55,16 +58,22 @@ struct Workspace {
   float *pre_glu, *omega, *z;
 
   // Lays the arena out; with base == nullptr only measures. Returns floats used.
-  size_t layout(const Model& m, float* base) {
+  size_t layout(const Model& m, const nn::Folds& folded, float* base) {
     const ModelConfig& cfg = m.config();
     const TftWeights& w = m.weights();
     const int B = servers, T = E + D, H = cfg.hidden, hd = cfg.heads * cfg.head_dim, KQ = cfg.n_targets() * cfg.n_quantiles();
     const size_t RE = size_t(B) * E, RD = size_t(B) * D, RT = size_t(B) * T;
     float* cur = base;
     auto grab = [&](size_t n) { return take(cur, n); };
-    s_flat = grab(size_t(B) * w.static_vsn.flat_width);
-    e_flat = grab(RE * w.encoder_vsn.flat_width);
-    d_flat = grab(RD * w.decoder_vsn.flat_width);
+    // the flattened inputs: only for the trace, or a VSN served unfolded
+    auto flat_width = [&](const VsnW& v) { return keep || !folded.vsn.count(&v) ? size_t(v.flat_width) : 0; };
+    auto z_width = [&](const VsnW& v) { return folded.vsn.count(&v) ? size_t(folded.vsn.at(&v).width) : 0; };
+    s_flat = grab(size_t(B) * flat_width(w.static_vsn));
+    e_flat = grab(RE * flat_width(w.encoder_vsn));
+    d_flat = grab(RD * flat_width(w.decoder_vsn));
+    s_z = grab(size_t(B) * z_width(w.static_vsn));
+    e_z = grab(RE * z_width(w.encoder_vsn));
+    d_z = grab(RD * z_width(w.decoder_vsn));
     nn::vsn_acts_take(s_vsn, w.static_vsn, B, B, keep, cur);
     nn::vsn_acts_take(e_vsn, w.encoder_vsn, int(RE), B, keep, cur);
     nn::vsn_acts_take(d_vsn, w.decoder_vsn, int(RD), B, keep, cur);
@@ -103,7 +112,7 @@ struct Workspace {
     return size_t(cur - base);
   }
 
-  void ensure(const Model& m, int servers_, int E_, int D_, bool keep_) {
+  void ensure(const Model& m, const nn::Folds& folded, int servers_, int E_, int D_, bool keep_) {
     if (servers_ == servers && E_ == E && D_ == D && keep_ == keep && !mem.empty()) return;
     servers = servers_;
     E = E_;
@@ -111,10 +120,10 @@ struct Workspace {
     keep = keep_;
     // measure with a fake base, then allocate only if the arena must grow
     float dummy_base[16];
-    const size_t need = layout(m, dummy_base) + 64;
+    const size_t need = layout(m, folded, dummy_base) + 64;
     if (mem.size() < need) mem.assign(need, 0.0f);
     auto* base = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(mem.data()) + 63) & ~uintptr_t(63));
-    layout(m, base);
+    layout(m, folded, base);
   }
 };
 
@@ -140,6 +149,7 @@ struct Engine::Impl {
   std::exception_ptr error;
 
   std::mutex call_mu;  // one forward at a time per engine (the pool and arenas are shared)
+  nn::SharedInputs enc_shared, dec_shared;  // per forward: inputs the whole batch shares
 
   explicit Impl(const Model& m) : model(m) {
     const TftWeights& w = m.weights();
@@ -207,10 +217,29 @@ struct Engine::Impl {
     };
     lstm(w.lstm_encoder, der.enc_whh_t, der.enc_bias);
     lstm(w.lstm_decoder, der.dec_whh_t, der.dec_bias);
+    der.folds = nn::fold_network(w, P, der.kappa.data());
+    for (auto& arena : ws) arena->servers = -1;  // the compact inputs' widths may have changed
+    trace_ws.servers = -1;
     prep.P = P;
     prep.kappa = der.kappa.data();
     prep.PT = PT;
+    prep.folds = &der.folds;
     prepared = true;
+  }
+
+  // The known inputs every server of the batch shares, per folded VSN (tft/folded.hpp).
+  void find_shared_inputs(const ForwardInputs& in) {
+    const ModelConfig& c = model.config();
+    const TftWeights& w = model.weights();
+    const int E = in.encoder_steps, D = in.decoder_steps, T = E + D;
+    auto find = [&](nn::SharedInputs& shared, const VsnW& v, int step0, int steps, const int32_t* valid) {
+      shared.steps = 0;
+      auto folded = der.folds.vsn.find(&v);
+      if (folded == der.folds.vsn.end()) return;
+      nn::find_shared_inputs(shared, v, folded->second, prep, in.x_cont, c.n_real(), T, in.batch, step0, steps, valid);
+    };
+    find(enc_shared, w.encoder_vsn, 0, E, in.encoder_lengths);
+    find(dec_shared, w.decoder_vsn, E, D, nullptr);
   }
 
   void validate(const ForwardInputs& in) const {
@@ -262,18 +291,25 @@ struct Engine::Impl {
     const int32_t* enc_len = in.encoder_lengths + b0;
     const int32_t* dec_len = in.decoder_lengths + b0;
 
+    // one VSN over steps step0.. of each server: folded on its compact inputs where it could be
+    auto vsn = [&](nn::VsnActs& a, float* flat, float* z, const VsnW& v, int step0, int steps, const int32_t* valid,
+                   const float* context, const nn::SharedInputs* shared) {
+      auto folded = der.folds.vsn.find(&v);
+      const bool fold = folded != der.folds.vsn.end();
+      if (s.keep || !fold) nn::vsn_gather(flat, v, P, x_cat, c.n_cat(), x_cont, c.n_real(), T, n, step0, steps, valid);
+      if (!fold) return nn::vsn_forward(a, flat, n * steps, context, steps, v, H, prep);
+      nn::folded_vsn_gather(z, v, folded->second, P, x_cat, c.n_cat(), x_cont, c.n_real(), T, n, step0, steps, valid);
+      nn::folded_vsn_forward(a, z, n * steps, context, steps, v, folded->second, H, prep, s.keep ? nullptr : shared);
+    };
     // 1–2. static VSN on step 0
-    nn::vsn_gather(s.s_flat, w.static_vsn, P, x_cat, c.n_cat(), x_cont, c.n_real(), T, n, 0, 1, nullptr);
-    nn::vsn_forward(s.s_vsn, s.s_flat, n, nullptr, 1, w.static_vsn, H, prep);
+    vsn(s.s_vsn, s.s_flat, s.s_z, w.static_vsn, 0, 1, nullptr, nullptr, nullptr);
     // 3. static covariate encoders
     const GrnW* ctxw[4] = {&w.ctx_variable_selection, &w.ctx_initial_hidden, &w.ctx_initial_cell, &w.ctx_enrichment};
     for (int i = 0; i < 4; ++i) nn::grn_forward(s.ctx[i], s.s_vsn.out, H, n, nullptr, 1, *ctxw[i], prep);
     const float* c_s = s.ctx[0].out;
     // 4. encoder / decoder VSNs with context c_s (padded encoder steps read as zeros)
-    nn::vsn_gather(s.e_flat, w.encoder_vsn, P, x_cat, c.n_cat(), x_cont, c.n_real(), T, n, 0, E, enc_len);
-    nn::vsn_forward(s.e_vsn, s.e_flat, RE, c_s, E, w.encoder_vsn, H, prep);
-    nn::vsn_gather(s.d_flat, w.decoder_vsn, P, x_cat, c.n_cat(), x_cont, c.n_real(), T, n, E, D, nullptr);
-    nn::vsn_forward(s.d_vsn, s.d_flat, RD, c_s, D, w.decoder_vsn, H, prep);
+    vsn(s.e_vsn, s.e_flat, s.e_z, w.encoder_vsn, 0, E, enc_len, c_s, &enc_shared);
+    vsn(s.d_vsn, s.d_flat, s.d_z, w.decoder_vsn, E, D, nullptr, c_s, &dec_shared);
     for (int b = 0; b < n; ++b) {
       std::memcpy(s.vsn_all + size_t(b) * T * H, s.e_vsn.out + size_t(b) * E * H, sizeof(float) * size_t(E) * H);
       std::memcpy(s.vsn_all + (size_t(b) * T + E) * H, s.d_vsn.out + size_t(b) * D * H, sizeof(float) * size_t(D) * H);
@@ -460,9 +496,10 @@ void Engine::forward(const ForwardInputs& in, const ForwardOutputs& out) {
   const int per = chunk_servers(in.batch, in.encoder_steps, in.decoder_steps);
   const int chunks = (in.batch + per - 1) / per;
   const Model& m = impl_->model;
+  impl_->find_shared_inputs(in);
   impl_->run_parallel(chunks, [&](int i, Workspace& w) {
     const int b0 = i * per, n = std::min(per, in.batch - b0);
-    w.ensure(m, per, in.encoder_steps, in.decoder_steps, false);
+    w.ensure(m, impl_->der.folds, per, in.encoder_steps, in.decoder_steps, false);
     impl_->run_chunk(w, in, out, b0, n);
   });
 }
@@ -477,7 +514,7 @@ void Engine::forward_traced(const ForwardInputs& in, const ForwardOutputs& out, 
   const Model& m = impl_->model;
   Workspace& s = impl_->trace_ws;
   const int B = in.batch, E = in.encoder_steps, D = in.decoder_steps, T = E + D;
-  s.ensure(m, B, E, D, true);
+  s.ensure(m, impl_->der.folds, B, E, D, true);
   impl_->run_chunk(s, in, out, 0, B);
 
   const ModelConfig& c = m.config();

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <cstdlib>
 
+#include "tft/folded.hpp"
 #include "tft/gemm.hpp"
 #include "tft/vmath.hpp"
 
@@ -254,6 +255,34 @@ GrnActs grn_acts_take(const GrnW& g, int rows, int groups, float*& cursor) {
   return a;
 }
 
+void grn_add_context(const GrnActs& a, int rows, const float* context, int rows_per_ctx, const GrnW& g, const Prepared& p) {
+  if (!g.ctx || !context) return;
+  const int hdim = g.hidden, groups = rows / rows_per_ctx;
+  linear_forward(a.ctx_proj, hdim, context, g.ctx, groups, g.context, p.P, false, p.PT);
+  for (int r = 0; r < rows; ++r) {
+    float* f = a.fc1 + size_t(r) * hdim;
+    const float* c = a.ctx_proj + size_t(r / rows_per_ctx) * hdim;
+    for (int j = 0; j < hdim; ++j) f[j] += c[j];
+  }
+}
+
+void grn_elu(const GrnActs& a, int rows, const GrnW& g) {
+  // ELU(α=1): x > 0 ? x : e^x − 1
+  const size_t n = size_t(rows) * g.hidden;
+  vm::exp_n(a.elu, a.fc1, static_cast<ptrdiff_t>(n));
+  for (size_t i = 0; i < n; ++i) a.elu[i] = a.fc1[i] > 0.0f ? a.fc1[i] : a.elu[i] - 1.0f;
+}
+
+void grn_glu_input(const GrnActs& a, int rows, const GrnW& g, const Prepared& p) {
+  const int hdim = g.hidden;
+  if (const FoldedGlu* f = p.folds ? p.folds->glu_of(g) : nullptr) {
+    gemm::kmajor(gemm::Shape{rows, 2 * g.out, hdim, hdim, 2 * g.out, false}, a.elu, f->wt.data(), f->b.data(), a.glu);
+    return;
+  }
+  linear_forward(a.fc2, hdim, a.elu, hdim, rows, g.fc2, p.P, false, p.PT);
+  linear_forward(a.glu, 2 * g.out, a.fc2, hdim, rows, g.gate.glu, p.P, false, p.PT);
+}
+
 void grn_forward(const GrnActs& a, const float* x, int ldx, int rows, const float* context, int rows_per_ctx,
                  const GrnW& g, const Prepared& p) {
   const float* skip = x;
@@ -263,23 +292,10 @@ void grn_forward(const GrnActs& a, const float* x, int ldx, int rows, const floa
     skip = a.resid;
     ld_skip = g.out;
   }
-  const int hdim = g.hidden;
-  linear_forward(a.fc1, hdim, x, ldx, rows, g.fc1, p.P, false, p.PT);
-  if (g.ctx && context) {
-    const int groups = rows / rows_per_ctx;
-    linear_forward(a.ctx_proj, hdim, context, g.ctx, groups, g.context, p.P, false, p.PT);
-    for (int r = 0; r < rows; ++r) {
-      float* f = a.fc1 + size_t(r) * hdim;
-      const float* c = a.ctx_proj + size_t(r / rows_per_ctx) * hdim;
-      for (int j = 0; j < hdim; ++j) f[j] += c[j];
-    }
-  }
-  // ELU(α=1): x > 0 ? x : e^x − 1
-  const size_t n = size_t(rows) * hdim;
-  vm::exp_n(a.elu, a.fc1, static_cast<ptrdiff_t>(n));
-  for (size_t i = 0; i < n; ++i) a.elu[i] = a.fc1[i] > 0.0f ? a.fc1[i] : a.elu[i] - 1.0f;
-  linear_forward(a.fc2, hdim, a.elu, hdim, rows, g.fc2, p.P, false, p.PT);
-  linear_forward(a.glu, 2 * g.out, a.fc2, hdim, rows, g.gate.glu, p.P, false, p.PT);
+  linear_forward(a.fc1, g.hidden, x, ldx, rows, g.fc1, p.P, false, p.PT);
+  grn_add_context(a, rows, context, rows_per_ctx, g, p);
+  grn_elu(a, rows, g);
+  grn_glu_input(a, rows, g, p);
   gate_add_norm_forward(a.out, a.glu, skip, ld_skip, rows, g.out, p.P + g.gate.norm.w, p.P + g.gate.norm.b, p.eps);
 }
 
@@ -338,36 +354,43 @@ void vsn_forward(VsnActs& a, const float* flat, int rows, const float* context, 
   grn_forward(a.flat, flat, S, rows, context, rows_per_ctx, v.flat, p);
   softmax_rows(a.weights, a.flat.out, rows, n);
   std::fill(a.out, a.out + size_t(rows) * hidden, 0.0f);
-  // Rows in blocks, all variables per block: one variable's intermediates for a block stay in
-  // L2 (a whole chunk's would not). Rows are independent, so blocking changes no result.
-  constexpr int kRowBlock = 256;  // measured: 128–512 equal, whole chunk (1152) 7 % slower
-  for (int r0 = 0; r0 < rows; r0 += kRowBlock) {
-    const int nr = std::min(kRowBlock, rows - r0);
+  for (int r0 = 0; r0 < rows; r0 += kVsnRowBlock) {
+    const int nr = std::min(kVsnRowBlock, rows - r0);
     for (int i = 0; i < n; ++i) {
       const auto& var = v.vars[size_t(i)];
-      const GrnActs& full = a.vars[size_t(i)];
-      GrnActs va = full;
-      if (var.categorical) {
-        va.out = full.out + size_t(r0) * hidden;
-        resample_norm_forward(va.out, flat + size_t(r0) * S + var.flat_offset, S, nr, var.cat_norm, p);
-      } else {
-        const size_t hd = size_t(var.grn.hidden), o = size_t(var.grn.out);
-        va.fc1 = full.fc1 + r0 * hd;
-        va.elu = full.elu + r0 * hd;
-        va.fc2 = full.fc2 + r0 * hd;
-        va.glu = full.glu + r0 * 2 * o;
-        if (full.resid) va.resid = full.resid + r0 * o;
-        va.out = full.out + r0 * o;
-        grn_forward(va, flat + size_t(r0) * S + var.flat_offset, S, nr, nullptr, 1, var.grn, p);
-      }
-      // out += w_v · ξ_v, variables in order (the reduction order of TFT.md §13)
-      for (int r = 0; r < nr; ++r) {
-        const float w = a.weights[size_t(r0 + r) * n + i];
-        const float* xi = va.out + size_t(r) * hidden;
-        float* o = a.out + size_t(r0 + r) * hidden;
-        for (int j = 0; j < hidden; ++j) o[j] += w * xi[j];
-      }
+      const GrnActs va = grn_acts_rows(a.vars[size_t(i)], var, r0);
+      const float* xi = flat + size_t(r0) * S + var.flat_offset;
+      if (var.categorical) resample_norm_forward(va.out, xi, S, nr, var.cat_norm, p);
+      else grn_forward(va, xi, S, nr, nullptr, 1, var.grn, p);
+      vsn_accumulate(a, va.out, v, i, r0, nr, hidden);
     }
+  }
+}
+
+GrnActs grn_acts_rows(const GrnActs& full, const VsnVarW& var, int r0) {
+  GrnActs a = full;
+  if (var.categorical) {
+    a.out = full.out + size_t(r0) * size_t(var.cat_norm.out);
+    return a;
+  }
+  const size_t hd = size_t(var.grn.hidden), o = size_t(var.grn.out), r = size_t(r0);
+  a.fc1 = full.fc1 + r * hd;
+  a.elu = full.elu + r * hd;
+  a.fc2 = full.fc2 + r * hd;
+  a.glu = full.glu + r * 2 * o;
+  if (full.resid) a.resid = full.resid + r * o;
+  a.out = full.out + r * o;
+  return a;
+}
+
+void vsn_accumulate(const VsnActs& a, const float* xi, const VsnW& v, int i, int r0, int nr, int hidden) {
+  // out += w_v · ξ_v, variables in order (the reduction order of TFT.md §13)
+  const int n = v.n();
+  for (int r = 0; r < nr; ++r) {
+    const float w = a.weights[size_t(r0 + r) * n + i];
+    const float* x = xi + size_t(r) * hidden;
+    float* o = a.out + size_t(r0 + r) * hidden;
+    for (int j = 0; j < hidden; ++j) o[j] += w * x[j];
   }
 }
 

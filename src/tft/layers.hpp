@@ -14,6 +14,8 @@
 
 namespace nordiq::tft::nn {
 
+struct Folds;  // tft/folded.hpp
+
 // Linear interpolation along the feature axis, torch align_corners=True (TFT.md §3.2 exactly).
 struct InterpTable {
   int n = 0, m = 0;
@@ -30,6 +32,7 @@ struct Prepared {
   const float* PT = nullptr;     // every 2-D weight transposed ([in, out]), at its offset in P
   const std::map<std::pair<int, int>, InterpTable>* interp = nullptr;
   float eps = 1e-5f;
+  const Folds* folds = nullptr;  // inference-time folds (serving); null: the blocks as trained
   const InterpTable& table(int n, int m) const { return interp->at({n, m}); }
 };
 
@@ -68,6 +71,11 @@ GrnActs grn_acts_take(const GrnW& g, int rows, int groups, float*& cursor);
 // context: [rows / rows_per_ctx, ctx] (one context row per group of consecutive rows), or null.
 void grn_forward(const GrnActs& a, const float* x, int ldx, int rows, const float* context, int rows_per_ctx,
                  const GrnW& g, const Prepared& p);
+// The GRN's steps after fc1, shared with the folded forms (tft/folded.hpp): fc1 += the context
+// projection; a.elu = ELU(a.fc1); a.glu = Lin_glu(fc2(a.elu)) (one folded GEMM when p.folds has g).
+void grn_add_context(const GrnActs& a, int rows, const float* context, int rows_per_ctx, const GrnW& g, const Prepared& p);
+void grn_elu(const GrnActs& a, int rows, const GrnW& g);
+void grn_glu_input(const GrnActs& a, int rows, const GrnW& g, const Prepared& p);
 
 // Variable selection network (TFT.md §4) on the flattened input F [rows, S] (embeddings and
 // prescaled reals already in place). var_out[v] = ξ_v [rows, H]; out [rows, H]; weights [rows, n].
@@ -82,6 +90,13 @@ size_t vsn_acts_floats(const VsnW& v, int rows, int groups, bool keep_vars);
 void vsn_acts_take(VsnActs& a, const VsnW& v, int rows, int groups, bool keep_vars, float*& cursor);
 void vsn_forward(VsnActs& a, const float* flat, int rows, const float* context, int rows_per_ctx,
                  const VsnW& v, int hidden, const Prepared& p);
+// VSNs run in blocks of rows, all variables per block: one variable's intermediates for a block
+// stay in L2 (a whole chunk's would not). Rows are independent, so blocking changes no result.
+inline constexpr int kVsnRowBlock = 256;  // measured: 128–512 equal, whole chunk (1152) 7 % slower
+// A variable's activations (grn_acts_take / its categorical .out) from row r0 on.
+GrnActs grn_acts_rows(const GrnActs& full, const VsnVarW& var, int r0);
+// a.out rows r0.. (nr of them) += a.weights[·, i] · ξ_i (xi: variable i's outputs of those rows).
+void vsn_accumulate(const VsnActs& a, const float* xi, const VsnW& v, int i, int r0, int nr, int hidden);
 
 // Builds F for `rows = servers × steps` rows reading steps step0.. of each server from the
 // model inputs: categoricals → embedding rows, reals → prescaler Lin(1→c). Steps at or past

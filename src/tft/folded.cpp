@@ -1,0 +1,337 @@
+#include "tft/folded.hpp"
+
+// GCC 12's false "may be used uninitialized" inside avx512fintrin.h (see layers.cpp).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "tft/gemm.hpp"
+#include "tft/vmath.hpp"
+
+namespace nordiq::tft::nn {
+
+const FoldedGlu* Folds::glu_of(const GrnW& g) const {
+  auto it = glu.find(&g);
+  return it == glu.end() ? nullptr : &it->second;
+}
+
+namespace {
+
+// Products are summed in double and rounded once: the folded weights are as exact as float allows.
+FoldedGlu fold_glu(const GrnW& g, const float* P) {
+  const int hidden = g.hidden, width = 2 * g.out;
+  const float* W2 = P + g.fc2.w;       // [hidden, hidden]
+  const float* Wg = P + g.gate.glu.w;  // [2·out, hidden]
+  FoldedGlu f;
+  f.wt.assign(size_t(hidden) * width, 0.0f);
+  f.b.assign(size_t(width), 0.0f);
+  for (int i = 0; i < width; ++i) {
+    double bias = P[g.gate.glu.b + size_t(i)];
+    for (int h = 0; h < hidden; ++h) bias += double(Wg[size_t(i) * hidden + h]) * P[g.fc2.b + size_t(h)];
+    f.b[size_t(i)] = float(bias);
+    for (int k = 0; k < hidden; ++k) {
+      double acc = 0.0;
+      for (int h = 0; h < hidden; ++h) acc += double(Wg[size_t(i) * hidden + h]) * W2[size_t(h) * hidden + k];
+      f.wt[size_t(k) * width + i] = float(acc);
+    }
+  }
+  return f;
+}
+
+FoldedVar fold_var(const VsnVarW& var, const float* P, const float* kappa) {
+  const GrnW& g = var.grn;
+  const int c = var.width, hidden = g.hidden, out = g.out;
+  const float* pw = P + var.prescaler.w;  // [c, 1]
+  const float* pb = P + var.prescaler.b;
+  const float* W1 = P + g.fc1.w;          // [hidden, c]
+  FoldedVar f;
+  f.a1.resize(size_t(hidden));
+  f.b1.resize(size_t(hidden));
+  for (int h = 0; h < hidden; ++h) {
+    double a = 0.0, b = P[g.fc1.b + size_t(h)];
+    for (int j = 0; j < c; ++j) {
+      a += double(W1[size_t(h) * c + j]) * pw[j];
+      b += double(W1[size_t(h) * c + j]) * pb[j];
+    }
+    f.a1[size_t(h)] = float(a);
+    f.b1[size_t(h)] = float(b);
+  }
+  const InterpTable t = InterpTable::make(c, out);
+  const float* k = kappa + g.res.mask;
+  f.skip_a.resize(size_t(out));
+  f.skip_c.resize(size_t(out));
+  f.skip_norm = true;
+  for (int j = 0; j < out; ++j) {
+    const size_t i0 = size_t(t.i0[size_t(j)]), i1 = size_t(t.i1[size_t(j)]);
+    const double l0 = t.l0[size_t(j)], l1 = t.l1[size_t(j)];
+    f.skip_a[size_t(j)] = float(k[j] * (l0 * pw[i0] + l1 * pw[i1]));
+    f.skip_c[size_t(j)] = float(k[j] * (l0 * pb[i0] + l1 * pb[i1]));
+  }
+  return f;
+}
+
+// Column s of the flattened input is coef[s]·z[src[s]] + cst[s].
+struct FlatColumns {
+  std::vector<int> src;
+  std::vector<double> coef, cst;
+};
+
+FlatColumns flat_columns(const VsnW& v, const FoldedVsn& f, const float* P) {
+  FlatColumns m;
+  m.src.resize(size_t(v.flat_width));
+  m.coef.resize(size_t(v.flat_width));
+  m.cst.resize(size_t(v.flat_width));
+  for (size_t i = 0; i < v.vars.size(); ++i) {
+    const VsnVarW& var = v.vars[i];
+    for (int j = 0; j < var.width; ++j) {
+      const size_t s = size_t(var.flat_offset + j);
+      m.src[s] = f.z_offset[i] + (var.categorical ? j : 0);
+      m.coef[s] = var.categorical ? 1.0 : P[var.prescaler.w + size_t(j)];
+      m.cst[s] = var.categorical ? 0.0 : P[var.prescaler.b + size_t(j)];
+    }
+  }
+  return m;
+}
+
+// y = F·Wᵀ + b for a Linear W [out, S] of the flattened input, as an affine map of z.
+FoldedLinear fold_linear_of_flat(const float* W, const float* b, int out, const FlatColumns& m, int width) {
+  const int S = int(m.src.size());
+  std::vector<double> wt(size_t(width) * out, 0.0), bias(size_t(out), 0.0);
+  for (int o = 0; o < out; ++o) {
+    bias[size_t(o)] = b ? b[o] : 0.0;
+    for (int s = 0; s < S; ++s) {
+      const double w = W[size_t(o) * S + s];
+      wt[size_t(m.src[size_t(s)]) * out + o] += w * m.coef[size_t(s)];
+      bias[size_t(o)] += w * m.cst[size_t(s)];
+    }
+  }
+  FoldedLinear f;
+  f.in = width;
+  f.out = out;
+  f.wt.assign(wt.begin(), wt.end());
+  f.b.assign(bias.begin(), bias.end());
+  return f;
+}
+
+FoldedVsn fold_vsn(const VsnW& v, const float* P, const float* kappa) {
+  FoldedVsn f;
+  for (const auto& var : v.vars) {
+    f.z_offset.push_back(f.width);
+    f.width += var.categorical ? var.width : 1;
+  }
+  const FlatColumns m = flat_columns(v, f, P);
+  const GrnW& g = v.flat;
+  f.fc1 = fold_linear_of_flat(P + g.fc1.w, P + g.fc1.b, g.hidden, m, f.width);
+  // the skip κ ⊙ I(F) is the Linear whose rows are κ_o × (the interpolation taps of output o)
+  const InterpTable t = InterpTable::make(g.in, g.out);
+  std::vector<float> taps(size_t(g.out) * g.in, 0.0f);
+  for (int o = 0; o < g.out; ++o) {
+    const float k = kappa[g.res.mask + size_t(o)];
+    taps[size_t(o) * g.in + t.i0[size_t(o)]] += k * t.l0[size_t(o)];
+    taps[size_t(o) * g.in + t.i1[size_t(o)]] += k * t.l1[size_t(o)];
+  }
+  f.skip = fold_linear_of_flat(taps.data(), nullptr, g.out, m, f.width);
+  for (const auto& var : v.vars) f.vars.push_back(var.categorical ? FoldedVar{} : fold_var(var, P, kappa));
+  return f;
+}
+
+// Folding needs every resample in place (the skips are ResampleNorms); a VSN without is served unfolded.
+bool foldable(const VsnW& v) {
+  if (!v.flat.resample) return false;
+  return std::all_of(v.vars.begin(), v.vars.end(), [](const VsnVarW& var) { return var.categorical || var.grn.resample; });
+}
+
+#if defined(__AVX512F__)
+// LayerNorm of a 32-wide row held in two registers: the operations of layers.cpp's norm_row in
+// the same order, so the same bits.
+inline void norm32(__m512& lo, __m512& hi, const float* gamma, const float* beta, float eps) {
+  const __m512 mu = _mm512_set1_ps(_mm512_reduce_add_ps(_mm512_add_ps(lo, hi)) / 32.0f);
+  const __m512 d0 = _mm512_sub_ps(lo, mu), d1 = _mm512_sub_ps(hi, mu);
+  const float var = _mm512_reduce_add_ps(_mm512_fmadd_ps(d1, d1, _mm512_mul_ps(d0, d0))) / 32.0f;
+  const __m512 r = _mm512_set1_ps(1.0f / std::sqrt(var + eps));
+  lo = _mm512_fmadd_ps(_mm512_mul_ps(d0, r), _mm512_loadu_ps(gamma), _mm512_loadu_ps(beta));
+  hi = _mm512_fmadd_ps(_mm512_mul_ps(d1, r), _mm512_loadu_ps(gamma + 16), _mm512_loadu_ps(beta + 16));
+}
+
+// For out = 32, everything after the GLU's GEMM in registers, one row at a time: the skip
+// (affine in x, then its LayerNorm), the gate, the LayerNorm, the store of ξ and the weighted sum
+// into the VSN's output. The same operations as the general path below.
+void var_epilogue32(const VsnActs* acts, int i, int n, int r0, const GrnActs& a, const float* x, int ldx, int rows,
+                    const GrnW& g, const FoldedVar& f, const Prepared& p) {
+  const float *sg = p.P + g.res.norm.w, *sb = p.P + g.res.norm.b, *gg = p.P + g.gate.norm.w, *gb = p.P + g.gate.norm.b;
+  const __m512 sa0 = _mm512_loadu_ps(f.skip_a.data()), sa1 = _mm512_loadu_ps(f.skip_a.data() + 16);
+  const __m512 sc0 = _mm512_loadu_ps(f.skip_c.data()), sc1 = _mm512_loadu_ps(f.skip_c.data() + 16);
+  for (int r = 0; r < rows; ++r) {
+    const __m512 xr = _mm512_set1_ps(x[size_t(r) * ldx]);
+    __m512 s0 = _mm512_fmadd_ps(xr, sa0, sc0), s1 = _mm512_fmadd_ps(xr, sa1, sc1);
+    if (f.skip_norm) norm32(s0, s1, sg, sb, p.eps);
+    const float* u = a.glu + size_t(r) * 64;
+    __m512 y0 = _mm512_fmadd_ps(_mm512_loadu_ps(u), vm::sigmoid16(_mm512_loadu_ps(u + 32)), s0);
+    __m512 y1 = _mm512_fmadd_ps(_mm512_loadu_ps(u + 16), vm::sigmoid16(_mm512_loadu_ps(u + 48)), s1);
+    norm32(y0, y1, gg, gb, p.eps);
+    float* xi = a.out + size_t(r) * 32;
+    _mm512_storeu_ps(xi, y0);
+    _mm512_storeu_ps(xi + 16, y1);
+    if (!acts) continue;
+    const __m512 w = _mm512_set1_ps(acts->weights[size_t(r0 + r) * n + i]);
+    float* o = acts->out + size_t(r0 + r) * 32;
+    _mm512_storeu_ps(o, _mm512_fmadd_ps(w, y0, _mm512_loadu_ps(o)));
+    _mm512_storeu_ps(o + 16, _mm512_fmadd_ps(w, y1, _mm512_loadu_ps(o + 16)));
+  }
+}
+#endif
+
+// ξ_i = GRN(prescaler(x)) for rows r0.. (nr of them; scalars x with stride ldx) into a.out, and
+// (with acts) acts->out += acts->weights[·, i] · ξ_i.
+void folded_var_forward(const VsnActs* acts, const VsnW& v, int i, int r0, const GrnActs& a, const float* x, int ldx,
+                        int rows, const FoldedVar& f, const Prepared& p) {
+  const GrnW& g = v.vars[size_t(i)].grn;
+  const int hidden = g.hidden, out = g.out;
+  for (int r = 0; r < rows; ++r) {
+    const float xr = x[size_t(r) * ldx];
+    float* pre = a.fc1 + size_t(r) * hidden;
+    for (int h = 0; h < hidden; ++h) pre[h] = xr * f.a1[size_t(h)] + f.b1[size_t(h)];
+  }
+  grn_elu(a, rows, g);
+  grn_glu_input(a, rows, g, p);
+#if defined(__AVX512F__)
+  if (out == 32) return var_epilogue32(acts, i, v.n(), r0, a, x, ldx, rows, g, f, p);
+#endif
+  for (int r = 0; r < rows; ++r) {
+    const float xr = x[size_t(r) * ldx];
+    float* s = a.resid + size_t(r) * out;
+    for (int j = 0; j < out; ++j) s[j] = xr * f.skip_a[size_t(j)] + f.skip_c[size_t(j)];
+  }
+  if (f.skip_norm) layer_norm_forward(a.resid, a.resid, rows, out, p.P + g.res.norm.w, p.P + g.res.norm.b, p.eps);
+  gate_add_norm_forward(a.out, a.glu, a.resid, out, rows, out, p.P + g.gate.norm.w, p.P + g.gate.norm.b, p.eps);
+  if (acts) vsn_accumulate(*acts, a.out, v, i, r0, rows, out);
+}
+
+}  // namespace
+
+Folds fold_network(const TftWeights& w, const float* P, const float* kappa) {
+  Folds folds;
+  for (const VsnW* v : {&w.static_vsn, &w.encoder_vsn, &w.decoder_vsn}) {
+    folds.glu[&v->flat] = fold_glu(v->flat, P);
+    for (const auto& var : v->vars)
+      if (!var.categorical) folds.glu[&var.grn] = fold_glu(var.grn, P);
+    if (foldable(*v)) folds.vsn[v] = fold_vsn(*v, P, kappa);
+  }
+  for (const GrnW* g : {&w.ctx_variable_selection, &w.ctx_initial_hidden, &w.ctx_initial_cell, &w.ctx_enrichment,
+                        &w.static_enrichment, &w.pos_wise_ff})
+    folds.glu[g] = fold_glu(*g, P);
+  return folds;
+}
+
+void folded_vsn_gather(float* z, const VsnW& v, const FoldedVsn& f, const float* P, const int32_t* x_cat, int n_cat,
+                       const float* x_cont, int n_real, int T, int servers, int step0, int steps,
+                       const int32_t* valid_steps) {
+  for (int b = 0; b < servers; ++b) {
+    const int valid = valid_steps ? valid_steps[b] : steps;
+    for (int t = 0; t < steps; ++t) {
+      float* row = z + (size_t(b) * steps + t) * f.width;
+      const size_t cell = size_t(b) * T + size_t(step0 + t);
+      const bool pad = t >= valid;
+      for (size_t i = 0; i < v.vars.size(); ++i) {
+        const VsnVarW& var = v.vars[i];
+        float* dst = row + f.z_offset[i];
+        if (var.categorical) {
+          const int code = pad ? 0 : x_cat[cell * n_cat + size_t(var.source)];
+          std::memcpy(dst, P + var.embedding + size_t(code) * var.width, sizeof(float) * size_t(var.width));
+        } else {
+          *dst = pad ? 0.0f : x_cont[cell * n_real + size_t(var.source)];
+        }
+      }
+    }
+  }
+}
+
+const float* SharedInputs::xi_of(int i) const {
+  if (steps == 0 || slot[size_t(i)] < 0) return nullptr;
+  return xi.data() + size_t(slot[size_t(i)]) * steps * out;
+}
+
+void find_shared_inputs(SharedInputs& s, const VsnW& v, const FoldedVsn& f, const Prepared& p, const float* x_cont,
+                        int n_real, int T, int servers, int step0, int steps, const int32_t* valid_steps) {
+  // a server's input to the network at step t (padding reads 0, as folded_vsn_gather), bit for bit
+  auto value_bits = [&](int b, int t, int source) {
+    const bool pad = valid_steps && t >= valid_steps[b];
+    const float x = pad ? 0.0f : x_cont[(size_t(b) * T + size_t(step0 + t)) * n_real + size_t(source)];
+    uint32_t bits;
+    std::memcpy(&bits, &x, sizeof bits);
+    return bits;
+  };
+  auto same_for_all = [&](int source) {
+    for (int t = 0; t < steps; ++t)
+      for (int b = 1; b < servers; ++b)
+        if (value_bits(b, t, source) != value_bits(0, t, source)) return false;
+    return true;
+  };
+  s.steps = 0;
+  s.slot.assign(v.vars.size(), -1);
+  int shared = 0;
+  for (size_t i = 0; i < v.vars.size(); ++i)
+    if (!v.vars[i].categorical && servers > 1 && same_for_all(v.vars[i].source)) s.slot[i] = shared++;
+  if (shared == 0) return;
+  s.steps = steps;
+  s.out = v.vars[0].categorical ? v.vars[0].cat_norm.out : v.vars[0].grn.out;
+  s.xi.resize(size_t(shared) * steps * s.out);
+  s.x.resize(size_t(steps));
+  for (size_t i = 0; i < v.vars.size(); ++i) {
+    if (s.slot[i] < 0) continue;
+    const GrnW& g = v.vars[i].grn;
+    s.scratch.resize(grn_acts_floats(g, steps, 1) + 64);
+    float* cursor = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(s.scratch.data()) + 63) & ~uintptr_t(63));
+    GrnActs a = grn_acts_take(g, steps, 1, cursor);
+    a.out = s.xi.data() + size_t(s.slot[i]) * steps * s.out;
+    for (int t = 0; t < steps; ++t) {
+      const uint32_t bits = value_bits(0, t, v.vars[i].source);
+      std::memcpy(&s.x[size_t(t)], &bits, sizeof bits);
+    }
+    folded_var_forward(nullptr, v, int(i), 0, a, s.x.data(), 1, steps, f.vars[i], p);
+  }
+}
+
+void folded_vsn_forward(VsnActs& a, const float* z, int rows, const float* context, int rows_per_ctx, const VsnW& v,
+                        const FoldedVsn& f, int hidden, const Prepared& p, const SharedInputs* shared) {
+  const int n = v.n(), K = f.width;
+  const GrnW& g = v.flat;
+  const GrnActs& s = a.flat;
+  gemm::kmajor(gemm::Shape{rows, g.out, K, K, g.out, false}, z, f.skip.wt.data(), f.skip.b.data(), s.resid);
+  layer_norm_forward(s.resid, s.resid, rows, g.out, p.P + g.res.norm.w, p.P + g.res.norm.b, p.eps);
+  gemm::kmajor(gemm::Shape{rows, g.hidden, K, K, g.hidden, false}, z, f.fc1.wt.data(), f.fc1.b.data(), s.fc1);
+  grn_add_context(s, rows, context, rows_per_ctx, g, p);
+  grn_elu(s, rows, g);
+  grn_glu_input(s, rows, g, p);
+  gate_add_norm_forward(s.out, s.glu, s.resid, g.out, rows, g.out, p.P + g.gate.norm.w, p.P + g.gate.norm.b, p.eps);
+  softmax_rows(a.weights, s.out, rows, n);
+  std::fill(a.out, a.out + size_t(rows) * hidden, 0.0f);
+  for (int r0 = 0; r0 < rows; r0 += kVsnRowBlock) {
+    const int nr = std::min(kVsnRowBlock, rows - r0);
+    for (int i = 0; i < n; ++i) {
+      const VsnVarW& var = v.vars[size_t(i)];
+      const GrnActs va = grn_acts_rows(a.vars[size_t(i)], var, r0);
+      const float* zi = z + size_t(r0) * K + f.z_offset[size_t(i)];
+      if (const float* xi = shared ? shared->xi_of(i) : nullptr) {
+        // rows of one server are consecutive, so runs of steps: row r is step r mod steps
+        for (int r = r0; r < r0 + nr;) {
+          const int t = r % shared->steps, run = std::min(shared->steps - t, r0 + nr - r);
+          vsn_accumulate(a, xi + size_t(t) * hidden, v, i, r, run, hidden);
+          r += run;
+        }
+        continue;
+      }
+      if (!var.categorical) {
+        folded_var_forward(&a, v, i, r0, va, zi, K, nr, f.vars[size_t(i)], p);
+        continue;
+      }
+      resample_norm_forward(va.out, zi, K, nr, var.cat_norm, p);
+      vsn_accumulate(a, va.out, v, i, r0, nr, hidden);
+    }
+  }
+}
+
+}  // namespace nordiq::tft::nn
