@@ -239,9 +239,20 @@ void ForecastService::gather_views(std::span<const ServerId> servers) {
 
 // Phase 3: each forecast server's risk, alerts and rendered fragments.
 void ForecastService::assess_servers(size_t first, std::vector<std::shared_ptr<ServerForecast>>& fresh) {
-  for (int b = 0; b < static_cast<int>(meta_.size() - first); ++b) {
-    fresh.push_back(build_server(batch_, b, first));
-    alerts_scratch_.insert(alerts_scratch_.end(), fresh.back()->alerts.begin(), fresh.back()->alerts.end());
+  const int n = static_cast<int>(meta_.size() - first);
+  const size_t base = fresh.size();
+  fresh.resize(base + static_cast<size_t>(n));
+  // build_server reads the batch and the configuration and writes only its own server: on the
+  // forecaster's threads when it has them (risk and the rendered JSON are per server)
+  const auto build = [&](int b) { fresh[base + static_cast<size_t>(b)] = build_server(batch_, b, first); };
+  if (const forecast::ForEachRow each = forecaster_->for_each_row()) {
+    each(n, build);
+  } else {
+    for (int b = 0; b < n; ++b) build(b);
+  }
+  for (int b = 0; b < n; ++b) {
+    const ServerForecast& sf = *fresh[base + static_cast<size_t>(b)];
+    alerts_scratch_.insert(alerts_scratch_.end(), sf.alerts.begin(), sf.alerts.end());
     forecasts_[static_cast<int>(batch_.model[b])].fetch_add(1, std::memory_order_relaxed);
   }
 }

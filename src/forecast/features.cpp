@@ -53,7 +53,9 @@ void write_anchors(const WindowView& view, int begin, int enc, int dec, const No
 // The single implementation behind serving and training.
 void fill_row(const WindowView& view, int begin, int enc, int dec, const FeatureConfig& config,
               FeatureBatch& out, int b) {
-  const Normalization norm = compute_normalization(view, begin, enc);
+  thread_local TransformedWindow window;  // transform(k, ·) of the encoder steps, once
+  window.assign(view, begin, enc);
+  const Normalization norm = normalization_of(window);
   out.norms[b] = norm;
   out.encoder_lengths[b] = enc;
   out.decoder_lengths[b] = dec;
@@ -65,12 +67,17 @@ void fill_row(const WindowView& view, int begin, int enc, int dec, const Feature
   const float length_feature = 2.f * static_cast<float>(enc) / e_max - 1.f;
   const int32_t profile_code = static_cast<int32_t>(view.profile) + 1;
 
+  std::array<float, 2 * kNumMetrics> statics;  // the centre and scale features, the same on every row
+  for (int k = 0; k < kNumMetrics; ++k) {
+    statics[2 * k] = norm.center_feature(k);
+    statics[2 * k + 1] = norm.scale_feature(k);
+  }
   auto write_common = [&](int t, int64_t step_index, float relative_time) {
     float* row = out.cont_row(b, t);
     row[kColEncoderLength] = length_feature;
     for (int k = 0; k < kNumMetrics; ++k) {
-      row[col_center(k)] = norm.center_feature(k);
-      row[col_scale(k)] = norm.scale_feature(k);
+      row[col_center(k)] = statics[2 * k];
+      row[col_scale(k)] = statics[2 * k + 1];
     }
     time_features(view.first_step + step_index * view.step_ms, row + kColHourSin);
     row[kColRelativeTime] = relative_time;
@@ -84,7 +91,7 @@ void fill_row(const WindowView& view, int begin, int enc, int dec, const Feature
     float* row = write_common(i, step, static_cast<float>(i - enc) / e_max);
     if (has_data) {
       for (int k = 0; k < kNumMetrics; ++k)
-        row[col_target(k)] = view.metric[k] ? norm.normalize(k, view.metric[k][step]) : 0.f;
+        row[col_target(k)] = window.present[k] && i < window.len ? norm.normalize_transformed(k, window.column(k)[i]) : 0.f;
       const int status = view.status ? view.status[step] : -1;
       out.cat_row(b, i)[1] = (status >= 0 && status < kNumStatuses) ? status + 1 : 0;
     }
@@ -100,9 +107,10 @@ void fill_row(const WindowView& view, int begin, int enc, int dec, const Feature
     for (int k = 0; k < kNumMetrics; ++k)
       row[col_trend(k)] = std::clamp(norm.slope[k] * static_cast<float>(j + 1) / norm.scale[k], -kTrendClamp, kTrendClamp);
     const int day_before = begin + enc + j - day_steps;
-    if (day_before < begin) continue;
+    // only a day-before step inside the encoder window (never a future one, whatever the step)
+    if (day_before < begin || day_before - begin >= window.len) continue;
     for (int k = 0; k < kNumMetrics; ++k)
-      row[col_lag_day(k)] = view.metric[k] ? norm.normalize(k, view.metric[k][day_before]) : 0.f;
+      row[col_lag_day(k)] = window.present[k] ? norm.normalize_transformed(k, window.column(k)[day_before - begin]) : 0.f;
   }
 }
 
@@ -136,16 +144,23 @@ void FeatureBatch::resize(int new_batch, int new_encoder, int new_decoder, int n
   anchor_offset.assign(static_cast<size_t>(batch) * decoder * kNumMetrics, 0.f);
 }
 
+namespace {
+void each_row(int n, const ForEachRow& for_each, const std::function<void(int)>& fn) {
+  if (for_each) return for_each(n, fn);
+  for (int i = 0; i < n; ++i) fn(i);
+}
+}  // namespace
+
 void assemble_features(std::span<const WindowView> windows, const FeatureConfig& config,
-                       FeatureBatch& out) {
+                       FeatureBatch& out, const ForEachRow& for_each) {
   int enc_max = 1;
   for (const auto& w : windows) enc_max = std::max(enc_max, std::min(w.length, config.max_encoder));
   out.resize(static_cast<int>(windows.size()), enc_max, config.horizon, config.n_cont());
-  for (int b = 0; b < out.batch; ++b) {
+  each_row(out.batch, for_each, [&](int b) {
     const WindowView& w = windows[b];
     const int enc = std::clamp(std::min(w.length, config.max_encoder), 1, config.max_encoder);
     fill_row(w, std::max(w.length - enc, 0), enc, config.horizon, config, out, b);
-  }
+  });
 }
 
 void assemble_training_batch(std::span<const TrainingSlice> slices, const FeatureConfig& config,
@@ -181,10 +196,10 @@ void assemble_training_batch(std::span<const TrainingSlice> slices, const Featur
 }
 
 void denormalize_outputs(const float* z, const FeatureBatch& features, std::span<const int> rows,
-                         std::span<const int> dest, ForecastBatch& out) {
+                         std::span<const int> dest, ForecastBatch& out, const ForEachRow& for_each) {
   const int horizon = std::min(out.horizon, features.decoder);
-  float v[kNumQuantiles];
-  for (size_t i = 0; i < rows.size(); ++i) {
+  each_row(static_cast<int>(rows.size()), for_each, [&](int i) {
+    float v[kNumQuantiles];
     const int r = rows[i];
     const int d = dest[i];
     for (int t = 0; t < horizon; ++t) {
@@ -197,7 +212,7 @@ void denormalize_outputs(const float* z, const FeatureBatch& features, std::span
         for (int q = 0; q < kNumQuantiles; ++q) out.path(d, k, q)[t] = v[q];
       }
     }
-  }
+  });
 }
 
 }  // namespace nordiq::forecast

@@ -82,7 +82,7 @@ struct FeatureBatch {
 // full horizon after its last step. Windows with length 0 get ℓ = 1 of zeros (never read back:
 // the forecaster keeps the baseline for short windows).
 void assemble_features(std::span<const WindowView> windows, const FeatureConfig& config,
-                       FeatureBatch& out);
+                       FeatureBatch& out, const ForEachRow& for_each = {});
 
 // Training: one slice of a server's history — encoder = steps [begin, begin + encoder_length),
 // decoder = the next decoder_length steps (must lie inside the view).
@@ -103,7 +103,7 @@ void assemble_training_batch(std::span<const TrainingSlice> slices, const Featur
 // feature-batch row written to forecast-batch row dest[i]; only the first out.horizon steps
 // (≤ D) are written.
 void denormalize_outputs(const float* z, const FeatureBatch& features, std::span<const int> rows,
-                         std::span<const int> dest, ForecastBatch& out);
+                         std::span<const int> dest, ForecastBatch& out, const ForEachRow& for_each = {});
 
 // The start time of forecast step t (0-based) of a window: the series continues past its last step.
 inline EpochMs forecast_step_time(const WindowView& w, int t) {

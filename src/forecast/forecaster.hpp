@@ -11,6 +11,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -86,6 +87,10 @@ struct ForecastBatch {
   float at(int b, int t, int k, int q) const { return path(b, k, q)[t]; }
 };
 
+// Runs fn(i) for every i in [0, n), possibly on several threads (each i writes only its own
+// rows); empty: a plain loop on the caller.
+using ForEachRow = std::function<void(int n, const std::function<void(int)>& fn)>;
+
 class Forecaster {
  public:
   virtual ~Forecaster() = default;
@@ -101,6 +106,9 @@ class Forecaster {
   // a batch. Thread-compatible: one prepare/run at a time per instance.
   virtual void prepare(std::span<const WindowView> windows, ForecastBatch& out) = 0;
   virtual void run(ForecastBatch& out) = 0;
+  // The forecaster's threads, idle between forecasts, for the caller's per-server work; empty
+  // when it has none.
+  virtual ForEachRow for_each_row() { return {}; }
 
   void forecast(std::span<const WindowView> windows, ForecastBatch& out) {
     prepare(windows, out);

@@ -7,14 +7,13 @@
 
 namespace nordiq::forecast {
 
-PresentLevel present_level(int k, const float* x, int n) {
-  // Theil–Sen: slope = median of the pairwise slopes, intercept = median of x_i − slope·i; the
-  // line's value at the last step. n ≤ 12, so at most 66 slopes on the stack.
-  std::array<float, kCenterSteps> t;
+namespace {
+
+// Theil–Sen: slope = median of the pairwise slopes, intercept = median of t_i − slope·i; the
+// line's value at the last step. n ≤ 12, so at most 66 slopes on the stack. t: transformed.
+PresentLevel theil_sen_level(std::array<float, kCenterSteps>& t, int n) {
   std::array<float, kCenterSteps * (kCenterSteps - 1) / 2> slopes;
-  n = std::clamp(n, 0, kCenterSteps);
   if (n == 0) return {kDefaultCenter, 0.f};
-  for (int i = 0; i < n; ++i) t[i] = transform(k, x[i]);
   int pairs = 0;
   for (int i = 0; i < n; ++i)
     for (int j = i + 1; j < n; ++j) slopes[pairs++] = (t[j] - t[i]) / static_cast<float>(j - i);
@@ -23,13 +22,39 @@ PresentLevel present_level(int k, const float* x, int n) {
   return {median_inplace(std::span(t.data(), static_cast<size_t>(n))) + slope * static_cast<float>(n - 1), slope};
 }
 
-Normalization compute_normalization(const WindowView& view, int begin, int count) {
-  Normalization n;
+}  // namespace
+
+PresentLevel present_level(int k, const float* x, int n) {
+  std::array<float, kCenterSteps> t;
+  n = std::clamp(n, 0, kCenterSteps);
+  for (int i = 0; i < n; ++i) t[i] = transform(k, x[i]);
+  return theil_sen_level(t, n);
+}
+
+void TransformedWindow::assign(const WindowView& view, int begin, int count) {
   begin = std::clamp(begin, 0, view.length);
   const int end = std::clamp(begin + std::max(count, 0), begin, view.length);
-  const int len = end - begin;
+  len = end - begin;
+  values.resize(static_cast<size_t>(kNumMetrics) * len);
   for (int k = 0; k < kNumMetrics; ++k) {
-    const float* col = view.metric[k];
+    present[k] = view.metric[k] != nullptr;
+    if (!present[k]) continue;
+    float* t = values.data() + static_cast<size_t>(k) * len;
+    for (int i = 0; i < len; ++i) t[i] = transform(k, view.metric[k][begin + i]);
+  }
+}
+
+Normalization compute_normalization(const WindowView& view, int begin, int count) {
+  thread_local TransformedWindow window;
+  window.assign(view, begin, count);
+  return normalization_of(window);
+}
+
+Normalization normalization_of(const TransformedWindow& window) {
+  Normalization n;
+  const int len = window.len;
+  for (int k = 0; k < kNumMetrics; ++k) {
+    const float* col = window.column(k);
     if (len == 0 || col == nullptr) {
       n.center[k] = kDefaultCenter;
       n.scale[k] = kScaleFloor[k];
@@ -38,15 +63,18 @@ Normalization compute_normalization(const WindowView& view, int begin, int count
     // Two passes in double: the mean of 288 floats is exact enough, and the second pass avoids
     // the cancellation of E[x²] − E[x]² on near-constant series.
     double sum = 0;
-    for (int i = begin; i < end; ++i) sum += transform(k, col[i]);
+    for (int i = 0; i < len; ++i) sum += col[i];
     const double mean = sum / len;
     double sq = 0;
-    for (int i = begin; i < end; ++i) {
-      const double d = transform(k, col[i]) - mean;
+    for (int i = 0; i < len; ++i) {
+      const double d = col[i] - mean;
       sq += d * d;
     }
     const double stddev = len >= 2 ? std::sqrt(sq / len) : 0.0;  // n < 2: no spread → floor
-    const PresentLevel present = present_level(k, col + end - std::min(len, kCenterSteps), std::min(len, kCenterSteps));
+    std::array<float, kCenterSteps> last;
+    const int m = std::min(len, kCenterSteps);
+    std::copy(col + len - m, col + len, last.begin());
+    const PresentLevel present = theil_sen_level(last, m);
     n.center[k] = present.level;
     n.slope[k] = present.slope;
     n.scale[k] = std::max(static_cast<float>(stddev), kScaleFloor[k]);

@@ -32,6 +32,7 @@
 #pragma once
 
 #include <array>
+#include <vector>
 #include <cmath>
 #include <string>
 
@@ -83,7 +84,11 @@ struct Normalization {
 
   // `anchor_offset`: anchor − center of a version-3 target (features.hpp); 0 otherwise.
   float normalize(int k, float raw, float anchor_offset = 0.f) const {
-    return (transform(k, raw) - center[k] - anchor_offset) / scale[k];
+    return normalize_transformed(k, transform(k, raw), anchor_offset);
+  }
+  // The same from transform(k, raw), for callers that transformed a window once.
+  float normalize_transformed(int k, float t, float anchor_offset = 0.f) const {
+    return (t - center[k] - anchor_offset) / scale[k];
   }
   // z → raw units, clamped to the metric's range.
   float denormalize(int k, float z, float anchor_offset = 0.f) const {
@@ -106,6 +111,18 @@ PresentLevel present_level(int k, const float* x, int n);
 // Statistics over steps [begin, begin + count) of the view (clamped to the view). The encoder
 // window of a forecast is exactly those steps, in serving and in training.
 Normalization compute_normalization(const WindowView& view, int begin, int count);
+
+// transform(k, ·) of `len` steps of every metric, computed once: log1p is most of the cost of
+// building a window's features. column(k) is null for a metric the view lacks.
+struct TransformedWindow {
+  int len = 0;
+  std::array<bool, kNumMetrics> present{};
+  std::vector<float> values;  // [kNumMetrics, len]
+  void assign(const WindowView& view, int begin, int count);  // steps clamped to the view
+  const float* column(int k) const { return present[k] ? values.data() + static_cast<size_t>(k) * len : nullptr; }
+};
+// compute_normalization over an already transformed window (the same numbers).
+Normalization normalization_of(const TransformedWindow& window);
 
 // The rules above as JSON, for the model manifest's "normalizer" entry; a model whose manifest
 // disagrees with this is refused by check_normalizer_manifest (with the differing field named).

@@ -32,6 +32,7 @@ class ServedForecaster final : public Forecaster {
   std::string_view description() const override { return description_; }
   void prepare(std::span<const WindowView> windows, ForecastBatch& out) override;
   void run(ForecastBatch& out) override;
+  ForEachRow for_each_row() override { return model_->for_each_row(); }
 
   // A hot reload: `model` serves from the next call; the tracker restarts its scoring
   // (SkillTracker::restart_scoring). Not concurrent with prepare/run.

@@ -80,6 +80,11 @@ TftForecaster::TftForecaster(std::unique_ptr<tft::Model> model, std::string name
 
 TftForecaster::~TftForecaster() = default;
 
+ForEachRow TftForecaster::for_each_row() {
+  // the engine's threads are idle between forwards: the per-server work before and after runs on them
+  return [this](int n, const std::function<void(int)>& fn) { engine_->parallel_for(n, fn); };
+}
+
 void TftForecaster::prepare(std::span<const WindowView> windows, ForecastBatch& out) {
   out.resize(static_cast<int>(windows.size()), config_.horizon);
   tft_views_.clear();
@@ -100,7 +105,7 @@ void TftForecaster::prepare(std::span<const WindowView> windows, ForecastBatch& 
     }
   }
   // Copies what the network needs out of the windows; after this the windows may change.
-  if (!tft_views_.empty()) assemble_features(tft_views_, config_, features_);
+  if (!tft_views_.empty()) assemble_features(tft_views_, config_, features_, for_each_row());
   tft_views_.clear();  // views must not be used after the store's lock is released
 }
 
@@ -131,7 +136,7 @@ void TftForecaster::run(ForecastBatch& out) {
   o.decoder_importance = decoder_w_.data();
   o.attention_mean = attention_.data();
   engine_->forward(in, o);
-  denormalize_outputs(z_.data(), features_, tft_rows_, tft_dest_, out);
+  denormalize_outputs(z_.data(), features_, tft_rows_, tft_dest_, out, for_each_row());
   for (int d : tft_dest_) out.model[d] = ModelKind::tft;
   scatter_interpretation(out.interpretation, out.batch);
   replace_nonfinite_rows(out);

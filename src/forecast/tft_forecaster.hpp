@@ -30,6 +30,7 @@ class TftForecaster final : public Forecaster {
   std::string_view description() const override { return description_; }
   void prepare(std::span<const WindowView> windows, ForecastBatch& out) override;
   void run(ForecastBatch& out) override;
+  ForEachRow for_each_row() override;  // the engine's threads
 
   const tft::Model& model() const { return *model_; }
   const FeatureConfig& feature_config() const { return config_; }

@@ -3,15 +3,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
-#include <condition_variable>
 #include <cstring>
 #include <cstdlib>
 #include <mutex>
 #include <stdexcept>
-#include <thread>
 
+#include "core/worker_pool.hpp"
 #include "tft/folded.hpp"
 #include "tft/gemm.hpp"
 #include "tft/layers.hpp"
@@ -136,17 +134,7 @@ struct Engine::Impl {
   std::vector<std::unique_ptr<Workspace>> ws;  // one per thread
   Workspace trace_ws;
 
-  // persistent pool: workers wait for a new generation, then pull chunk indices
-  std::vector<std::thread> workers;
-  std::mutex mu;
-  std::condition_variable cv, done_cv;
-  uint64_t generation = 0;
-  int active = 0;
-  bool stop = false;
-  std::atomic<int> next_chunk{0};
-  int n_chunks = 0;
-  std::function<void(int chunk, Workspace&)> job;
-  std::exception_ptr error;
+  WorkerPool pool{1, gemm::pin_library_threads_to_one};  // chunks of servers; worker i uses ws[i]
 
   std::mutex call_mu;  // one forward at a time per engine (the pool and arenas are shared)
   nn::SharedInputs enc_shared, dec_shared;  // per forward: inputs the whole batch shares
@@ -172,8 +160,6 @@ struct Engine::Impl {
     prep.interp = &der.interp;
     prep.eps = m.config().layer_norm_eps;
   }
-
-  ~Impl() { set_workers(0); }
 
   bool prepared = false;
 
@@ -401,66 +387,10 @@ struct Engine::Impl {
     }
   }
 
-  void worker_loop(size_t index) {
-    gemm::pin_library_threads_to_one();
-    uint64_t seen = 0;
-    for (;;) {
-      {
-        std::unique_lock lk(mu);
-        cv.wait(lk, [&] { return stop || generation != seen; });
-        if (stop) return;
-        seen = generation;
-      }
-      drain(*ws[index]);
-      {
-        std::lock_guard lk(mu);
-        if (--active == 0) done_cv.notify_all();
-      }
-    }
-  }
-
-  void drain(Workspace& w) {
-    for (;;) {
-      const int i = next_chunk.fetch_add(1);
-      if (i >= n_chunks) return;
-      try {
-        job(i, w);
-      } catch (...) {
-        std::lock_guard lk(mu);
-        if (!error) error = std::current_exception();
-      }
-    }
-  }
-
-  void set_workers(int extra) {
-    {
-      std::lock_guard lk(mu);
-      stop = true;
-    }
-    cv.notify_all();
-    for (auto& t : workers) t.join();
-    workers.clear();
-    stop = false;
-    while (ws.size() < size_t(extra) + 1) ws.push_back(std::make_unique<Workspace>());
-    ws.resize(size_t(extra) + 1);
-    for (int i = 0; i < extra; ++i) workers.emplace_back([this, i] { worker_loop(size_t(i) + 1); });
-  }
-
-  void run_parallel(int chunks, std::function<void(int, Workspace&)> fn) {
-    job = std::move(fn);
-    n_chunks = chunks;
-    next_chunk = 0;
-    error = nullptr;
-    {
-      std::lock_guard lk(mu);
-      active = int(workers.size());
-      ++generation;
-    }
-    cv.notify_all();
-    drain(*ws[0]);
-    std::unique_lock lk(mu);
-    done_cv.wait(lk, [&] { return active == 0; });
-    if (error) std::rethrow_exception(error);
+  void set_threads(int threads) {
+    pool.resize(threads);
+    while (ws.size() < size_t(pool.threads())) ws.push_back(std::make_unique<Workspace>());
+    ws.resize(size_t(pool.threads()));
   }
 };
 
@@ -474,9 +404,14 @@ void Engine::reload_parameters() {
 
 void Engine::set_threads(int threads) {
   std::lock_guard call(impl_->call_mu);
-  impl_->set_workers(std::max(1, threads) - 1);
+  impl_->set_threads(threads);
 }
-int Engine::threads() const { return int(impl_->workers.size()) + 1; }
+int Engine::threads() const { return impl_->pool.threads(); }
+
+void Engine::parallel_for(int tasks, const std::function<void(int task)>& fn) {
+  std::lock_guard call(impl_->call_mu);
+  impl_->pool.run(tasks, [&](int task, int) { fn(task); });
+}
 
 int Engine::chunk_servers(int batch, int encoder_steps, int decoder_steps) {
   // ~1500 rows of the padded time axis per chunk: large enough for efficient GEMMs, small
@@ -497,7 +432,8 @@ void Engine::forward(const ForwardInputs& in, const ForwardOutputs& out) {
   const int chunks = (in.batch + per - 1) / per;
   const Model& m = impl_->model;
   impl_->find_shared_inputs(in);
-  impl_->run_parallel(chunks, [&](int i, Workspace& w) {
+  impl_->pool.run(chunks, [&](int i, int worker) {
+    Workspace& w = *impl_->ws[size_t(worker)];
     const int b0 = i * per, n = std::min(per, in.batch - b0);
     w.ensure(m, impl_->der.folds, per, in.encoder_steps, in.decoder_steps, false);
     impl_->run_chunk(w, in, out, b0, n);

@@ -76,6 +76,10 @@ class Engine {
   // trace `t.*` to `sink` (for `nordiq tft check` and debugging; slow path).
   void forward_traced(const ForwardInputs& in, const ForwardOutputs& out, const TraceSink& sink);
 
+  // Runs fn(task) for tasks [0, tasks) on the engine's threads (between forwards: the cycle's
+  // per-server work before and after the network).
+  void parallel_for(int tasks, const std::function<void(int task)>& fn);
+
   // Servers per chunk that forward() uses for a batch shape (exposed for tests/benchmarks).
   static int chunk_servers(int batch, int encoder_steps, int decoder_steps);
 

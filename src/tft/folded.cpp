@@ -144,6 +144,28 @@ bool foldable(const VsnW& v) {
   return std::all_of(v.vars.begin(), v.vars.end(), [](const VsnVarW& var) { return var.categorical || var.grn.resample; });
 }
 
+// a.elu = ELU(fc1(prescaler(x))) = ELU(x·a1 + b1), as grn_elu computes it.
+void fc1_elu(const GrnActs& a, const float* x, int ldx, int rows, const GrnW& g, const FoldedVar& f) {
+  const int hidden = g.hidden;
+#if defined(__AVX512F__)
+  if (hidden == 16) {  // one register per row
+    const __m512 a1 = _mm512_loadu_ps(f.a1.data()), b1 = _mm512_loadu_ps(f.b1.data()), one = _mm512_set1_ps(1.0f);
+    for (int r = 0; r < rows; ++r) {
+      const __m512 pre = _mm512_fmadd_ps(_mm512_set1_ps(x[size_t(r) * ldx]), a1, b1);
+      const __m512 neg = _mm512_sub_ps(vm::exp16(pre), one);
+      _mm512_storeu_ps(a.elu + size_t(r) * 16, _mm512_mask_blend_ps(_mm512_cmp_ps_mask(pre, _mm512_setzero_ps(), _CMP_GT_OQ), neg, pre));
+    }
+    return;
+  }
+#endif
+  for (int r = 0; r < rows; ++r) {
+    const float xr = x[size_t(r) * ldx];
+    float* pre = a.fc1 + size_t(r) * hidden;
+    for (int h = 0; h < hidden; ++h) pre[h] = xr * f.a1[size_t(h)] + f.b1[size_t(h)];
+  }
+  grn_elu(a, rows, g);
+}
+
 #if defined(__AVX512F__)
 // LayerNorm of a 32-wide row held in two registers: the operations of layers.cpp's norm_row in
 // the same order, so the same bits.
@@ -182,6 +204,7 @@ void var_epilogue32(const VsnActs* acts, int i, int n, int r0, const GrnActs& a,
     _mm512_storeu_ps(o + 16, _mm512_fmadd_ps(w, y1, _mm512_loadu_ps(o + 16)));
   }
 }
+
 #endif
 
 // ξ_i = GRN(prescaler(x)) for rows r0.. (nr of them; scalars x with stride ldx) into a.out, and
@@ -190,12 +213,7 @@ void folded_var_forward(const VsnActs* acts, const VsnW& v, int i, int r0, const
                         int rows, const FoldedVar& f, const Prepared& p) {
   const GrnW& g = v.vars[size_t(i)].grn;
   const int hidden = g.hidden, out = g.out;
-  for (int r = 0; r < rows; ++r) {
-    const float xr = x[size_t(r) * ldx];
-    float* pre = a.fc1 + size_t(r) * hidden;
-    for (int h = 0; h < hidden; ++h) pre[h] = xr * f.a1[size_t(h)] + f.b1[size_t(h)];
-  }
-  grn_elu(a, rows, g);
+  fc1_elu(a, x, ldx, rows, g, f);
   grn_glu_input(a, rows, g, p);
 #if defined(__AVX512F__)
   if (out == 32) return var_epilogue32(acts, i, v.n(), r0, a, x, ldx, rows, g, f, p);

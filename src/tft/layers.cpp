@@ -457,7 +457,7 @@ void attention_forward(float* probs, float* heads, float* mean, const float* Q, 
                        const int32_t* enc_len, int servers, int E, int D, int n_heads, int d, float* scratch) {
   const int T = E + D;
   const int hd = n_heads * d;
-  const float scaler = std::sqrt(static_cast<float>(d));
+  const float inv_scaler = 1.0f / std::sqrt(static_cast<float>(d));
   float* kt = scratch;  // [d, T]: this head's keys transposed (K-major for the score GEMM)
   for (int b = 0; b < servers; ++b) {
     const int le = std::min(enc_len[b], E);
@@ -473,18 +473,13 @@ void attention_forward(float* probs, float* heads, float* mean, const float* Q, 
       gemm::small_kmajor(D, T, d, Q + size_t(b) * D * hd + hh * d, hd, kt, P0, int(ldp), false);
       for (int i = 0; i < D; ++i) {
         // valid keys: encoder 0..le-1 and decoder E..E+i-1. Masked keys get probability 0
-        // exactly, which is what the −1e9 replacement gives after max subtraction.
+        // exactly, which is what the −1e9 replacement gives after max subtraction. The scaling
+        // by 1/√d commutes with the max, so softmax(s/√d) = e^{(s − max s)/√d} / Σ: one pass.
         float* p = P0 + size_t(i) * ldp;
-        for (int j = 0; j < le; ++j) p[j] /= scaler;
-        for (int j = E; j < E + i; ++j) p[j] /= scaler;
         const float mx = i > 0 ? std::max(vm::max_n(p, le), vm::max_n(p + E, i)) : vm::max_n(p, le);
-        for (int j = 0; j < le; ++j) p[j] -= mx;
-        for (int j = E; j < E + i; ++j) p[j] -= mx;
-        vm::exp_n(p, p, le);
-        vm::exp_n(p + E, p + E, i);
-        const float sum = vm::sum(p, le) + vm::sum(p + E, i);
-        for (int j = 0; j < le; ++j) p[j] /= sum;
-        for (int j = E; j < E + i; ++j) p[j] /= sum;
+        const float sum = vm::exp_shifted_sum(p, p, le, mx, inv_scaler) + vm::exp_shifted_sum(p + E, p + E, i, mx, inv_scaler);
+        vm::scale_n(p, le, 1.0f / sum);
+        vm::scale_n(p + E, i, 1.0f / sum);
         std::fill(p + le, p + E, 0.0f);
         std::fill(p + E + i, p + T, 0.0f);
       }

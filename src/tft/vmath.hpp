@@ -131,6 +131,28 @@ inline float sum_sq_dev(const float* x, ptrdiff_t n, float mu) {
   for (int l = 0; l < 16; ++l) s += acc[l];
   return s;
 }
+// y[i] = e^{(x[i] − shift)·scale} (y may alias x); returns Σ y[i]. The softmax numerator.
+inline float exp_shifted_sum(float* y, const float* x, ptrdiff_t n, float shift, float scale) {
+#if defined(__AVX512F__)
+  const __m512 vs = _mm512_set1_ps(shift), vk = _mm512_set1_ps(scale);
+  __m512 acc = _mm512_setzero_ps();
+  for (ptrdiff_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    const __m512 e = exp16(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vs), vk));
+    _mm512_mask_storeu_ps(y + i, m, e);
+    acc = _mm512_add_ps(acc, _mm512_maskz_mov_ps(m, e));
+  }
+  return _mm512_reduce_add_ps(acc);
+#else
+  float total = 0.0f;
+  for (ptrdiff_t i = 0; i < n; ++i) total += y[i] = std::exp((x[i] - shift) * scale);
+  return total;
+#endif
+}
+// y[i] *= s.
+inline void scale_n(float* y, ptrdiff_t n, float s) {
+  for (ptrdiff_t i = 0; i < n; ++i) y[i] *= s;
+}
 inline float dot(const float* a, const float* b, ptrdiff_t n) {
   float acc[16] = {};
   ptrdiff_t i = 0;
