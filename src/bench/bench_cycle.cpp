@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
+#include <sqlite3.h>
 
 #include "api/predictions_setup.hpp"
 #include "bench/bench_machine.hpp"
@@ -143,10 +144,12 @@ SteadyState steady_state(const fs::path& data_dir, const fs::path& models_dir, i
   SteadyState s;
   s.cycles = cycles;
   s.rss_mb = rss_mb();
+  const double sqlite_before = static_cast<double>(sqlite3_memory_used()) / 1048576.0;
   spdlog::default_logger()->sinks().push_back(counter);
   for (int c = 0; c < cycles; ++c) one_cycle(warmup + c);
   spdlog::default_logger()->sinks().pop_back();
   s.rss_growth_mb = rss_mb() - s.rss_mb;
+  s.sqlite_growth_mb = static_cast<double>(sqlite3_memory_used()) / 1048576.0 - sqlite_before;
   s.log_lines_per_cycle = double(counter->lines) / cycles;
   service->stop();
   return s;
