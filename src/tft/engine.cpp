@@ -64,8 +64,8 @@ struct Workspace {
     float* cur = base;
     auto grab = [&](size_t n) { return take(cur, n); };
     // the flattened inputs: only for the trace, or a VSN served unfolded
-    auto flat_width = [&](const VsnW& v) { return keep || !folded.vsn.count(&v) ? size_t(v.flat_width) : 0; };
-    auto z_width = [&](const VsnW& v) { return folded.vsn.count(&v) ? size_t(folded.vsn.at(&v).width) : 0; };
+    auto flat_width = [&](const VsnW& v) { return keep || !folded.vsn_of(v) ? size_t(v.flat_width) : 0; };
+    auto z_width = [&](const VsnW& v) { return folded.vsn_of(v) ? size_t(folded.vsn_of(v)->width) : 0; };
     s_flat = grab(size_t(B) * flat_width(w.static_vsn));
     e_flat = grab(RE * flat_width(w.encoder_vsn));
     d_flat = grab(RD * flat_width(w.decoder_vsn));
@@ -220,9 +220,8 @@ struct Engine::Impl {
     const int E = in.encoder_steps, D = in.decoder_steps, T = E + D;
     auto find = [&](nn::SharedInputs& shared, const VsnW& v, int step0, int steps, const int32_t* valid) {
       shared.steps = 0;
-      auto folded = der.folds.vsn.find(&v);
-      if (folded == der.folds.vsn.end()) return;
-      nn::find_shared_inputs(shared, v, folded->second, prep, in.x_cont, c.n_real(), T, in.batch, step0, steps, valid);
+      if (const nn::FoldedVsn* folded = der.folds.vsn_of(v))
+        nn::find_shared_inputs(shared, v, *folded, prep, in.x_cont, c.n_real(), T, in.batch, step0, steps, valid);
     };
     find(enc_shared, w.encoder_vsn, 0, E, in.encoder_lengths);
     find(dec_shared, w.decoder_vsn, E, D, nullptr);
@@ -280,12 +279,11 @@ struct Engine::Impl {
     // one VSN over steps step0.. of each server: folded on its compact inputs where it could be
     auto vsn = [&](nn::VsnActs& a, float* flat, float* z, const VsnW& v, int step0, int steps, const int32_t* valid,
                    const float* context, const nn::SharedInputs* shared) {
-      auto folded = der.folds.vsn.find(&v);
-      const bool fold = folded != der.folds.vsn.end();
-      if (s.keep || !fold) nn::vsn_gather(flat, v, P, x_cat, c.n_cat(), x_cont, c.n_real(), T, n, step0, steps, valid);
-      if (!fold) return nn::vsn_forward(a, flat, n * steps, context, steps, v, H, prep);
-      nn::folded_vsn_gather(z, v, folded->second, P, x_cat, c.n_cat(), x_cont, c.n_real(), T, n, step0, steps, valid);
-      nn::folded_vsn_forward(a, z, n * steps, context, steps, v, folded->second, H, prep, s.keep ? nullptr : shared);
+      const nn::FoldedVsn* folded = der.folds.vsn_of(v);
+      if (s.keep || !folded) nn::vsn_gather(flat, v, P, x_cat, c.n_cat(), x_cont, c.n_real(), T, n, step0, steps, valid);
+      if (!folded) return nn::vsn_forward(a, flat, n * steps, context, steps, v, H, prep);
+      nn::folded_vsn_gather(z, v, *folded, P, x_cat, c.n_cat(), x_cont, c.n_real(), T, n, step0, steps, valid);
+      nn::folded_vsn_forward(a, z, n * steps, context, steps, v, *folded, H, prep, s.keep ? nullptr : shared);
     };
     // 1–2. static VSN on step 0
     vsn(s.s_vsn, s.s_flat, s.s_z, w.static_vsn, 0, 1, nullptr, nullptr, nullptr);

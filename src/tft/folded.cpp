@@ -18,6 +18,11 @@ const FoldedGlu* Folds::glu_of(const GrnW& g) const {
   return it == glu.end() ? nullptr : &it->second;
 }
 
+const FoldedVsn* Folds::vsn_of(const VsnW& v) const {
+  auto it = vsn.find(&v);
+  return it == vsn.end() ? nullptr : &it->second;
+}
+
 namespace {
 
 // Products are summed in double and rounded once: the folded weights are as exact as float allows.
@@ -283,9 +288,11 @@ void find_shared_inputs(SharedInputs& s, const VsnW& v, const FoldedVsn& f, cons
     return bits;
   };
   auto same_for_all = [&](int source) {
-    for (int t = 0; t < steps; ++t)
+    for (int t = 0; t < steps; ++t) {
+      const uint32_t first = value_bits(0, t, source);
       for (int b = 1; b < servers; ++b)
-        if (value_bits(b, t, source) != value_bits(0, t, source)) return false;
+        if (value_bits(b, t, source) != first) return false;
+    }
     return true;
   };
   s.steps = 0;

@@ -50,6 +50,7 @@ struct Folds {
   std::map<const GrnW*, FoldedGlu> glu;
   std::map<const VsnW*, FoldedVsn> vsn;
   const FoldedGlu* glu_of(const GrnW& g) const;
+  const FoldedVsn* vsn_of(const VsnW& v) const;  // null: that VSN is served unfolded
 };
 
 // Every GRN of the network (fc2 ∘ GLU) and every VSN, from the parameters P and the
