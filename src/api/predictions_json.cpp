@@ -247,6 +247,7 @@ nlohmann::json alert_json(const risk::TrackedAlert& t) {
       {"likelihood", a.eta_p50 == 0 && a.eta_p90 == 0 ? "now" : a.likely ? "likely" : "possible"},
       {"probability", std::round(a.probability * 100) / 100},
       {"window_minutes", a.window_minutes},
+      {"basis", a.climb ? "climb" : "forecast"},
       {"opened_at", format_iso8601(t.opened_at)},
       {"updated_at", format_iso8601(t.updated_at)},
   };

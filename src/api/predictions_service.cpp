@@ -163,8 +163,15 @@ std::shared_ptr<ServerForecast> ForecastService::build_server(const forecast::Fo
   sf->risk = risk::assess_risk(now_view, batch, b);
   const float* thresholds = alert_config_.thresholds_for(sf->profile);
   sf->threshold_etas = risk::time_to_thresholds(now_view, batch, b, thresholds);
-  risk::detect_alerts(now_view, batch, b, sf->risk, sf->threshold_etas, sf->alerts, alert_config_.rules, m.steps,
-                      thresholds);
+  if (served_) {
+    // Alerts also continue the climbs seen earlier than the served forecast trusts them.
+    thread_local forecast::ForecastBatch outlook;
+    risk::detect_alerts_with_climbs(now_view, batch, b, sf->risk, sf->threshold_etas, served_->alert_ramps(b), outlook,
+                                    sf->alerts, alert_config_.rules, m.steps, thresholds);
+  } else {
+    risk::detect_alerts(now_view, batch, b, sf->risk, sf->threshold_etas, sf->alerts, alert_config_.rules, m.steps,
+                        thresholds);
+  }
   render_server_fragments(*sf);
   return sf;
 }

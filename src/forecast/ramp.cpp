@@ -14,7 +14,7 @@ namespace {
 constexpr int64_t kHourMs = 3'600'000;
 
 float median_of(const float* x, int n) {
-  std::array<float, 64> buf{};
+  std::array<float, kMaxRampFitSteps> buf{};
   const int m = std::min(n, static_cast<int>(buf.size()));
   std::copy(x, x + m, buf.begin());
   std::sort(buf.begin(), buf.begin() + m);
@@ -22,7 +22,7 @@ float median_of(const float* x, int n) {
 }
 
 float theil_sen(const float* x, int n) {
-  std::array<float, 64 * 63 / 2> slopes{};
+  std::array<float, kMaxRampFitSteps * (kMaxRampFitSteps - 1) / 2> slopes{};
   int m = 0;
   for (int i = 0; i < n; ++i)
     for (int j = i + 1; j < n; ++j) slopes[m++] = (x[j] - x[i]) / static_cast<float>(j - i);
@@ -30,10 +30,10 @@ float theil_sen(const float* x, int n) {
   return slopes[m / 2];
 }
 
-Ramp detect(const float* hour, const float* previous, int n, float noise_floor) {
+Ramp detect(const float* hour, int n, const float* previous, int n_before, float noise_floor) {
   Ramp r;
   const float b = theil_sen(hour, n);
-  std::array<float, 64> resid{};
+  std::array<float, kMaxRampFitSteps> resid{};
   for (int i = 0; i < n; ++i) resid[i] = hour[i] - b * static_cast<float>(i);
   const float intercept = median_of(resid.data(), n);
   for (int i = 0; i < n; ++i) resid[i] = std::fabs(resid[i] - intercept);
@@ -43,7 +43,7 @@ Ramp detect(const float* hour, const float* previous, int n, float noise_floor) 
   const float sign = b > 0 ? 1.f : -1.f;
   const float m1 = median_of(hour, third), m2 = median_of(hour + third, third), m3 = median_of(hour + n - third, third);
   if (sign * (m2 - m1) < sigma || sign * (m3 - m2) < sigma) return r;
-  const float before = static_cast<float>(least_squares_line(previous + n / 2, n / 2).slope);  // the half hour before the hour
+  const float before = static_cast<float>(least_squares_line(previous, n_before).slope);  // the span before the fit
   if (sign * before < std::fabs(b) / 3.f) return r;
   r.present = true;
   r.slope = b;
@@ -69,13 +69,18 @@ Line least_squares_line(const float* y, int n) {
   return line;
 }
 
-Ramps detect_ramps(const WindowView& w) {
+Ramps detect_ramps(const WindowView& w, std::span<const RampScale> scales) {
   Ramps out{};
-  const int n = static_cast<int>(kHourMs / std::max<int64_t>(w.step_ms, 1));
-  if (n < 6 || n > 64 || w.length < 2 * n) return out;
+  const int64_t step = std::max<int64_t>(w.step_ms, 1);
   for (int k = 0; k < kNumMetrics; ++k) {
-    const float* x = w.metric[k] + w.length - 2 * n;  // the hour before, then the last hour
-    out[k] = detect(x + n, x, n, static_cast<float>(kBaselineMinSigma[k]));
+    for (const RampScale& scale : scales) {
+      const int n = static_cast<int>(scale.fit_minutes * 60'000LL / step);
+      const int n_before = static_cast<int>(scale.before_minutes * 60'000LL / step);
+      if (n < 6 || n > kMaxRampFitSteps || n_before < 2 || w.length < n + n_before) continue;
+      const float* x = w.metric[k] + w.length - n - n_before;  // the span before, then the fit
+      out[k] = detect(x + n_before, n, x, n_before, static_cast<float>(kBaselineMinSigma[k]));
+      if (out[k].present) break;
+    }
   }
   return out;
 }

@@ -39,12 +39,14 @@ void ServedForecaster::prepare(std::span<const WindowView> windows, ForecastBatc
   const size_t n = windows.size();
   if (levels_.size() < n) levels_.resize(n);
   if (ramps_.size() < n) ramps_.resize(n);
+  if (alert_ramps_.size() < n) alert_ramps_.resize(n);
   batch_shapes_.assign(n, nullptr);
   actuals_.clear();
   actual_rows_.clear();
   for (size_t b = 0; b < n; ++b) {
     const WindowView& w = windows[b];
     ramps_[b] = detect_ramps(w);
+    alert_ramps_[b] = detect_ramps(w, kAlertRampScales);
     if (w.length > 0) {
       fit_robust_level(w, shape_for(w), levels_[b], scratch_);
       batch_shapes_[b] = shapes_[w.server];

@@ -40,6 +40,9 @@ class ServedForecaster final : public Forecaster {
 
   const SkillTracker& tracker() const { return tracker_; }
   const Forecaster& model() const { return *model_; }
+  // Row b of the last prepared batch: the climbs alerts continue beyond the served forecast's
+  // (kAlertRampScales: seen earlier, and noisy ones; forecast/ramp.hpp).
+  const Ramps& alert_ramps(int b) const { return alert_ramps_[static_cast<size_t>(b)]; }
 
  private:
   std::unique_ptr<Forecaster> model_;
@@ -53,6 +56,7 @@ class ServedForecaster final : public Forecaster {
   std::vector<std::shared_ptr<const RobustFit>> batch_shapes_;  // [batch]
   std::vector<RobustLevel> levels_;                             // [batch]
   std::vector<Ramps> ramps_;                                    // [batch] (forecast/ramp.hpp)
+  std::vector<Ramps> alert_ramps_;                              // [batch]
   struct Actuals {
     ServerId server;
     EpochMs first_step;

@@ -34,6 +34,11 @@ struct Window {
 
 }  // namespace
 
+IncidentKind incident_kind(const Incident& inc) {
+  if (inc.kind != "critical") return IncidentKind::degrading;
+  return inc.parent.empty() ? IncidentKind::critical : IncidentKind::escalation;
+}
+
 double AlertScore::lead_quantile(double q) const {
   return lead_minutes.empty() ? 0 : forecast::sorted_quantile(lead_minutes.data(), lead_minutes.size(), q);
 }
@@ -63,6 +68,9 @@ AlertScore score_alerts(std::span<const AlertInterval> alerts, std::span<const I
     auto it = index.find(inc.server);
     if (it == index.end()) continue;
     ++r.incidents;
+    KindScore& kind = r.by_kind[static_cast<int>(incident_kind(inc))];
+    ++kind.incidents;
+    r.outcomes.push_back({&inc, std::nullopt});
     const EpochMs from = inc.start - kBeforeEpisode;
     EpochMs earliest = 0;
     for (const AlertInterval& a : alerts) {
@@ -74,7 +82,11 @@ AlertScore score_alerts(std::span<const AlertInterval> alerts, std::span<const I
     if (earliest == 0) continue;
     ++r.warned;
     const double lead = static_cast<double>(inc.threshold_cross - earliest) / kMinute;
-    r.warned_30m += inc.threshold_cross - earliest >= kEarlyEnough;
+    const bool early = inc.threshold_cross - earliest >= kEarlyEnough;
+    r.warned_30m += early;
+    ++kind.warned;
+    kind.warned_30m += early;
+    r.outcomes.back().lead_minutes = lead;
     r.lead_minutes.push_back(lead);
   }
   std::sort(r.lead_minutes.begin(), r.lead_minutes.end());
@@ -140,6 +152,13 @@ std::string alert_score_table(std::span<const NamedScore> scores) {
   row("incidents to warn of (degrading/critical)", [](const AlertScore& a) { return fmt::format("{}", a.incidents); });
   row("warned before the crossing", [&](const AlertScore& a) { return pct(a.warned_share()); });
   row("warned >= 30 min before the crossing", [&](const AlertScore& a) { return pct(a.warned_30m_share()); });
+  for (int k = 0; k < kNumIncidentKinds; ++k) {
+    const std::string label = fmt::format("  {}: warned / >= 30 min before", kIncidentKindNames[k]);
+    row(label.c_str(), [k](const AlertScore& a) {
+      const KindScore& s = a.by_kind[k];
+      return fmt::format("{}/{} of {}", s.warned, s.warned_30m, s.incidents);
+    });
+  }
   row("lead time p25 / p50 / p75 (min)", [](const AlertScore& a) {
     return fmt::format("{:.0f} / {:.0f} / {:.0f}", a.lead_quantile(0.25), a.lead_quantile(0.5), a.lead_quantile(0.75));
   });
@@ -156,6 +175,18 @@ std::string alert_score_table(std::span<const NamedScore> scores) {
   return out;
 }
 
+std::string incident_outcomes_csv(std::span<const NamedScore> scores) {
+  std::string out = "system,incident_id,server_name,kind,metric,start,threshold_cross,lead_minutes\n";
+  for (const NamedScore& s : scores)
+    for (const IncidentOutcome& o : s.score.outcomes) {
+      const Incident& inc = *o.incident;
+      out += fmt::format("{},{},{},{},{},{},{},{}\n", s.name, inc.id, inc.server, kIncidentKindNames[static_cast<int>(incident_kind(inc))],
+                         inc.metric, format_iso8601(inc.start), format_iso8601(inc.threshold_cross),
+                         o.lead_minutes ? fmt::format("{:.0f}", *o.lead_minutes) : std::string());
+    }
+  return out;
+}
+
 nlohmann::ordered_json alert_score_json(std::span<const NamedScore> scores) {
   nlohmann::ordered_json out = nlohmann::ordered_json::object();
   for (const NamedScore& s : scores) {
@@ -163,6 +194,14 @@ nlohmann::ordered_json alert_score_json(std::span<const NamedScore> scores) {
     out[s.name] = {{"incidents", a.incidents},
                    {"warned_share", a.warned_share()},
                    {"warned_30m_share", a.warned_30m_share()},
+                   {"by_kind", [&] {
+                      nlohmann::ordered_json j = nlohmann::ordered_json::object();
+                      for (int k = 0; k < kNumIncidentKinds; ++k) {
+                        const KindScore& ks = a.by_kind[k];
+                        j[kIncidentKindNames[k]] = {{"incidents", ks.incidents}, {"warned", ks.warned}, {"warned_30m", ks.warned_30m}};
+                      }
+                      return j;
+                    }()},
                    {"lead_minutes", {{"p25", a.lead_quantile(0.25)}, {"p50", a.lead_quantile(0.5)}, {"p75", a.lead_quantile(0.75)}}},
                    {"openings", a.openings},
                    {"false_alarms", a.false_alarms},

@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 #include <array>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -31,6 +32,8 @@ struct AlertInterval {
   EpochMs opened = 0;
   EpochMs resolved = 0;  // the span's end when still open
   bool likely = true;    // opened as "likely" (p50 crosses) rather than "possible"
+  bool measured = false; // opened on a value already over its threshold ("now")
+  bool climb = false;    // opened on a climb continued beyond the served forecast
 };
 
 struct ScoredSpan {
@@ -39,10 +42,30 @@ struct ScoredSpan {
   int64_t step_ms = 300'000;
 };
 
+// How an incident to warn of was warned: its lead time, or none.
+struct IncidentOutcome {
+  const Incident* incident = nullptr;
+  std::optional<double> lead_minutes;
+};
+
+// Incidents split by how they build up: a degrading ramp (2 h), a fresh critical episode (30 min
+// from start to peak: it crosses 15–30 min after it starts) and a critical episode escalating a
+// degrading one.
+enum class IncidentKind { degrading, critical, escalation };
+inline constexpr int kNumIncidentKinds = 3;
+inline constexpr std::array<const char*, kNumIncidentKinds> kIncidentKindNames{"degrading", "critical", "escalation"};
+IncidentKind incident_kind(const Incident& inc);
+
+struct KindScore {
+  int incidents = 0, warned = 0, warned_30m = 0;
+};
+
 struct AlertScore {
   int incidents = 0;
   int warned = 0, warned_30m = 0;
   std::vector<double> lead_minutes;  // of the warned incidents, ascending
+  std::array<KindScore, kNumIncidentKinds> by_kind{};
+  std::vector<IncidentOutcome> outcomes;  // every incident to warn of, in ground-truth order
   int openings = 0, false_alarms = 0, reopened_30m = 0;
   std::array<int, risk::kNumSignals> false_by_signal{};
   double server_days = 0;
@@ -65,6 +88,8 @@ struct NamedScore {
   AlertScore score;
 };
 std::string alert_score_table(std::span<const NamedScore> scores);
+// One CSV row per incident to warn of and system: when it was warned, if at all.
+std::string incident_outcomes_csv(std::span<const NamedScore> scores);
 nlohmann::ordered_json alert_score_json(std::span<const NamedScore> scores);
 
 }  // namespace nordiq::replay

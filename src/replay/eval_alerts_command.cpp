@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <fstream>
 #include <memory>
 #include <thread>
 
@@ -17,12 +18,18 @@
 namespace nordiq::replay {
 
 struct EvalAlertsArgs {
-  std::string data, incidents, model = "models/default", config;
+  std::string data, incidents, model = "models/default", config, per_incident;
   int threads = 0;
   bool json = false;
 };
 
 namespace {
+
+void write_text_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  if (!out.flush()) throw std::runtime_error(fmt::format("{}: cannot write the per-incident report", path));
+}
 
 // The detector's baseline needs 2 h 45 min of a server's history (cascade/anomaly.hpp): events
 // starting before that are not scored.
@@ -60,6 +67,7 @@ int run_eval_alerts(const EvalAlertsArgs& args) {
                     score_alerts(baseline_alerts(history, options.config, BaselineRule::linear_trend), incidents, span)});
   const CascadeScore cascades =
       score_cascades(replayed.cascades, cascade_truth(incidents, span.end), span, kCascadeWarmupMs);
+  if (!args.per_incident.empty()) write_text_file(args.per_incident, incident_outcomes_csv(scores));
   if (args.json) {
     nlohmann::ordered_json j = alert_score_json(scores);
     j["cascades"] = cascade_score_json(cascades);
@@ -89,6 +97,8 @@ void add_eval_alerts_command(CLI::App& app, Runner& runner) {
   cmd->add_option("--model", args->model, "model dir / .safetensors, or 'baseline'")->capture_default_str();
   cmd->add_option("--alerts-config", args->config, "alert thresholds and rules (default: the built-in ones)");
   cmd->add_option("--threads", args->threads, "TFT engine threads (0 = hardware threads)")->check(CLI::Range(0, 1024));
+  cmd->add_option("--per-incident", args->per_incident,
+                  "also write one CSV row per incident to warn of and system: its kind, signal and lead time");
   cmd->add_flag("--json", args->json, "print the scores as JSON");
   cmd->callback([args, &runner] { runner = [args] { return replay::run_eval_alerts(*args); }; });
 }

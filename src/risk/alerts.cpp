@@ -120,6 +120,39 @@ void detect_alerts(const WindowView& w, const forecast::ForecastBatch& f, int b,
   detect_alerts(w, f, b, risk, time_to_thresholds(w, f, b, thresholds), out, rules, history_steps, thresholds);
 }
 
+forecast::Ramps toward_thresholds(const forecast::Ramps& ramps) {
+  forecast::Ramps out{};
+  for (int i = 0; i < kNumSignals; ++i) {
+    const int k = metric_of_signal(static_cast<Signal>(i));
+    const bool falls_toward = static_cast<Signal>(i) == Signal::cpu;  // CPU used = 100 − idle
+    const forecast::Ramp& r = ramps[k];
+    if (r.present && (falls_toward ? r.slope < 0 : r.slope > 0)) out[k] = r;
+  }
+  return out;
+}
+
+void detect_alerts_with_climbs(const WindowView& w, const forecast::ForecastBatch& f, int b, const RiskAssessment& risk,
+                               const ThresholdEtas& served_etas, const forecast::Ramps& climbs,
+                               forecast::ForecastBatch& outlook, std::vector<Alert>& out, const AlertRules& rules,
+                               int history_steps, const float* thresholds) {
+  const forecast::Ramps toward = toward_thresholds(climbs);
+  if (std::none_of(toward.begin(), toward.end(), [](const forecast::Ramp& r) { return r.present; })) {
+    detect_alerts(w, f, b, risk, served_etas, out, rules, history_steps, thresholds);
+    return;
+  }
+  if (outlook.batch != 1 || outlook.horizon != f.horizon) outlook.resize(1, f.horizon);
+  const float* row = f.values.data() + static_cast<size_t>(b) * f.server_stride();
+  std::copy(row, row + f.server_stride(), outlook.values.begin());
+  forecast::continue_ramps(toward, f.horizon, w.step_ms, outlook.values.data());
+  const ThresholdEtas etas = time_to_thresholds(w, outlook, 0, thresholds);
+  const size_t first = out.size();
+  detect_alerts(w, outlook, 0, risk, etas, out, rules, history_steps, thresholds);
+  for (size_t i = first; i < out.size(); ++i) {
+    const int s = static_cast<int>(out[i].signal);
+    out[i].climb = etas[s] != served_etas[s];
+  }
+}
+
 std::string eta_text(const Alert& a) {
   if (a.eta_p90 == 0 && a.eta_p50 == 0) return "now";
   const std::string never = "not within " + format_duration(a.horizon_minutes);
@@ -134,7 +167,7 @@ std::string alert_message(const Alert& a) {
   const std::string thr = format_value(a.signal, a.threshold);
   if (a.eta_p90 == 0 && a.eta_p50 == 0)
     return fmt::format("{} at {} (threshold {}) now", name, format_value(a.signal, a.current), thr);
-  return fmt::format("{} {} {}", name, thr, eta_text(a));
+  return fmt::format("{} {} {}{}", name, thr, eta_text(a), a.climb ? ", on a steady climb" : "");
 }
 
 bool more_urgent(const Alert& a, const Alert& b) {

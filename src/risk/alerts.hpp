@@ -9,6 +9,7 @@
 
 #include "core/window.hpp"
 #include "forecast/forecaster.hpp"
+#include "forecast/ramp.hpp"
 #include "risk/risk_score.hpp"
 
 namespace nordiq::risk {
@@ -32,6 +33,9 @@ struct Alert {
   float probability = 0;
   int window_minutes = 0;
   bool likely = false;
+  // The crossing comes from a steady climb continued beyond the served forecast (the alert
+  // outlook, forecast/ramp.hpp's kAlertRampScales), not from the served forecast alone.
+  bool climb = false;
 };
 
 // When a forecast raises an alert. Defaults: any crossing of the p90 path within the horizon
@@ -66,6 +70,18 @@ void detect_alerts(const WindowView& w, const forecast::ForecastBatch& f, int b,
 void detect_alerts(const WindowView& w, const forecast::ForecastBatch& f, int b,
                    const RiskAssessment& risk, std::vector<Alert>& out, const AlertRules& rules = {},
                    int history_steps = 1 << 30, const float* thresholds = nullptr);
+
+// The ramps that move a signal toward its threshold (rising; CPU used: idle falling). Continuing
+// only these in a forecast can make an alert earlier, never remove one.
+forecast::Ramps toward_thresholds(const forecast::Ramps& ramps);
+
+// The alerts of row b read from its alert outlook: the served forecast with `climbs` continued
+// as well (forecast/ramp.hpp). `outlook` is scratch. An alert the served forecast alone does not
+// raise as early is marked `climb`. `served_etas` = time_to_thresholds of the served row.
+void detect_alerts_with_climbs(const WindowView& w, const forecast::ForecastBatch& f, int b, const RiskAssessment& risk,
+                               const ThresholdEtas& served_etas, const forecast::Ramps& climbs,
+                               forecast::ForecastBatch& outlook, std::vector<Alert>& out, const AlertRules& rules,
+                               int history_steps, const float* thresholds);
 
 // "memory 95% in ~45 min (25–80 min)", "memory at 97% (threshold 95%) now",
 // "cpu 90% in ~2.5 h (40 min – not within 8 h)", "load 12 possibly in ~6 h; median not within 8 h".

@@ -43,6 +43,19 @@ TEST(Ramp, ASteadyTwoHourClimbIsDetectedAndContinued) {
   EXPECT_EQ(p50[60], 69.5f);             // +5 h: the ramp is no longer trusted
 }
 
+TEST(Ramp, AClimbOfAnHourIsSeenAtTheAlertScaleBeforeTheServedForecastTrustsIt) {
+  // Flat at 40, then one point per step for the last hour (steps 48..59).
+  const auto w = disk_series(60, [](int i) { return (i < 48 ? 40.f : 40.f + (i - 47)) + noise(i); });
+  EXPECT_FALSE(detect_ramps(w.view())[kDisk].present);  // served: 90 min of climb, not yet
+  const Ramp early = detect_ramps(w.view(), kAlertRampScales)[kDisk];
+  ASSERT_TRUE(early.present);
+  EXPECT_NEAR(early.slope, 1.f, 0.2f);
+  EXPECT_NEAR(early.level, 52.f, 1.f);
+  // Half an hour of climb is not enough for either.
+  const auto young = disk_series(60, [](int i) { return (i < 54 ? 40.f : 40.f + (i - 53)) + noise(i); });
+  EXPECT_FALSE(detect_ramps(young.view(), kAlertRampScales)[kDisk].present);
+}
+
 TEST(Ramp, AJumpToAPlateauIsNotARamp) {
   const auto w = disk_series(60, [](int i) { return (i < 40 ? 40.f : 70.f) + noise(i); });
   EXPECT_FALSE(detect_ramps(w.view())[kDisk].present);

@@ -1,6 +1,8 @@
 // Scoring alerts against incident ground truth (issue #11), on hand-made cases.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "replay/alert_score.hpp"
 
 using namespace nordiq;
@@ -75,4 +77,36 @@ TEST(AlertScore, ReopensOpenTimeAndFalseAlarmsPerServerDay) {
   // Server a had an alert open for 6 h + 5 h 40 min + 4 h of its 48 h; b none.
   EXPECT_NEAR(s.open_share, (15 * 60 + 40) / (2.0 * 48 * 60), 1e-9);
   EXPECT_NEAR(s.open_share_outside, s.open_share, 1e-9);  // no episode anywhere
+}
+
+TEST(AlertScore, IncidentsAreSplitByHowTheyBuildUpWithEachOutcome) {
+  Incident fresh = degrading("b", Signal::cpu, 600 * kMin, 620 * kMin, 700 * kMin);
+  fresh.kind = "critical";
+  fresh.id = "C-1";
+  Incident escalated = fresh;
+  escalated.parent = "D-0";
+  escalated.id = "C-2";
+  escalated.start = 1200 * kMin;
+  escalated.threshold_cross = 1210 * kMin;
+  escalated.end = 1300 * kMin;
+  Incident slow = degrading("a", Signal::disk, 600 * kMin, 720 * kMin, 800 * kMin);
+  slow.id = "D-1";
+  const std::vector<Incident> inc = {slow, fresh, escalated};
+  const std::vector<AlertInterval> alerts = {{0, Signal::disk, 660 * kMin, 760 * kMin},    // 60 min ahead
+                                             {1, Signal::cpu, 610 * kMin, 640 * kMin}};   // 10 min ahead
+  const std::vector<NamedScore> scores = {{"nordiq", score_alerts(alerts, inc, two_servers())}};
+  const AlertScore& s = scores[0].score;
+  const auto& k = s.by_kind;
+  EXPECT_EQ(k[static_cast<int>(IncidentKind::degrading)].incidents, 1);
+  EXPECT_EQ(k[static_cast<int>(IncidentKind::degrading)].warned_30m, 1);
+  EXPECT_EQ(k[static_cast<int>(IncidentKind::critical)].warned, 1);
+  EXPECT_EQ(k[static_cast<int>(IncidentKind::critical)].warned_30m, 0);
+  EXPECT_EQ(k[static_cast<int>(IncidentKind::escalation)].incidents, 1);
+  EXPECT_EQ(k[static_cast<int>(IncidentKind::escalation)].warned, 0);
+  const std::string csv = incident_outcomes_csv(scores);
+  EXPECT_NE(csv.find("nordiq,D-1,a,degrading,disk,"), std::string::npos);
+  EXPECT_NE(csv.find(",60\n"), std::string::npos);
+  EXPECT_NE(csv.find("nordiq,C-2,b,escalation,cpu,"), std::string::npos);
+  EXPECT_EQ(csv.back(), '\n');
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 4);  // header + 3 incidents
 }

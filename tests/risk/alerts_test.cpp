@@ -192,3 +192,60 @@ TEST(Alerts, NoForecastAlertFromTooLittleHistoryButAMeasuredOneStill) {
   EXPECT_EQ(measured[0].eta_p50, 0);
   EXPECT_FLOAT_EQ(measured[0].probability, 1.f);
 }
+
+// Alerts read the served forecast with the early climbs continued (forecast/ramp.hpp).
+namespace {
+std::vector<Alert> alerts_with_climbs(OneServer& s, const forecast::Ramps& climbs) {
+  std::vector<Alert> out;
+  forecast::ForecastBatch outlook;
+  const RiskAssessment risk = assess_risk(s.view, s.forecast, 0);
+  detect_alerts_with_climbs(s.view, s.forecast, 0, risk, time_to_thresholds(s.view, s.forecast, 0), climbs, outlook,
+                            out, kServing, 288, nullptr);
+  return out;
+}
+forecast::Ramps one_climb(Metric m, float level, float slope) {
+  forecast::Ramps r{};
+  r[static_cast<int>(m)] = {true, level, slope};
+  return r;
+}
+}  // namespace
+
+TEST(Alerts, ASteadyClimbTheServedForecastDoesNotFollowRaisesALikelyAlertMarkedClimb) {
+  OneServer s;
+  s.set_current(Metric::mem_used_pct, 80);
+  for (int q = 0; q < forecast::kNumQuantiles; ++q) s.set(Metric::mem_used_pct, q, 0, 96, 80);
+  EXPECT_TRUE(alerts_with_climbs(s, forecast::Ramps{}).empty());
+  // +1.5 points per 5 min from 80, damped by 0.95 a step: the continued p50 reaches 95 at the
+  // 15th step (Σ 0.95^i over 15 steps = 10.2), 75 min.
+  const auto alerts = alerts_with_climbs(s, one_climb(Metric::mem_used_pct, 80, 1.5f));
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].signal, Signal::memory);
+  EXPECT_TRUE(alerts[0].likely);
+  EXPECT_TRUE(alerts[0].climb);
+  EXPECT_EQ(alerts[0].eta_p50, 75);
+  EXPECT_NE(alert_message(alerts[0]).find("on a steady climb"), std::string::npos);
+  // The served forecast is left as it was.
+  EXPECT_EQ(s.forecast.path(0, static_cast<int>(Metric::mem_used_pct), forecast::kP50)[20], 80.f);
+}
+
+TEST(Alerts, AClimbAwayFromTheThresholdNeverRemovesAnAlert) {
+  OneServer s;
+  memory_fan(s, 4, 8, -1);  // the served forecast alone: a likely alert, p50 at +45 min
+  const auto alone = alerts_with_climbs(s, forecast::Ramps{});
+  const auto falling = alerts_with_climbs(s, one_climb(Metric::mem_used_pct, 40, -2.f));
+  ASSERT_EQ(alone.size(), 1u);
+  ASSERT_EQ(falling.size(), 1u);
+  EXPECT_EQ(falling[0].eta_p50, alone[0].eta_p50);
+  EXPECT_FALSE(falling[0].climb);
+}
+
+TEST(Alerts, CpuClimbsAreIdleFalling) {
+  OneServer s;  // idle 90: CPU used 10, threshold 90
+  for (int q = 0; q < forecast::kNumQuantiles; ++q) s.set(Metric::cpu_idle_pct, q, 0, 96, 30);
+  s.set_current(Metric::cpu_idle_pct, 30);
+  const auto alerts = alerts_with_climbs(s, one_climb(Metric::cpu_idle_pct, 30, -3.f));
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].signal, Signal::cpu);
+  EXPECT_TRUE(alerts[0].climb);
+  EXPECT_TRUE(alerts_with_climbs(s, one_climb(Metric::cpu_idle_pct, 30, 3.f)).empty());  // idle rising
+}
