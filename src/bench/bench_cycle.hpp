@@ -17,6 +17,7 @@ struct CycleTiming {
   std::string model;  // model name in the models dir
   int hidden = 0, servers = 0;
   double ms = 0, ms_per_server = 0, gflop = 0, gflops = 0;
+  double first_ms = 0;  // the first cycle: every server's robust shape fitted (what an hourly refit costs)
 };
 
 // The median of `repeats` full cycles over every server of the store (after one warm-up cycle).

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
+#include <stdexcept>
 
 namespace nordiq::forecast {
 
@@ -22,16 +24,37 @@ int robust_refit_interval(int fitted_length, int64_t step_ms) {
   return std::clamp(fitted_length / 8, 1, hour);
 }
 
-const RobustFit& ServedForecaster::shape_for(const WindowView& w) {
-  if (w.server >= shapes_.size()) shapes_.resize(static_cast<size_t>(w.server) + 1);
-  std::shared_ptr<RobustFit>& shape = shapes_[w.server];
-  const bool stale = !shape || shape->empty || shape->step_ms != w.step_ms || w.last_step() < shape->fitted_step ||
-                     w.last_step() - shape->fitted_step >= robust_refit_interval(shape->fitted_length, w.step_ms) * w.step_ms;
-  if (stale) {
-    if (!shape || shape.use_count() > 1) shape = std::make_shared<RobustFit>();
-    fit_robust_profile(w, *shape, scratch_.level, scratch_);
+
+namespace {
+
+// Runs fn(i) for i in [0, n) on `rows`' threads, or in order on the caller without them.
+void for_rows(const ForEachRow& rows, int n, const std::function<void(int)>& fn) {
+  if (rows) {
+    rows(n, fn);
+  } else {
+    for (int i = 0; i < n; ++i) fn(i);
   }
-  return *shape;
+}
+
+// Scratch of one thread: the robust fits' buffers, and the candidates' rows.
+struct ThreadScratch {
+  RobustProfileScratch robust;
+  std::vector<float> candidates;  // [kNumCandidates][K][Q][horizon]
+};
+ThreadScratch& thread_scratch() {
+  thread_local ThreadScratch scratch;
+  return scratch;
+}
+
+}  // namespace
+
+bool ServedForecaster::servers_distinct(std::span<const WindowView> windows) {
+  seen_mark_.clear();
+  for (const WindowView& w : windows) {
+    if (w.server >= seen_mark_.size()) seen_mark_.resize(static_cast<size_t>(w.server) + 1, 0);
+    if (seen_mark_[w.server]++) return false;
+  }
+  return true;
 }
 
 void ServedForecaster::prepare(std::span<const WindowView> windows, ForecastBatch& out) {
@@ -41,60 +64,99 @@ void ServedForecaster::prepare(std::span<const WindowView> windows, ForecastBatc
   if (ramps_.size() < n) ramps_.resize(n);
   if (alert_ramps_.size() < n) alert_ramps_.resize(n);
   batch_shapes_.assign(n, nullptr);
+  // One window per server (a serving cycle): the fits are independent and run on the model's
+  // threads; the shapes to refit are chosen first. Otherwise (the eval replay's batches of one
+  // server's consecutive steps) each window sees the refits of those before it, in order.
+  batch_parallel_ = servers_distinct(windows);
+  if (batch_parallel_) {
+    refit_.assign(n, 0);
+    for (size_t b = 0; b < n; ++b) refit_[b] = windows[b].length > 0 && claim_stale_shape(windows[b]);
+    for_rows(model_->for_each_row(), static_cast<int>(n), [&](int b) { fit_window(windows[b], b, refit_[b] != 0); });
+  } else {
+    for (size_t b = 0; b < n; ++b)
+      fit_window(windows[b], static_cast<int>(b), windows[b].length > 0 && claim_stale_shape(windows[b]));
+  }
   actuals_.clear();
   actual_rows_.clear();
-  for (size_t b = 0; b < n; ++b) {
-    const WindowView& w = windows[b];
-    ramps_[b] = detect_ramps(w);
-    alert_ramps_[b] = detect_ramps(w, kAlertRampScales);
-    if (w.length > 0) {
-      fit_robust_level(w, shape_for(w), levels_[b], scratch_);
-      batch_shapes_[b] = shapes_[w.server];
-    } else {
-      levels_[b].empty = true;
-    }
-    // The steps this server's pending forecasts have not been scored against yet (at most one
-    // horizon: older targets can no longer be pending).
-    if (w.server >= batch_seen_.size()) batch_seen_.resize(static_cast<size_t>(w.server) + 1, 0);
-    const EpochMs seen = std::max(tracker_.observed_through(w.server), batch_seen_[w.server]);
-    int first = 0;
-    if (w.length > 0 && seen >= w.first_step)
-      first = static_cast<int>(std::min<int64_t>(w.length, (seen - w.first_step) / w.step_ms + 1));
-    first = std::max(first, w.length - tracker_.horizon());
-    Actuals a{w.server, w.first_step + first * w.step_ms, std::max(0, w.length - first), actual_rows_.size()};
-    for (int i = first; i < w.length; ++i)
-      for (int k = 0; k < kNumMetrics; ++k) actual_rows_.push_back(w.metric[k][i]);
-    actuals_.push_back(a);
-    if (w.length > 0) batch_seen_[w.server] = std::max(batch_seen_[w.server], w.last_step());
+  for (const WindowView& w : windows) collect_actuals(w);
+}
+
+bool ServedForecaster::claim_stale_shape(const WindowView& w) {
+  if (w.server >= shapes_.size()) shapes_.resize(static_cast<size_t>(w.server) + 1);
+  std::shared_ptr<RobustFit>& shape = shapes_[w.server];
+  const bool stale = !shape || shape->empty || shape->step_ms != w.step_ms || w.last_step() < shape->fitted_step ||
+                     w.last_step() - shape->fitted_step >= robust_refit_interval(shape->fitted_length, w.step_ms) * w.step_ms;
+  // A shape an earlier window of the batch still reads is not refitted in place.
+  if (stale && (!shape || shape.use_count() > 1)) shape = std::make_shared<RobustFit>();
+  return stale;
+}
+
+void ServedForecaster::fit_window(const WindowView& w, int b, bool refit) {
+  ThreadScratch& scratch = thread_scratch();
+  ramps_[b] = detect_ramps(w);
+  alert_ramps_[b] = detect_ramps(w, kAlertRampScales);
+  if (w.length == 0) {
+    levels_[b].empty = true;
+    return;
   }
+  const std::shared_ptr<RobustFit>& shape = shapes_[w.server];
+  if (refit) fit_robust_profile(w, *shape, scratch.robust.level, scratch.robust);
+  fit_robust_level(w, *shape, levels_[b], scratch.robust);
+  batch_shapes_[b] = shape;
+}
+
+// The steps this server's pending forecasts have not been scored against yet (at most one
+// horizon: older targets can no longer be pending).
+void ServedForecaster::collect_actuals(const WindowView& w) {
+  if (w.server >= batch_seen_.size()) batch_seen_.resize(static_cast<size_t>(w.server) + 1, 0);
+  const EpochMs seen = std::max(tracker_.observed_through(w.server), batch_seen_[w.server]);
+  int first = 0;
+  if (w.length > 0 && seen >= w.first_step)
+    first = static_cast<int>(std::min<int64_t>(w.length, (seen - w.first_step) / w.step_ms + 1));
+  first = std::max(first, w.length - tracker_.horizon());
+  Actuals a{w.server, w.first_step + first * w.step_ms, std::max(0, w.length - first), actual_rows_.size()};
+  for (int i = first; i < w.length; ++i)
+    for (int k = 0; k < kNumMetrics; ++k) actual_rows_.push_back(w.metric[k][i]);
+  actuals_.push_back(a);
+  if (w.length > 0) batch_seen_[w.server] = std::max(batch_seen_[w.server], w.last_step());
 }
 
 void ServedForecaster::run(ForecastBatch& out) {
   model_->run(out);
+  if (out.horizon != tracker_.horizon()) throw std::logic_error("served forecaster: model horizon differs from the tracker's");
+  out.served_by.assign(static_cast<size_t>(out.batch) * kNumMetrics * kNumEvalHorizons, 0);
+  for (int b = 0; b < out.batch; ++b) {
+    tracker_.reserve(actuals_[b].server);  // so that serving servers in parallel never grows it
+    batch_seen_[actuals_[b].server] = 0;
+  }
+  if (batch_parallel_) {
+    for_rows(model_->for_each_row(), out.batch, [&](int b) { serve_row(out, b); });
+  } else {
+    for (int b = 0; b < out.batch; ++b) serve_row(out, b);  // in order: one server's steps, causally
+  }
+}
+
+void ServedForecaster::serve_row(ForecastBatch& out, int b) {
   const int H = out.horizon;
   const size_t stride = out.server_stride();
-  if (H != tracker_.horizon()) throw std::logic_error("served forecaster: model horizon differs from the tracker's");
-  candidate_rows_.resize(kNumCandidates * stride);
-  float* model_row = candidate_rows_.data();
+  const Actuals& a = actuals_[b];
+  tracker_.observe(a.server, a.first_step, a.steps, actual_rows_.data() + a.offset);
+  if (levels_[b].empty) return;  // no step at all: the model's flat forecast stays
+  std::vector<float>& rows = thread_scratch().candidates;
+  rows.resize(kNumCandidates * stride);
+  float* model_row = rows.data();
   float* robust_row = model_row + stride;
   float* last_value_row = robust_row + stride;
   float* hourly_row = last_value_row + stride;
-  out.served_by.assign(static_cast<size_t>(out.batch) * kNumMetrics * kNumEvalHorizons, 0);
-  for (int b = 0; b < out.batch; ++b) {
-    const Actuals& a = actuals_[b];
-    tracker_.observe(a.server, a.first_step, a.steps, actual_rows_.data() + a.offset);
-    batch_seen_[a.server] = 0;
-    if (levels_[b].empty) continue;  // no step at all: the model's flat forecast stays
-    float* row = out.values.data() + b * stride;
-    std::memcpy(model_row, row, stride * sizeof(float));
-    write_robust_profile(*batch_shapes_[b], levels_[b], H, robust_row);
-    write_last_value_band(*batch_shapes_[b], levels_[b], H, last_value_row);
-    write_robust_hourly(*batch_shapes_[b], levels_[b], H, hourly_row);
-    for (float* row_of : {model_row, robust_row, last_value_row, hourly_row})
-      continue_ramps(ramps_[b], H, tracker_.step_ms(), row_of);
-    tracker_.serve(a.server, levels_[b].last_step, {model_row, robust_row, last_value_row, hourly_row}, row,
-                   out.served_by.data() + static_cast<size_t>(b) * kNumMetrics * kNumEvalHorizons);
-  }
+  float* row = out.values.data() + b * stride;
+  std::memcpy(model_row, row, stride * sizeof(float));
+  write_robust_profile(*batch_shapes_[b], levels_[b], H, robust_row);
+  write_last_value_band(*batch_shapes_[b], levels_[b], H, last_value_row);
+  write_robust_hourly(*batch_shapes_[b], levels_[b], H, hourly_row);
+  for (float* row_of : {model_row, robust_row, last_value_row, hourly_row})
+    continue_ramps(ramps_[b], H, tracker_.step_ms(), row_of);
+  tracker_.serve(a.server, levels_[b].last_step, {model_row, robust_row, last_value_row, hourly_row}, row,
+                 out.served_by.data() + static_cast<size_t>(b) * kNumMetrics * kNumEvalHorizons);
 }
 
 }  // namespace nordiq::forecast

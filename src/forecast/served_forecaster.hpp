@@ -7,9 +7,11 @@
 //            shape — profiles and change quantiles, the costly part — is refitted per server
 //            once an hour, more often while the server is young); the actuals each server's
 //            pending forecasts need (the steps since it was last scored);
-//   run     (no lock): the model's run; then per window, in batch order: score the pending
-//            forecasts, write the candidates, serve. Processing in batch order keeps it causal
-//            when a batch holds one server's consecutive origins (the eval replay).
+//   run     (no lock): the model's run; then per window: score the pending forecasts, write the
+//            candidates, serve.
+// A batch with one window per server (a serving cycle) does its per-window work on the model's
+// threads (Forecaster::for_each_row). A batch holding one server's consecutive origins (the
+// eval replay) is processed in batch order, which keeps it causal.
 //
 // ForecastBatch::served_by tells which candidate serves each [server][metric][band].
 #pragma once
@@ -48,7 +50,6 @@ class ServedForecaster final : public Forecaster {
   std::unique_ptr<Forecaster> model_;
   std::string description_;
   SkillTracker tracker_;
-  RobustProfileScratch scratch_;
   // Per ServerId: the latest robust shape. A batch keeps the shape each of its windows used, so
   // a refit mid-batch (the eval replay's batches are one server's consecutive steps) allocates
   // a new one instead of changing what earlier windows of the batch see.
@@ -66,9 +67,18 @@ class ServedForecaster final : public Forecaster {
   std::vector<Actuals> actuals_;     // [batch]
   std::vector<float> actual_rows_;   // [Σ steps][kNumMetrics]
   std::vector<EpochMs> batch_seen_;  // per ServerId: newest step already handed over this batch
-  std::vector<float> candidate_rows_;  // [kNumCandidates][K][Q][horizon]
+  bool batch_parallel_ = false;       // one window per server: rows are served on the model's threads
+  std::vector<uint8_t> refit_;        // [batch]: its server's shape is refitted on this window
+  std::vector<uint8_t> seen_mark_;    // per ServerId, scratch of servers_distinct
 
-  const RobustFit& shape_for(const WindowView& w);
+  bool servers_distinct(std::span<const WindowView> windows);
+  // Whether w's server's shape is stale; a stale one that an earlier window still reads is
+  // replaced by a new one to fit, so the earlier window keeps what it saw.
+  bool claim_stale_shape(const WindowView& w);
+  // Row b's ramps, robust level and (when `refit`) its server's robust shape.
+  void fit_window(const WindowView& w, int b, bool refit);
+  void collect_actuals(const WindowView& w);
+  void serve_row(ForecastBatch& out, int b);
 };
 
 // Steps between refits of a server's robust shape fitted on `fitted_length` steps: every step

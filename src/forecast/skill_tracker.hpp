@@ -92,6 +92,10 @@ class SkillTracker {
   // candidates' band calibration is kept: it does not depend on the model.
   void restart_scoring();
 
+  // Creates `server`'s state now: observe and serve of distinct servers may then run on several
+  // threads at once (each touches only its server's state).
+  void reserve(ServerId server) { state(server); }
+
   // The newest step scored for `server` (0: none yet).
   EpochMs observed_through(ServerId server) const;
   const ServerBands* find(ServerId server) const;

@@ -6,6 +6,7 @@
 #include <random>
 #include <vector>
 
+#include "core/worker_pool.hpp"
 #include "forecast/baseline.hpp"
 #include "forecast/served_forecaster.hpp"
 #include "forecast/skill_tracker.hpp"
@@ -161,6 +162,43 @@ TEST(ServedForecaster, ABatchOfConsecutiveOriginsServesWhatOneAtATimeServes) {
   EXPECT_EQ(one_at_a_time, in_batches);
   // And it learned something: some (metric, band) no longer serves the cold-start choice.
   int moved = 0;
+  for (uint8_t c : b.served_by) moved += c != static_cast<uint8_t>(Candidate::model);
+  EXPECT_GT(moved, 0);
+}
+
+// The baseline, lending three threads for per-row work as the TFT lends its engine's.
+class ThreadedBaseline final : public Forecaster {
+ public:
+  std::string_view description() const override { return "baseline on threads"; }
+  void prepare(std::span<const WindowView> windows, ForecastBatch& out) override { inner_.prepare(windows, out); }
+  void run(ForecastBatch& out) override { inner_.run(out); }
+  ForEachRow for_each_row() override {
+    return [this](int n, const std::function<void(int)>& fn) { pool_.run(n, [&](int task, int) { fn(task); }); };
+  }
+
+ private:
+  BaselineForecaster inner_;
+  WorkerPool pool_{3};
+};
+
+TEST(ServedForecaster, ServersServedOnSeveralThreadsGetWhatOneThreadGives) {
+  constexpr int kServers = 7, kSteps = 300;  // several hours: shapes refitted, forecasts scored, candidates switched
+  std::vector<testing::OwnedWindow> series;
+  for (int s = 0; s < kServers; ++s)
+    series.push_back(testing::OwnedWindow::make(kSteps, [s](int k, int i) {
+      return testing::plausible(k, i + 37 * s) + (i > 150 + 10 * s ? 5.f * s : 0.f);
+    }));
+  ServedForecaster one(std::make_unique<BaselineForecaster>(), kStep), threaded(std::make_unique<ThreadedBaseline>(), kStep);
+  ForecastBatch a, b;
+  int moved = 0;
+  for (int len = 0; len <= kSteps; ++len) {  // from an empty window on
+    std::vector<WindowView> views;
+    for (int s = 0; s < kServers; ++s) views.push_back(series[s].view(len, static_cast<ServerId>(2 * s + 1)));
+    one.forecast(views, a);
+    threaded.forecast(views, b);
+    ASSERT_EQ(a.values, b.values) << "cycle " << len;
+    ASSERT_EQ(a.served_by, b.served_by) << "cycle " << len;
+  }
   for (uint8_t c : b.served_by) moved += c != static_cast<uint8_t>(Candidate::model);
   EXPECT_GT(moved, 0);
 }
