@@ -98,8 +98,7 @@ ReplayResult replay_history(const train::History& history, const ReplayOptions& 
       const uint32_t s = index.at(e.state.server_name);
       const auto key = std::make_pair(s, static_cast<int>(e.state.alert.signal));
       if (e.kind == risk::AlertEventKind::opened) {
-        open[key] = {s, e.state.alert.signal, e.at, 0, e.state.alert.likely,
-                     e.state.alert.eta_p90 == 0 && e.state.alert.eta_p50 == 0, e.state.alert.climb};
+        open[key] = {s, e.state.alert.signal, e.at, 0, e.state.alert.likely};
       } else if (e.kind == risk::AlertEventKind::resolved) {
         auto it = open.find(key);
         if (it == open.end()) continue;

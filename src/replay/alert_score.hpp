@@ -32,8 +32,6 @@ struct AlertInterval {
   EpochMs opened = 0;
   EpochMs resolved = 0;  // the span's end when still open
   bool likely = true;    // opened as "likely" (p50 crosses) rather than "possible"
-  bool measured = false; // opened on a value already over its threshold ("now")
-  bool climb = false;    // opened on a climb continued beyond the served forecast
 };
 
 struct ScoredSpan {
@@ -44,7 +42,7 @@ struct ScoredSpan {
 
 // How an incident to warn of was warned: its lead time, or none.
 struct IncidentOutcome {
-  const Incident* incident = nullptr;
+  const Incident* incident = nullptr;  // into the incidents scored
   std::optional<double> lead_minutes;
 };
 
