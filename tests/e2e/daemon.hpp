@@ -30,6 +30,8 @@
 #include <utility>
 #include <vector>
 
+#include "e2e/listening_socket.hpp"
+
 namespace nordiq::e2e {
 
 namespace fs = std::filesystem;
@@ -90,9 +92,13 @@ class Daemon {
 
   // Starts the daemon and waits until GET /health answers 200. Throws (with the log) if it
   // exits first or is not healthy within `timeout`.
-  void start(std::chrono::seconds timeout = std::chrono::seconds(90)) {
+  void start(std::chrono::seconds timeout = std::chrono::seconds(90)) { start_trying_port(0, timeout); }
+
+  // start(), on `port` first (0: a free one). For the harness's own test: a port another daemon
+  // holds must end in a retry on a free port, not in talking to that daemon.
+  void start_trying_port(int port, std::chrono::seconds timeout = std::chrono::seconds(90)) {
     for (int attempt = 0; attempt < 3; ++attempt) {
-      port_ = free_port();
+      port_ = attempt == 0 && port != 0 ? port : free_port();
       spawn();
       const auto deadline = std::chrono::steady_clock::now() + timeout;
       while (std::chrono::steady_clock::now() < deadline) {
@@ -106,7 +112,10 @@ class Daemon {
         }
         httplib::Client c("127.0.0.1", port_);
         c.set_connection_timeout(1, 0);
-        if (auto res = c.Get("/health"); res && res->status == 200) return;
+        // Another test's daemon may hold the port (it was free when picked): then ours fails to
+        // bind and exits, and the 200 is not ours. Before this check, such a test talked to a
+        // daemon with other flags and keys, and failed now and then for no reason of its own.
+        if (auto res = c.Get("/health"); res && res->status == 200 && listens_on(pid_, port_)) return;
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
       }
       if (pid_ > 0) throw std::runtime_error("nordiq serve not healthy in time; log:\n" + log());
