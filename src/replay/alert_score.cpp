@@ -106,6 +106,7 @@ AlertScore score_alerts(std::span<const AlertInterval> alerts, std::span<const I
     if (!covered(a.server, a.signal, a.opened)) {
       ++r.false_alarms;
       ++r.false_by_signal[static_cast<int>(a.signal)];
+      r.false_alarm_alerts.push_back(a);
     }
     if (i > 0 && sorted[i - 1]->server == a.server && sorted[i - 1]->signal == a.signal &&
         a.opened - sorted[i - 1]->resolved <= kReopenWindow)
@@ -184,6 +185,16 @@ std::string incident_outcomes_csv(std::span<const NamedScore> scores) {
                          inc.metric, format_iso8601(inc.start), format_iso8601(inc.threshold_cross),
                          o.lead_minutes ? fmt::format("{:.0f}", *o.lead_minutes) : std::string());
     }
+  return out;
+}
+
+std::string false_alarms_csv(std::span<const NamedScore> scores, std::span<const std::string> servers) {
+  std::string out = "system,server_name,signal,opened,resolved,open_minutes,basis\n";
+  for (const NamedScore& s : scores)
+    for (const AlertInterval& a : s.score.false_alarm_alerts)
+      out += fmt::format("{},{},{},{},{},{},{}\n", s.name, servers[a.server], risk::kSignalNames[static_cast<int>(a.signal)],
+                         format_iso8601(a.opened), format_iso8601(a.resolved), (a.resolved - a.opened) / kMinute,
+                         a.likely ? "likely" : "possible");
   return out;
 }
 

@@ -66,6 +66,7 @@ struct AlertScore {
   std::vector<IncidentOutcome> outcomes;  // every incident to warn of, in ground-truth order
   int openings = 0, false_alarms = 0, reopened_30m = 0;
   std::array<int, risk::kNumSignals> false_by_signal{};
+  std::vector<AlertInterval> false_alarm_alerts;  // the openings counted as false alarms, by server and time
   double server_days = 0;
   double open_share = 0, open_share_outside = 0;
 
@@ -88,6 +89,8 @@ struct NamedScore {
 std::string alert_score_table(std::span<const NamedScore> scores);
 // One CSV row per incident to warn of and system: when it was warned, if at all.
 std::string incident_outcomes_csv(std::span<const NamedScore> scores);
+// One CSV row per false alarm and system: server, signal, opened, resolved, likely/possible.
+std::string false_alarms_csv(std::span<const NamedScore> scores, std::span<const std::string> servers);
 nlohmann::ordered_json alert_score_json(std::span<const NamedScore> scores);
 
 }  // namespace nordiq::replay

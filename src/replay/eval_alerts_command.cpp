@@ -18,17 +18,17 @@
 namespace nordiq::replay {
 
 struct EvalAlertsArgs {
-  std::string data, incidents, model = "models/default", config, per_incident;
+  std::string data, incidents, model = "models/default", config, per_incident, false_alarms;
   int threads = 0;
   bool json = false;
 };
 
 namespace {
 
-void write_text_file(const std::string& path, const std::string& text) {
+void write_text_file(const std::string& path, const std::string& text, const char* what) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;
-  if (!out.flush()) throw std::runtime_error(fmt::format("{}: cannot write the per-incident report", path));
+  if (!out.flush()) throw std::runtime_error(fmt::format("{}: cannot write the {}", path, what));
 }
 
 // The detector's baseline needs 2 h 45 min of a server's history (cascade/anomaly.hpp): events
@@ -67,7 +67,9 @@ int run_eval_alerts(const EvalAlertsArgs& args) {
                     score_alerts(baseline_alerts(history, options.config, BaselineRule::linear_trend), incidents, span)});
   const CascadeScore cascades =
       score_cascades(replayed.cascades, cascade_truth(incidents, span.end), span, kCascadeWarmupMs);
-  if (!args.per_incident.empty()) write_text_file(args.per_incident, incident_outcomes_csv(scores));
+  if (!args.per_incident.empty()) write_text_file(args.per_incident, incident_outcomes_csv(scores), "per-incident report");
+  if (!args.false_alarms.empty())
+    write_text_file(args.false_alarms, false_alarms_csv(scores, span.servers), "false-alarm report");
   if (args.json) {
     nlohmann::ordered_json j = alert_score_json(scores);
     j["cascades"] = cascade_score_json(cascades);
@@ -99,6 +101,8 @@ void add_eval_alerts_command(CLI::App& app, Runner& runner) {
   cmd->add_option("--threads", args->threads, "TFT engine threads (0 = hardware threads)")->check(CLI::Range(0, 1024));
   cmd->add_option("--per-incident", args->per_incident,
                   "also write one CSV row per incident to warn of and system: its kind, signal and lead time");
+  cmd->add_option("--false-alarms", args->false_alarms,
+                  "also write one CSV row per false alarm and system: server, signal, when it was open, likely/possible");
   cmd->add_flag("--json", args->json, "print the scores as JSON");
   cmd->callback([args, &runner] { runner = [args] { return replay::run_eval_alerts(*args); }; });
 }

@@ -44,6 +44,18 @@ TEST(AlertScore, AnAlertOpenBeforeTheCrossingWarnsWithItsLeadTime) {
   EXPECT_DOUBLE_EQ(s.precision(), 0.5);
 }
 
+TEST(AlertScore, TheFalseAlarmReportListsOnlyTheOpeningsNoEpisodeCovers) {
+  const std::vector<Incident> inc = {degrading("a", Signal::disk, 600 * kMin, 700 * kMin, 800 * kMin)};
+  std::vector<AlertInterval> alerts = {{0, Signal::disk, 650 * kMin, 760 * kMin},   // covered
+                                       {1, Signal::cpu, 100 * kMin, 130 * kMin}};  // no episode on b
+  alerts[1].likely = false;
+  const std::vector<NamedScore> scores = {{"nordiq", score_alerts(alerts, inc, two_servers())}};
+  const std::vector<std::string> servers = two_servers().servers;
+  EXPECT_EQ(false_alarms_csv(scores, servers),
+            "system,server_name,signal,opened,resolved,open_minutes,basis\n"
+            "nordiq,b,cpu,1970-01-01T01:40:00Z,1970-01-01T02:10:00Z,30,possible\n");
+}
+
 TEST(AlertScore, LeadTimeCountsFromTwoHoursBeforeTheEpisodeAtMost) {
   const std::vector<Incident> inc = {degrading("a", Signal::disk, 600 * kMin, 700 * kMin, 800 * kMin)};
   const std::vector<AlertInterval> alerts = {{0, Signal::disk, 100 * kMin, 760 * kMin}};
