@@ -33,7 +33,16 @@ CREATE TABLE server_risk (
 CREATE INDEX server_risk_step ON server_risk(step);
 )sql";
 
-constexpr std::array<Migration, 1> kMigrations = {{{1, kSchemaV1}}};
+// Why an open alert is open (issue #11: probability, window, likely/possible, climb), so that an
+// alert restored after a restart still says why until its server's next cycle.
+constexpr const char* kSchemaV2 = R"sql(
+ALTER TABLE alerts_open ADD COLUMN probability REAL NOT NULL DEFAULT 0;
+ALTER TABLE alerts_open ADD COLUMN window_minutes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE alerts_open ADD COLUMN likely INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE alerts_open ADD COLUMN climb INTEGER NOT NULL DEFAULT 0;
+)sql";
+
+constexpr std::array<Migration, 2> kMigrations = {{{1, kSchemaV1}, {2, kSchemaV2}}};
 
 Database& migrated(Database& db) {
   auto lock = db.lock();
@@ -72,16 +81,19 @@ struct AlertStore::Statements {
                      "opened_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
         upsert_open(db,
                     "INSERT INTO alerts_open(server_name, signal, level, threshold, current, "
-                    "eta_p90, eta_p50, eta_p10, horizon_minutes, opened_at, updated_at) "
-                    "VALUES(?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(server_name, signal) DO UPDATE SET "
+                    "eta_p90, eta_p50, eta_p10, horizon_minutes, opened_at, updated_at, "
+                    "probability, window_minutes, likely, climb) "
+                    "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(server_name, signal) DO UPDATE SET "
                     "level = excluded.level, threshold = excluded.threshold, current = "
                     "excluded.current, eta_p90 = excluded.eta_p90, eta_p50 = excluded.eta_p50, "
                     "eta_p10 = excluded.eta_p10, horizon_minutes = excluded.horizon_minutes, "
-                    "updated_at = excluded.updated_at"),
+                    "updated_at = excluded.updated_at, probability = excluded.probability, "
+                    "window_minutes = excluded.window_minutes, likely = excluded.likely, climb = excluded.climb"),
         delete_open(db, "DELETE FROM alerts_open WHERE server_name = ? AND signal = ?"),
         select_open(db,
                     "SELECT server_name, signal, level, threshold, current, eta_p90, eta_p50, "
-                    "eta_p10, horizon_minutes, opened_at, updated_at FROM alerts_open"),
+                    "eta_p10, horizon_minutes, opened_at, updated_at, probability, window_minutes, "
+                    "likely, climb FROM alerts_open"),
         upsert_snapshot(db,
                         "INSERT OR REPLACE INTO fleet_snapshots(step, at, total, critical, "
                         "warning, degraded, healthy, mean_risk, fleet_health, prob_30m, prob_8h, "
@@ -141,6 +153,10 @@ std::vector<TrackedAlert> AlertStore::load_open() {
     t.alert.horizon_minutes = static_cast<int>(q.column_int(8));
     t.opened_at = q.column_int(9);
     t.updated_at = q.column_int(10);
+    t.alert.probability = static_cast<float>(q.column_double(11));
+    t.alert.window_minutes = static_cast<int>(q.column_int(12));
+    t.alert.likely = q.column_int(13) != 0;
+    t.alert.climb = q.column_int(14) != 0;
     out.push_back(std::move(t));
   }
   q.reset();
@@ -185,7 +201,11 @@ void AlertStore::record_cycle(std::span<const AlertEvent> events, const FleetSna
           .bind(8, int64_t{a.eta_p10})
           .bind(9, int64_t{a.horizon_minutes})
           .bind(10, int64_t{t.opened_at})
-          .bind(11, int64_t{t.updated_at});
+          .bind(11, int64_t{t.updated_at})
+          .bind(12, double{a.probability})
+          .bind(13, int64_t{a.window_minutes})
+          .bind(14, int64_t{a.likely})
+          .bind(15, int64_t{a.climb});
       up.run();
     }
   }

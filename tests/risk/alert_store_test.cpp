@@ -52,9 +52,14 @@ TEST(AlertStore, OpenAlertsSurviveReopeningAndResolvedOnesDoNot) {
   {
     auto db = Database::open(dir.db());
     AlertStore store(*db);
-    const AlertEvent events[] = {event(AlertEventKind::opened, "web1", Signal::memory, Level::warning, 1000),
-                                 event(AlertEventKind::opened, "db1", Signal::disk, Level::degraded, 1000),
-                                 event(AlertEventKind::escalated, "web1", Signal::memory, Level::critical, 2000, Level::warning)};
+    AlertEvent events[] = {event(AlertEventKind::opened, "web1", Signal::memory, Level::warning, 1000),
+                           event(AlertEventKind::opened, "db1", Signal::disk, Level::degraded, 1000),
+                           event(AlertEventKind::escalated, "web1", Signal::memory, Level::critical, 2000, Level::warning)};
+    AlertEvent& why = events[2];  // the state the restored alert must keep
+    why.state.alert.probability = 0.75f;
+    why.state.alert.window_minutes = 120;
+    why.state.alert.likely = true;
+    why.state.alert.climb = true;
     store.record_cycle(events, nullptr, {});
     const AlertEvent resolved[] = {event(AlertEventKind::resolved, "db1", Signal::disk, Level::degraded, 3000)};
     store.record_cycle(resolved, nullptr, {});
@@ -68,6 +73,10 @@ TEST(AlertStore, OpenAlertsSurviveReopeningAndResolvedOnesDoNot) {
   EXPECT_EQ(open[0].alert.level, Level::critical);
   EXPECT_EQ(open[0].alert.eta_p10, kNoCrossing);
   EXPECT_EQ(open[0].opened_at, 1000);
+  EXPECT_FLOAT_EQ(open[0].alert.probability, 0.75f);  // why it is open, as before the restart
+  EXPECT_EQ(open[0].alert.window_minutes, 120);
+  EXPECT_TRUE(open[0].alert.likely);
+  EXPECT_TRUE(open[0].alert.climb);
 
   const auto all = store.events(0, 10'000);
   ASSERT_EQ(all.size(), 4u);
@@ -78,6 +87,32 @@ TEST(AlertStore, OpenAlertsSurviveReopeningAndResolvedOnesDoNot) {
   EXPECT_EQ(all[1].message, "memory at 97% (threshold 95%) now");
   EXPECT_EQ(store.events(0, 10'000, "db1").size(), 2u);
   EXPECT_EQ(store.events(1500, 10'000).size(), 2u);
+}
+
+TEST(AlertStore, AnOpenAlertStoredByTheFirstSchemaIsKeptWhenTheSchemaGainsWhyItIsOpen) {
+  TempDir dir;
+  {
+    auto db = Database::open(dir.db());
+    AlertStore store(*db);
+    const AlertEvent opened[] = {event(AlertEventKind::opened, "web1", Signal::memory, Level::warning, 1000)};
+    store.record_cycle(opened, nullptr, {});
+  }
+  {
+    // Back to what version 1 wrote: no probability, window, likely or climb columns.
+    auto db = Database::open(dir.db());
+    db->exec("ALTER TABLE alerts_open DROP COLUMN probability; ALTER TABLE alerts_open DROP COLUMN window_minutes;"
+             "ALTER TABLE alerts_open DROP COLUMN likely; ALTER TABLE alerts_open DROP COLUMN climb;"
+             "UPDATE schema_versions SET version = 1 WHERE component = 'alerts';");
+    ASSERT_EQ(db->schema_version(AlertStore::kComponent), 1);
+  }
+  auto db = Database::open(dir.db());
+  AlertStore store(*db);
+  EXPECT_EQ(db->schema_version(AlertStore::kComponent), 2);
+  const auto open = store.load_open();
+  ASSERT_EQ(open.size(), 1u);
+  EXPECT_EQ(open[0].server_name, "web1");
+  EXPECT_EQ(open[0].alert.level, Level::warning);
+  EXPECT_FALSE(open[0].alert.climb);
 }
 
 TEST(AlertStore, OneFleetSnapshotPerStepAndRiskRowsPerServer) {
