@@ -37,7 +37,7 @@ class ModelAdmin {
     const fs::path file = lifecycle::model_file(options_.models_dir, name);
     auto model = lifecycle::load_validated_model(file, options_.store.window.step_seconds);
     ModelStatus status;
-    auto forecaster = make_tft_model(std::move(model), name, file, status);
+    auto forecaster = make_tft_model(std::move(model), name, file, options_, status);
     status.info["loaded_at"] = format_iso8601(now_ms());
     const std::string previous = service_->model().name;
     service_->replace_model(std::move(forecaster), status);

@@ -12,7 +12,6 @@
 namespace nordiq::api {
 
 namespace {
-constexpr int64_t kHistoryRetentionMs = 30LL * 86'400'000;
 constexpr int64_t kPruneEveryMs = 3'600'000;
 }  // namespace
 
@@ -350,8 +349,9 @@ void ForecastService::persist_and_publish(std::shared_ptr<PredictionSnapshot> sn
     risk::FleetSnapshotRow row{snap->latest_step, now, snap->summary,
                                static_cast<int>(snap->open_alerts.size())};
     alert_store_->record_cycle(events_scratch_, snap->order.empty() ? nullptr : &row, risk_rows);
-    if (now >= next_prune_) {
-      alert_store_->prune(now - kHistoryRetentionMs);
+    // Alert events, fleet snapshots and risk rows are kept as long as the records (--retention-days).
+    if (const int days = store_.options().retention_days; days > 0 && now >= next_prune_) {
+      alert_store_->prune(now - int64_t{days} * 86'400'000);
       next_prune_ = now + kPruneEveryMs;
     }
   } catch (const std::exception& e) {

@@ -44,7 +44,8 @@ std::unique_ptr<forecast::Forecaster> make_model(const ServeOptions& options, Mo
   }
   // A model file that exists but is invalid is a startup error (naming the tensor/field):
   // silently falling back to a heuristic is what the predecessor did for months.
-  return make_tft_model(lifecycle::load_validated_model(file, options.store.window.step_seconds), name, file, status);
+  return make_tft_model(lifecycle::load_validated_model(file, options.store.window.step_seconds), name, file, options,
+                        status);
 }
 
 }  // namespace
@@ -64,17 +65,20 @@ std::string served_model_name(const ServeOptions& options) {
 }
 
 std::unique_ptr<forecast::Forecaster> make_tft_model(std::unique_ptr<tft::Model> model, const std::string& name,
-                                                     const std::filesystem::path& file, ModelStatus& status) {
+                                                     const std::filesystem::path& file, const ServeOptions& options,
+                                                     ModelStatus& status) {
   const nlohmann::json& manifest = model->manifest();
+  const int threads = options.forecast_threads > 0 ? options.forecast_threads
+                                                  : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   status.info = {{"file", file.string()},
                  {"hidden_size", model->config().hidden},
                  {"max_encoder_length", model->config().max_encoder_length},
-                 {"max_prediction_length", model->config().max_prediction_length}};
+                 {"max_prediction_length", model->config().max_prediction_length},
+                 {"threads", threads}};
   // The trainer writes its provenance (data span, epochs, validation loss, created at) under
   // "provenance", and a daemon training job its held-out scores under "evaluation".
   for (const char* key : {"provenance", "evaluation", "created_at", "format_version"})
     if (manifest.contains(key)) status.info[key] = manifest[key];
-  const int threads = std::max(1u, std::thread::hardware_concurrency());
   auto forecaster = std::make_unique<forecast::TftForecaster>(std::move(model), name, threads);
   forecaster->probe_outputs();  // finite weights can still overflow: refuse before serving (#14)
   status.name = name;
@@ -114,6 +118,7 @@ std::shared_ptr<ForecastService> add_forecast_service(ServeContext& ctx) {
                         {"servers_tft", snap->servers_tft},
                         {"servers_baseline", snap->servers_baseline},
                         {"last_cycle_ms", snap->cycle_seconds * 1e3},
+                        {"threads", m.info.value("threads", nlohmann::json(nullptr))},
                         {"open_alerts", snap->open_alerts.size()}};
     body["forecast_quality"] = drift_status_summary(snap->drift.get());
   });

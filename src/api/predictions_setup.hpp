@@ -23,10 +23,11 @@ std::unique_ptr<forecast::Forecaster> make_forecaster(const ServeOptions& option
 inline constexpr const char* kServedModelFile = "served_model";
 std::string served_model_name(const ServeOptions& options);
 
-// The TFT forecaster over a validated model, and its status (provenance and held-out scores from
-// the manifest).
+// The TFT forecaster over a validated model, on `options.forecast_threads`, and its status
+// (provenance and held-out scores from the manifest).
 std::unique_ptr<forecast::Forecaster> make_tft_model(std::unique_ptr<tft::Model> model, const std::string& name,
-                                                     const std::filesystem::path& file, ModelStatus& status);
+                                                     const std::filesystem::path& file, const ServeOptions& options,
+                                                     ModelStatus& status);
 
 std::shared_ptr<ForecastService> add_forecast_service(ServeContext& ctx);
 

@@ -151,6 +151,9 @@ void add_serve_command(CLI::App& app, Runner& runner) {
   cmd->add_option("--request-timeout", o.http.request_timeout_s,
                   "Seconds a request's head and body may take to arrive, from its first byte; then 408")
       ->check(CLI::Range(1, 3600))->capture_default_str();
+  cmd->add_option("--forecast-threads", o.forecast_threads,
+                  "Threads of the forecast cycle (TFT network and served layer); 0 = one per core")
+      ->check(CLI::Range(0, 1024))->capture_default_str();
   cmd->add_option("--training-threads", o.training_threads,
                   "Threads of a retraining job started over HTTP (it also runs at a lower CPU priority)")
       ->check(CLI::Range(1, 256))->capture_default_str();

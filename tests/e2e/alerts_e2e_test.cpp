@@ -6,9 +6,13 @@
 
 #include <cmath>
 #include <thread>
+#include <tuple>
 
 #include "e2e/daemon.hpp"
+#include "e2e/external_process.hpp"  // eventually()
 #include "e2e/feed_records.hpp"
+#include "risk/alert_store.hpp"
+#include "store/fleet_store.hpp"
 
 namespace nordiq::e2e {
 namespace {
@@ -156,6 +160,50 @@ TEST_F(AlertsE2E, MemoryAlertOpensSurvivesRestartAndResolves) {
   ASSERT_TRUE(env_csv);
   EXPECT_NE(env_csv->get_header_value("Content-Type").find("text/csv"), std::string::npos);
   EXPECT_EQ(std::count(env_csv->body.begin(), env_csv->body.end(), '\n'), static_cast<long>(env["snapshots"].size()) + 1);
+}
+
+// Alert events, fleet snapshots and risk rows are pruned at --retention-days, like the records
+// (before, at a fixed 30 days whatever the flag said).
+TEST(AlertRetention, AlertHistoryIsKeptForTheRetentionDaysAsked) {
+  TempDir dir;
+  const fs::path data = dir.path / "data";
+  fs::create_directories(data);
+  const EpochMs now = now_ms();
+  {
+    auto db = Database::open(data / FleetStore::kDatabaseFile);
+    risk::AlertStore store(*db);
+    std::vector<risk::AlertEvent> events(2);
+    for (auto& [e, server, at] : {std::tuple{&events[0], "ppold01", now - 5 * 86'400'000LL},
+                                  std::tuple{&events[1], "pprecent1", now - 3'600'000LL}}) {
+      e->kind = risk::AlertEventKind::resolved;
+      e->at = at;
+      e->state.server_name = server;
+      e->state.alert.signal = risk::Signal::memory;
+      e->state.alert.threshold = 95;
+      e->state.opened_at = at - 3'600'000;
+    }
+    store.record_cycle(events, nullptr, {});
+  }
+  Daemon daemon(data, {"--retention-days", "2"}, {{"NORDIQ_API_KEY", kKey}});
+  daemon.start();
+  const EpochMs t0 = steps_ago(3);
+  for (int i = 0; i < 2; ++i) {  // two steps: one closes, and its cycle prunes
+    auto res = daemon.client(kKey).Post("/feed/data", feed_body({record("ppweb001", t0 + i * 300'000LL, 40)}),
+                                        "application/json");
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << res->body;
+  }
+  json history;
+  bool pruned = eventually(std::chrono::seconds(60), [&] {
+    history = get_json(daemon, "/historical/alerts?time_range=1M");
+    for (const json& e : history["events"])
+      if (e["server_name"] == "ppold01") return false;
+    return true;
+  });
+  EXPECT_TRUE(pruned) << "an event 5 days old outlived --retention-days 2: " << history.dump();
+  bool recent_kept = false;
+  for (const json& e : history["events"]) recent_kept |= e["server_name"] == "pprecent1";
+  EXPECT_TRUE(recent_kept) << history.dump();
 }
 
 }  // namespace

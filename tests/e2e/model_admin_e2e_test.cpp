@@ -94,6 +94,20 @@ TEST(ModelReload, AReloadServesTheNewModelAndARestartKeepsIt) {
   EXPECT_EQ(served_model(d), "candidate-b") << "the reloaded model must survive a restart";
 }
 
+TEST(ModelReload, TheForecastCycleRunsOnTheThreadsAskedForAlsoAfterAReload) {
+  TempDir dir;
+  const fs::path models = dir.path / "models";
+  install_model(models, "default");
+  install_model(models, "candidate-b");
+  Daemon d(dir.path / "data", {"--models-dir", models.string(), "--forecast-threads", "3"}, keys());
+  d.start();
+  EXPECT_EQ(get_ok(d, "/status", "")["forecast"]["threads"], 3);
+  auto res = post(d, "/admin/reload-model", {{"model", "candidate-b"}});
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(get_ok(d, "/status", "")["forecast"]["threads"], 3) << "a reloaded model keeps --forecast-threads";
+}
+
 TEST(ModelReload, ACorruptModelIsRefusedNamingTheTensorAndTheOldOneKeepsServing) {
   TempDir dir;
   const fs::path models = dir.path / "models";
