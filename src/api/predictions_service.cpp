@@ -171,6 +171,7 @@ std::shared_ptr<ServerForecast> ForecastService::build_server(const forecast::Fo
     risk::detect_alerts(now_view, batch, b, sf->risk, sf->threshold_etas, sf->alerts, alert_config_.rules, m.steps,
                         thresholds);
   }
+  risk::drop_routine_alerts(sf->alerts, 0, m.over_share, alert_config_.rules);
   render_server_fragments(*sf);
   return sf;
 }
@@ -236,6 +237,11 @@ void ForecastService::gather_views(std::span<const ServerId> servers) {
       Meta m{id, w.name(id), closed_steps, v.last_step(), {}, v.profile, v.step_ms};
       if (closed_steps > 0) cascade_.observe(id, m.name, v);
       for (int k = 0; k < kNumMetrics; ++k) m.current[k] = v.metric[k][v.length - 1];
+      if (closed_steps > 0) {
+        const float* thresholds = alert_config_.thresholds_for(v.profile);
+        for (int s = 0; s < risk::kNumSignals; ++s)
+          m.over_share[s] = static_cast<float>(risk::share_over_threshold(static_cast<risk::Signal>(s), v, thresholds[s]));
+      }
       views_.push_back(v);
       meta_.push_back(m);
     }

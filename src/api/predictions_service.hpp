@@ -205,6 +205,7 @@ class ForecastService {
     std::array<float, kNumMetrics> current;
     Profile profile;
     int64_t step_ms;
+    std::array<float, risk::kNumSignals> over_share{};  // of the window's steps at or over each threshold
   };
   std::vector<Meta> meta_;
   // First contact: the open step's averages of servers with no closed step, one per server of

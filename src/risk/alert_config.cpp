@@ -30,6 +30,7 @@ void read_rules(const json& r, AlertConfig& c) {
     else if (key == "possible_within_minutes") c.rules.possible_minutes = static_cast<int>(number(value, field, 0, 1440));
     else if (key == "possible_min_probability") c.rules.possible_probability = static_cast<float>(number(value, field, 0.02, 0.5));
     else if (key == "min_history_steps") c.rules.min_history_steps = static_cast<int>(number(value, field, 0, 288));
+    else if (key == "routine_over_share") c.rules.routine_over_share = static_cast<float>(number(value, field, 0.001, 1));
     else if (key == "open_after_minutes") c.policy.open_after_ms = static_cast<int64_t>(number(value, field, 0, 1440) * 60'000);
     else if (key == "resolve_after_minutes") c.policy.resolve_after_ms = static_cast<int64_t>(number(value, field, 0, 1440) * 60'000);
     else if (key == "measured_open_after_minutes") c.policy.measured_open_after_ms = static_cast<int64_t>(number(value, field, 0, 1440) * 60'000);
@@ -67,7 +68,7 @@ AlertConfig default_alert_config() {
   set(Profile::data_ingest, Signal::swap, 58);
   set(Profile::data_ingest, Signal::load, 23);
   set(Profile::web_api, Signal::swap, 40);
-  c.rules = {120, 30, 0.25f, kMinEncoderSteps};
+  c.rules = {120, 30, 0.25f, kMinEncoderSteps, 1.0f};
   c.policy = {10 * 60'000, 30 * 60'000, 15 * 60'000};
   return c;
 }

@@ -46,6 +46,11 @@ struct AlertRules {
   int possible_minutes = 1 << 30;  // only the upper band crosses within this: "possible"
   float possible_probability = 0.1f;  // ... with at least this crossing probability (0.1: p90)
   int min_history_steps = 0;       // fewer closed steps: no alert from the forecast (no ETA)
+  // A threshold that a server's window (its last 24 h) sat at or over for at least this share of
+  // its steps is inside that server's normal operation (heavy-load spells of a busy server): there
+  // only the value over the threshold or a served median crossing ("likely") raises an alert;
+  // "possible" and "climb" ones are dropped. 1 = off.
+  float routine_over_share = 1.0f;
 };
 
 // Minutes until a path first reaches `threshold`: 0 when the current value already has, else
@@ -73,6 +78,11 @@ void detect_alerts(const WindowView& w, const forecast::ForecastBatch& f, int b,
 
 // The ramps that move a signal toward its threshold (rising; CPU used: idle falling). Continuing
 // only these in a forecast can make an alert earlier, never remove one.
+// Drops, from out[first..], the alerts that the routine rule above says a server's normal
+// operation explains; `over_share` = share_over_threshold per signal, for that server's window.
+void drop_routine_alerts(std::vector<Alert>& out, size_t first, const std::array<float, kNumSignals>& over_share,
+                         const AlertRules& rules);
+
 forecast::Ramps toward_thresholds(const forecast::Ramps& ramps);
 
 // The alerts of row b read from its alert outlook: the served forecast with `climbs` continued

@@ -81,6 +81,14 @@ double signal_current(Signal s, const WindowView& w) {
   return s == Signal::cpu ? 100.0 - v : v;
 }
 
+double share_over_threshold(Signal s, const WindowView& w, double threshold) {
+  const float* col = w.length > 0 ? w.metric[metric_of(s)] : nullptr;
+  if (col == nullptr) return 0;
+  int over = 0;
+  for (int i = 0; i < w.length; ++i) over += (s == Signal::cpu ? 100.0 - col[i] : col[i]) >= threshold;
+  return static_cast<double>(over) / w.length;
+}
+
 double signal_forecast(Signal s, Outlook o, const forecast::ForecastBatch& f, int b, int t) {
   const int k = metric_of(s);
   if (s == Signal::cpu) {  // high idle is good: the pessimistic CPU is the optimistic idle

@@ -59,6 +59,8 @@ int metric_of_signal(Signal s);
 enum class Outlook : uint8_t { optimistic, median, pessimistic };
 // The current value of signal s from the window's last step.
 double signal_current(Signal s, const WindowView& w);
+// The share of the window's steps at which the signal was at or over `threshold`.
+double share_over_threshold(Signal s, const WindowView& w, double threshold);
 // The signal's forecast at horizon step t: pessimistic = p90 (for CPU: 100 − p10 of idle),
 // median = p50, optimistic = p10 (for CPU: 100 − p90 of idle).
 double signal_forecast(Signal s, Outlook o, const forecast::ForecastBatch& f, int b, int t);

@@ -7,7 +7,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -95,6 +98,21 @@ class Trickle {
   std::thread thread_;
 };
 
+// For a failure message: what the daemon has sent on each slow connection so far (an answer, or a
+// close, means it no longer holds that connection).
+std::string what_the_trickles_got(const Trickle& slow) {
+  std::string out = "\nslow connections:";
+  for (size_t i = 0; i < slow.connections(); ++i) {
+    char buf[512];
+    const ssize_t n = ::recv(slow.fd(i), buf, sizeof buf - 1, MSG_DONTWAIT | MSG_PEEK);
+    out += "\n  #" + std::to_string(i) + ": ";
+    if (n > 0) out += "answered: " + std::string(buf, static_cast<size_t>(std::min<ssize_t>(n, 80)));
+    else if (n == 0) out += "closed by the daemon";
+    else out += errno == EAGAIN || errno == EWOULDBLOCK ? "open, nothing answered" : std::string("error ") + std::strerror(errno);
+  }
+  return out + "\n";
+}
+
 TEST(SlowClients, ManyTricklingConnectionsDoNotStarveHealthOrAValidFeed) {
   TempDir dir;
   // 4 threads kept ready: with a fixed pool of 4, four slow clients were enough to starve it.
@@ -172,7 +190,7 @@ TEST(SlowClients, AnAddressOverItsConnectionCapGets429WhileOtherAddressesAreServ
     ::close(fd);
     if (refused.find(" 429 ") == std::string::npos) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  EXPECT_NE(refused.find("HTTP/1.1 429 "), std::string::npos) << refused;
+  EXPECT_NE(refused.find("HTTP/1.1 429 "), std::string::npos) << refused << what_the_trickles_got(slow) << daemon.log();
   EXPECT_NE(refused.find("--max-connections-per-address"), std::string::npos) << refused;
   EXPECT_NE(refused.find("Retry-After: "), std::string::npos) << refused;
 

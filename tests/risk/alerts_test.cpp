@@ -249,3 +249,43 @@ TEST(Alerts, CpuClimbsAreIdleFalling) {
   EXPECT_TRUE(alerts[0].climb);
   EXPECT_TRUE(alerts_with_climbs(s, one_climb(Metric::cpu_idle_pct, 30, 3.f)).empty());  // idle rising
 }
+
+// A threshold inside a server's normal operation (issue #11's busy servers: heavy-load spells at
+// 95–100 % CPU and memory): only the value over it, or a served median crossing, alerts there.
+TEST(Alerts, WhereTheLastDaySatOverTheThresholdOnlyMeasuredAndLikelyAlertsStay) {
+  OneServer s(Profile::generic, 100);
+  for (int i = 0; i < 4; ++i) s.columns[static_cast<int>(Metric::mem_used_pct)][static_cast<size_t>(10 + i)] = 97;
+  EXPECT_DOUBLE_EQ(share_over_threshold(Signal::memory, s.view, 95), 0.04);
+  EXPECT_DOUBLE_EQ(share_over_threshold(Signal::cpu, s.view, 90), 0.0);  // CPU used = 100 − idle 90 = 10
+
+  std::array<float, kNumSignals> over_share{};
+  over_share[static_cast<int>(Signal::memory)] = 0.04f;
+  AlertRules rules = kServing;
+  rules.routine_over_share = 0.03f;
+  Alert possible, likely, climb, measured, other_signal;
+  possible.signal = likely.signal = climb.signal = measured.signal = Signal::memory;
+  possible.eta_p90 = 20;
+  likely.eta_p90 = likely.eta_p50 = 45;
+  likely.likely = climb.likely = true;
+  climb.eta_p90 = climb.eta_p50 = 75;
+  climb.climb = true;
+  measured.eta_p90 = measured.eta_p50 = measured.eta_p10 = 0;
+  other_signal.signal = Signal::disk;  // its share is 0: a possible disk alert stays
+  other_signal.eta_p90 = 20;
+  std::vector<Alert> alerts = {possible, likely, climb, measured, other_signal};
+  drop_routine_alerts(alerts, 0, over_share, rules);
+  ASSERT_EQ(alerts.size(), 3u);
+  EXPECT_EQ(alerts[0].eta_p50, 45);  // likely
+  EXPECT_EQ(alerts[1].eta_p50, 0);   // measured
+  EXPECT_EQ(alerts[2].signal, Signal::disk);
+
+  rules.routine_over_share = 0.05f;  // 4 % is under it: nothing is routine
+  std::vector<Alert> all = {possible, likely, climb, measured, other_signal};
+  drop_routine_alerts(all, 0, over_share, rules);
+  EXPECT_EQ(all.size(), 5u);
+
+  rules.routine_over_share = 1.0f;  // off, even for a signal over its threshold all day
+  over_share[static_cast<int>(Signal::memory)] = 1.0f;
+  drop_routine_alerts(all, 0, over_share, rules);
+  EXPECT_EQ(all.size(), 5u);
+}
