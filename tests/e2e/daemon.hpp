@@ -59,23 +59,6 @@ inline std::string read_file(const fs::path& p) {
   return ss.str();
 }
 
-// A port the kernel just handed out on 127.0.0.1 (free now; start() retries if it is taken).
-inline int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
-    port = ntohs(addr.sin_port);
-  ::close(fd);
-  if (port == 0) throw std::runtime_error("no free port");
-  return port;
-}
-
 class Daemon {
  public:
   // `env` is the daemon's NORDIQ_* environment: inherited NORDIQ_API_KEY/NORDIQ_ADMIN_KEY/

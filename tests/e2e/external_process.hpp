@@ -13,8 +13,11 @@
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <memory>
 #include <thread>
 #include <vector>
+
+#include "e2e/listening_socket.hpp"
 
 namespace nordiq::e2e {
 
@@ -77,6 +80,28 @@ inline bool eventually(std::chrono::seconds timeout, const std::function<bool()>
     std::this_thread::sleep_for(every);
   }
   return done();
+}
+
+// A program started on a loopback port picked free, once its own process listens there. Tests
+// run in parallel: another one can take the port between the pick and the program's bind, and
+// the program then exits; it is started again on another port (three tries). `first_port`, when
+// set, is tried first (the harness's own test).
+struct ListeningProcess {
+  std::unique_ptr<ExternalProcess> process;
+  int port = 0;
+};
+inline ListeningProcess start_listening(const std::function<std::vector<std::string>(int port)>& argv_for,
+                                        const std::filesystem::path& log,
+                                        std::chrono::seconds timeout = std::chrono::seconds(60), int first_port = 0) {
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    ListeningProcess p;
+    p.port = attempt == 0 && first_port != 0 ? first_port : free_port();
+    p.process = std::make_unique<ExternalProcess>(argv_for(p.port), log);
+    eventually(timeout, [&] { return !p.process->running() || listens_on(p.process->pid(), p.port); },
+               std::chrono::milliseconds(50));
+    if (p.process->running()) return p;  // listening, or still starting at the timeout: the test will tell
+  }
+  throw std::runtime_error(log.string() + ": the program exited three times before listening; see its log");
 }
 
 }  // namespace nordiq::e2e

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "e2e/daemon.hpp"
+#include "e2e/external_process.hpp"
 
 namespace nordiq::e2e {
 namespace {
@@ -25,6 +26,21 @@ TEST(Harness, ADaemonWhosePortIsTakenByAnotherDaemonStartsOnAFreePortInsteadOfTa
   ASSERT_TRUE(status);
   EXPECT_EQ(status->status, 200) << "the second key was refused: this is the first daemon; " << status->body;
   EXPECT_NE(second.log().find("cannot listen"), std::string::npos) << second.log();
+}
+
+TEST(Harness, AProgramWhosePortIsTakenIsStartedAgainOnAFreeOne) {
+  TempDir dir;
+  Daemon holder(dir.path / "data", {}, {{"NORDIQ_API_KEY", "e2e-harness-holder-key-0123456789"}});
+  holder.start();
+  const ListeningProcess exporter = start_listening(
+      [](int port) {
+        return std::vector<std::string>{"prometheus-node-exporter", "--web.listen-address=127.0.0.1:" + std::to_string(port)};
+      },
+      dir.path / "node_exporter.log", std::chrono::seconds(60), holder.port());
+  EXPECT_NE(exporter.port, holder.port());
+  EXPECT_TRUE(listens_on(exporter.process->pid(), exporter.port)) << read_file(dir.path / "node_exporter.log");
+  EXPECT_NE(read_file(dir.path / "node_exporter.log").find("address already in use"), std::string::npos)
+      << "the first try, on the daemon's port, should have failed: " << read_file(dir.path / "node_exporter.log");
 }
 
 }  // namespace

@@ -4,15 +4,36 @@
 // the two apart.
 #pragma once
 
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 
 namespace nordiq::e2e {
+
+// A port the kernel just handed out on 127.0.0.1 (free now; start() retries if it is taken).
+inline int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+    port = ntohs(addr.sin_port);
+  ::close(fd);
+  if (port == 0) throw std::runtime_error("no free port");
+  return port;
+}
 
 // The inodes of the sockets listening on TCP `port` (IPv4 and IPv6), as /proc/net/tcp{,6} list
 // them: "sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...", with the

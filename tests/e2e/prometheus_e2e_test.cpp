@@ -111,13 +111,16 @@ class PrometheusE2E : public ::testing::Test {
     write_file(key_file, std::string(kKey) + "\n");
     write_file(dir.path / "alerts.json", kForcedAlerts);
 
-    const int am_port = free_port();
-    alertmanager = std::make_unique<ExternalProcess>(
-        std::vector<std::string>{"prometheus-alertmanager", "--config.file=" + (kDeploy / "alertmanager.yml").string(),
-                                 "--storage.path=" + (dir.path / "am").string(),
-                                 "--web.listen-address=127.0.0.1:" + std::to_string(am_port),
-                                 "--cluster.listen-address="},
+    ListeningProcess started = start_listening(
+        [&](int port) {
+          return std::vector<std::string>{"prometheus-alertmanager", "--config.file=" + (kDeploy / "alertmanager.yml").string(),
+                                          "--storage.path=" + (dir.path / "am").string(),
+                                          "--web.listen-address=127.0.0.1:" + std::to_string(port),
+                                          "--cluster.listen-address="};
+        },
         dir.path / "alertmanager.log");
+    alertmanager = std::move(started.process);
+    const int am_port = started.port;
     am = std::make_unique<httplib::Client>("127.0.0.1", am_port);
 
     daemon = std::make_unique<Daemon>(dir.path / "data",
@@ -126,20 +129,25 @@ class PrometheusE2E : public ::testing::Test {
                                                                "--alertmanager-url", "http://127.0.0.1:" + std::to_string(am_port)});
     daemon->start();
 
-    const int node_port = free_port();
-    node_exporter = std::make_unique<ExternalProcess>(
-        std::vector<std::string>{"prometheus-node-exporter", "--web.listen-address=127.0.0.1:" + std::to_string(node_port),
-                                 "--collector.tcpstat"},
+    started = start_listening(
+        [](int port) {
+          return std::vector<std::string>{"prometheus-node-exporter",
+                                          "--web.listen-address=127.0.0.1:" + std::to_string(port), "--collector.tcpstat"};
+        },
         dir.path / "node_exporter.log");
+    node_exporter = std::move(started.process);
+    const int node_port = started.port;
 
-    const int prom_port = free_port();
     write_file(dir.path / "prometheus.yml", prometheus_config(node_port, daemon->port(), key_file));
-    prometheus = std::make_unique<ExternalProcess>(
-        std::vector<std::string>{"prometheus", "--config.file=" + (dir.path / "prometheus.yml").string(),
-                                 "--storage.tsdb.path=" + (dir.path / "prom").string(),
-                                 "--web.listen-address=127.0.0.1:" + std::to_string(prom_port)},
+    started = start_listening(
+        [&](int port) {
+          return std::vector<std::string>{"prometheus", "--config.file=" + (dir.path / "prometheus.yml").string(),
+                                          "--storage.tsdb.path=" + (dir.path / "prom").string(),
+                                          "--web.listen-address=127.0.0.1:" + std::to_string(port)};
+        },
         dir.path / "prometheus.log");
-    prom = std::make_unique<httplib::Client>("127.0.0.1", prom_port);
+    prometheus = std::move(started.process);
+    prom = std::make_unique<httplib::Client>("127.0.0.1", started.port);
   }
 
   void TearDown() override {
