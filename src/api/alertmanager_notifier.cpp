@@ -28,7 +28,7 @@ std::string url_encode_path(std::string_view s) {
   return out;
 }
 
-Profile profile_of(const PredictionSnapshot& snap, ServerId id) {
+Profile profile_of(const serve::PredictionSnapshot& snap, ServerId id) {
   return id < snap.by_id.size() && snap.by_id[id] ? snap.by_id[id]->profile : Profile::generic;
 }
 
@@ -93,7 +93,7 @@ nlohmann::json AlertmanagerNotifier::alert_json(const risk::TrackedAlert& t, ris
   };
 }
 
-void AlertmanagerNotifier::publish(const PredictionSnapshot& snap, std::span<const risk::AlertEvent> events,
+void AlertmanagerNotifier::publish(const serve::PredictionSnapshot& snap, std::span<const risk::AlertEvent> events,
                                    EpochMs now) {
   if (external_url_.empty()) {
     external_url_ = options_.external_url ? options_.external_url() : "";

@@ -23,7 +23,7 @@
 #include <thread>
 #include <vector>
 
-#include "api/predictions_service.hpp"
+#include "serve/forecast_service.hpp"
 
 namespace nordiq::api {
 
@@ -54,7 +54,7 @@ class AlertmanagerNotifier {
   void stop();  // idempotent; a last attempt to send what is pending is made first
 
   // Hands over one cycle: its open alerts and this cycle's events (resolutions, level changes).
-  void publish(const PredictionSnapshot& snap, std::span<const risk::AlertEvent> events, EpochMs now);
+  void publish(const serve::PredictionSnapshot& snap, std::span<const risk::AlertEvent> events, EpochMs now);
 
   // The Alertmanager alert for one NordIQ alert (exposed for tests).
   static nlohmann::json alert_json(const risk::TrackedAlert& a, risk::Level level, Profile profile,

@@ -5,7 +5,7 @@
 
 namespace nordiq::api {
 
-void add_alert_routes(ApiServer& api, std::shared_ptr<ForecastService> service) {
+void add_alert_routes(ApiServer& api, std::shared_ptr<serve::ForecastService> service) {
   api.get("/alerts/active", Role::read, [service](const httplib::Request&, httplib::Response& res) {
     const auto snap = service->snapshot();
     nlohmann::json alerts = nlohmann::json::array();

@@ -4,10 +4,10 @@
 #include <memory>
 
 #include "api/api_server.hpp"
-#include "api/predictions_service.hpp"
+#include "serve/forecast_service.hpp"
 
 namespace nordiq::api {
 
-void add_alert_routes(ApiServer& api, std::shared_ptr<ForecastService> service);
+void add_alert_routes(ApiServer& api, std::shared_ptr<serve::ForecastService> service);
 
 }  // namespace nordiq::api

@@ -27,7 +27,7 @@ json cascade_json(const cascade::Cascade& c) {
           {"affected_servers", std::move(dependents)}};
 }
 
-const cascade::CascadeStatus& status_or_503(const PredictionSnapshot& snap) {
+const cascade::CascadeStatus& status_or_503(const serve::PredictionSnapshot& snap) {
   if (!snap.cascade) throw HttpError(503, "not_ready", "cascade: no forecast cycle has run yet");
   return *snap.cascade;
 }
@@ -72,7 +72,7 @@ json cascade_health_json(const cascade::CascadeStatus& s, const risk::FleetSumma
           {"evaluated_at", s.evaluated_at ? json(format_iso8601(s.evaluated_at)) : json(nullptr)}};
 }
 
-void add_cascade_routes(ApiServer& api, std::shared_ptr<ForecastService> service) {
+void add_cascade_routes(ApiServer& api, std::shared_ptr<serve::ForecastService> service) {
   api.get("/cascade/status", Role::read, [service](const httplib::Request&, httplib::Response& res) {
     const auto snap = service->snapshot();
     ApiServer::send_json(res, 200, cascade_status_json(status_or_503(*snap)));

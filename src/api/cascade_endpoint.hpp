@@ -6,11 +6,11 @@
 #include <nlohmann/json.hpp>
 
 #include "api/api_server.hpp"
-#include "api/predictions_service.hpp"
+#include "serve/forecast_service.hpp"
 
 namespace nordiq::api {
 
-void add_cascade_routes(ApiServer& api, std::shared_ptr<ForecastService> service);
+void add_cascade_routes(ApiServer& api, std::shared_ptr<serve::ForecastService> service);
 
 // The bodies, from one snapshot (tests render them without HTTP).
 nlohmann::json cascade_status_json(const cascade::CascadeStatus& status);

@@ -31,7 +31,7 @@ nlohmann::json cell_json(const forecast::DriftCell& c) {
           {"samples", c.samples}};
 }
 
-nlohmann::json fleet_json(const PredictionSnapshot& snap) {
+nlohmann::json fleet_json(const serve::PredictionSnapshot& snap) {
   const forecast::DriftSummary& d = *snap.drift;
   nlohmann::json body = drift_status_summary(&d);
   body["computed_at"] = snap.computed_at ? nlohmann::json(format_iso8601(snap.computed_at)) : nlohmann::json(nullptr);
@@ -54,7 +54,7 @@ nlohmann::json fleet_json(const PredictionSnapshot& snap) {
   return body;
 }
 
-nlohmann::json server_json(const ServerForecast& sf) {
+nlohmann::json server_json(const serve::ServerForecast& sf) {
   nlohmann::json metrics = nlohmann::json::object();
   for (int k = 0; k < kNumMetrics; ++k) {
     nlohmann::json per_band = nlohmann::json::object();
@@ -87,7 +87,7 @@ nlohmann::json drift_status_summary(const forecast::DriftSummary* drift) {
           {"served_by", served_by_json(drift->served_by)}};
 }
 
-void add_drift_routes(ApiServer& api, std::shared_ptr<ForecastService> service) {
+void add_drift_routes(ApiServer& api, std::shared_ptr<serve::ForecastService> service) {
   api.get("/drift/status", Role::read, [service](const httplib::Request& req, httplib::Response& res) {
     const auto snap = service->snapshot();
     if (!req.has_param("server")) {
@@ -99,7 +99,7 @@ void add_drift_routes(ApiServer& api, std::shared_ptr<ForecastService> service) 
     const std::string name = req.get_param_value("server");
     const auto id = service->store().windows().read([&](const WindowStore& w) { return w.find(name); });
     if (!id) throw HttpError(404, "not_found", fmt::format("server: unknown server '{}'", name));
-    const ServerForecast* sf = snap->find(*id);
+    const serve::ServerForecast* sf = snap->find(*id);
     if (sf == nullptr || !sf->served)
       throw HttpError(404, "not_found", fmt::format("server: '{}' has no served forecast yet", name));
     ApiServer::send_json(res, 200, server_json(*sf));

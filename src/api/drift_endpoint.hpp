@@ -7,11 +7,11 @@
 #include <nlohmann/json.hpp>
 
 #include "api/api_server.hpp"
-#include "api/predictions_service.hpp"
+#include "serve/forecast_service.hpp"
 
 namespace nordiq::api {
 
-void add_drift_routes(ApiServer& api, std::shared_ptr<ForecastService> service);
+void add_drift_routes(ApiServer& api, std::shared_ptr<serve::ForecastService> service);
 
 // {servers_scored, skill_vs_last_value, coverage_p10_p90, target_coverage, served_by}; null
 // without a tracker.

@@ -40,7 +40,7 @@ json ranked_json(const std::vector<Ranked>& r) {
 }
 
 // Attention over past steps in 30-minute periods aligned on the newest step; the top ones.
-json focus_periods(const ServerForecast& sf, const std::vector<float>& attention) {
+json focus_periods(const serve::ServerForecast& sf, const std::vector<float>& attention) {
   const int n = static_cast<int>(attention.size());
   const double total = std::accumulate(attention.begin(), attention.end(), 0.0);
   struct Period {
@@ -71,7 +71,7 @@ json focus_periods(const ServerForecast& sf, const std::vector<float>& attention
 struct Outlook {
   double now, p50, p90;
 };
-Outlook signal_outlook(const ServerForecast& sf, risk::Signal s) {
+Outlook signal_outlook(const serve::ServerForecast& sf, risk::Signal s) {
   const int k = risk::metric_of_signal(s), end = sf.horizon - 1;
   if (s == risk::Signal::cpu)
     return {100.0 - sf.current[k], 100.0 - sf.path(k, forecast::kP50)[end], 100.0 - sf.path(k, forecast::kP10)[end]};
@@ -85,7 +85,7 @@ std::string list_top(const std::vector<Ranked>& r, size_t n) {
   return out;
 }
 
-std::string drivers_text(const ServerForecast& sf, const std::vector<Ranked>& encoder, const std::vector<Ranked>& decoder,
+std::string drivers_text(const serve::ServerForecast& sf, const std::vector<Ranked>& encoder, const std::vector<Ranked>& decoder,
                          const json& focus, const json& alerts) {
   const risk::Signal s = sf.risk.driver;
   const Outlook o = signal_outlook(sf, s);
@@ -107,7 +107,7 @@ std::string drivers_text(const ServerForecast& sf, const std::vector<Ranked>& en
 }
 
 // Which candidate serves the driver's metric per band, and how the served forecast has scored.
-json forecaster_json(const ServerForecast& sf, const std::string& model_name) {
+json forecaster_json(const serve::ServerForecast& sf, const std::string& model_name) {
   const int k = risk::metric_of_signal(sf.risk.driver);
   json bands = json::array();  // in horizon order
   for (int h = 0; h < forecast::kNumEvalHorizons; ++h) {
@@ -125,7 +125,7 @@ json forecaster_json(const ServerForecast& sf, const std::string& model_name) {
 
 }  // namespace
 
-json explain_server(const ServerForecast& sf, std::span<const risk::TrackedAlert* const> alerts, const std::string& model_name) {
+json explain_server(const serve::ServerForecast& sf, std::span<const risk::TrackedAlert* const> alerts, const std::string& model_name) {
   json out = {{"server", sf.name},
               {"profile", profile_id(sf.profile)},
               {"forecast_from", format_iso8601(sf.last_step + sf.step_ms)},
@@ -143,7 +143,7 @@ json explain_server(const ServerForecast& sf, std::span<const risk::TrackedAlert
         sf.steps, kMinEncoderSteps);
     return out;
   }
-  const ServerInterpretation& ip = *sf.interpretation;
+  const serve::ServerInterpretation& ip = *sf.interpretation;
   const forecast::InputContract& names = forecast::input_contract(ip.inputs);
   const auto st = rank(ip.static_importance, names.static_variables);
   const auto enc = rank(ip.encoder_importance, names.encoder_variables);
@@ -158,13 +158,13 @@ json explain_server(const ServerForecast& sf, std::span<const risk::TrackedAlert
   return out;
 }
 
-void add_explain_routes(ApiServer& api, std::shared_ptr<ForecastService> service) {
+void add_explain_routes(ApiServer& api, std::shared_ptr<serve::ForecastService> service) {
   api.get(R"(/explain/([^/]+))", Role::read, [service](const httplib::Request& req, httplib::Response& res) {
     const std::string name = req.matches[1];
     const auto id = service->store().windows().read([&](const WindowStore& w) { return w.find(name); });
     if (!id) throw HttpError(404, "not_found", fmt::format("server: unknown server '{}'", name.substr(0, 128)));
     const auto snap = service->snapshot();
-    const ServerForecast* sf = snap->find(*id);
+    const serve::ServerForecast* sf = snap->find(*id);
     if (sf == nullptr)
       throw HttpError(404, "not_found", fmt::format("server: '{}' has no forecast yet: it comes with its first forecast cycle", name));
     std::vector<const risk::TrackedAlert*> alerts;

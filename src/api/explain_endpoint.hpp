@@ -17,7 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/api_server.hpp"
-#include "api/predictions_service.hpp"
+#include "serve/forecast_service.hpp"
 
 namespace nordiq::api {
 
@@ -25,9 +25,9 @@ inline constexpr int kFocusPeriodSteps = 6;  // attention grouped into 30-minute
 inline constexpr int kTopFocusPeriods = 3;
 
 // The explanation of `sf` (`alerts`: its open alerts; `model_name`: the served model).
-nlohmann::json explain_server(const ServerForecast& sf, std::span<const risk::TrackedAlert* const> alerts,
+nlohmann::json explain_server(const serve::ServerForecast& sf, std::span<const risk::TrackedAlert* const> alerts,
                               const std::string& model_name);
 
-void add_explain_routes(ApiServer& api, std::shared_ptr<ForecastService> service);
+void add_explain_routes(ApiServer& api, std::shared_ptr<serve::ForecastService> service);
 
 }  // namespace nordiq::api

@@ -28,7 +28,7 @@ struct Range {
 
 // The closed steps of the server's window (the last 24 h at most) inside the range: what the
 // dashboard draws behind a forecast fan.
-nlohmann::json window_metrics(const ForecastService& service, ServerId id, const Range& r) {
+nlohmann::json window_metrics(const serve::ForecastService& service, ServerId id, const Range& r) {
   nlohmann::json out;
   service.store().windows().read([&](const WindowStore& w) {
     const WindowView v = w.view(id);
@@ -46,7 +46,7 @@ nlohmann::json window_metrics(const ForecastService& service, ServerId id, const
 
 // The alert threshold of each signal for the server's profile, on the metric it is read from
 // (CPU: the threshold on used CPU, drawn on cpu_idle_pct at 100 − threshold).
-nlohmann::json thresholds_json(const ForecastService& service, ServerId id) {
+nlohmann::json thresholds_json(const serve::ForecastService& service, ServerId id) {
   const Profile profile = service.store().windows().read([&](const WindowStore& w) { return w.view(id).profile; });
   const float* t = service.alert_config().thresholds_for(profile);
   nlohmann::json out = nlohmann::json::array();
@@ -64,7 +64,7 @@ nlohmann::json thresholds_json(const ForecastService& service, ServerId id) {
 // Ranges are in data time (issue #11): they end at the fleet's newest closed step (its end), so
 // a backfill of last week is served as last week, not as the minutes it took to load; the wall
 // clock only before the first forecast.
-Range range_of(const httplib::Request& req, const ForecastService& service) {
+Range range_of(const httplib::Request& req, const serve::ForecastService& service) {
   const std::string name = req.has_param("time_range") ? req.get_param_value("time_range") : "1d";
   const auto ms = parse_time_range(name);
   if (!ms)
@@ -129,7 +129,7 @@ std::optional<int64_t> parse_time_range(std::string_view s) {
   return std::nullopt;
 }
 
-void add_historical_routes(ApiServer& api, std::shared_ptr<ForecastService> service) {
+void add_historical_routes(ApiServer& api, std::shared_ptr<serve::ForecastService> service) {
   api.get("/historical/summary", Role::read, [service](const httplib::Request& req, httplib::Response& res) {
     const Range r = range_of(req, *service);
     auto& store = service->alert_store();

@@ -9,13 +9,13 @@
 #include <string_view>
 
 #include "api/api_server.hpp"
-#include "api/predictions_service.hpp"
+#include "serve/forecast_service.hpp"
 
 namespace nordiq::api {
 
 // Milliseconds of a time_range value, nullopt if it is not one of the accepted values.
 std::optional<int64_t> parse_time_range(std::string_view s);
 
-void add_historical_routes(ApiServer& api, std::shared_ptr<ForecastService> service);
+void add_historical_routes(ApiServer& api, std::shared_ptr<serve::ForecastService> service);
 
 }  // namespace nordiq::api

@@ -73,8 +73,8 @@ void render_forecast_quality(std::string& out, const forecast::DriftSummary& d) 
 
 // Per server, for Grafana: risk, forecasts at four horizons and the time to each threshold. All
 // stamped now: Prometheus cannot store (and Grafana cannot alert on) samples in the future.
-void render_server_gauges(std::string& out, const PredictionSnapshot& snap) {
-  auto series = [&](std::string_view name, const ServerForecast& sf) {
+void render_server_gauges(std::string& out, const serve::PredictionSnapshot& snap) {
+  auto series = [&](std::string_view name, const serve::ServerForecast& sf) {
     out += name;
     out += "{server=\"";
     label_value(out, sf.name);
@@ -82,7 +82,7 @@ void render_server_gauges(std::string& out, const PredictionSnapshot& snap) {
   };
   header(out, "nordiq_risk_score", "gauge", "Risk score 0-100 per server (SPEC 3.1)");
   for (ServerId id : snap.order) {
-    const ServerForecast& sf = *snap.by_id[id];
+    const serve::ServerForecast& sf = *snap.by_id[id];
     series("nordiq_risk_score", sf);
     fmt::format_to(std::back_inserter(out), ",profile=\"{}\"}} {}\n", profile_id(sf.profile), sf.risk.score);
   }
@@ -95,7 +95,7 @@ void render_server_gauges(std::string& out, const PredictionSnapshot& snap) {
          "Forecast of a metric at a horizon from now, per quantile (raw units of the metric; stamped now)");
   constexpr std::pair<int, std::string_view> kQs[] = {{forecast::kP10, "0.1"}, {forecast::kP50, "0.5"}, {forecast::kP90, "0.9"}};
   for (ServerId id : snap.order) {
-    const ServerForecast& sf = *snap.by_id[id];
+    const serve::ServerForecast& sf = *snap.by_id[id];
     for (const Horizon& h : kHorizons) {
       const int t = sf.step_ms > 0 ? static_cast<int>(h.minutes * 60'000 / sf.step_ms) - 1 : -1;
       if (t < 0 || t >= sf.horizon) continue;  // beyond this model's horizon
@@ -112,7 +112,7 @@ void render_server_gauges(std::string& out, const PredictionSnapshot& snap) {
          "absent: not within the horizon). quantile 0.9 is the pessimistic path");
   constexpr std::string_view kPathQuantiles[] = {"0.1", "0.5", "0.9"};
   for (ServerId id : snap.order) {
-    const ServerForecast& sf = *snap.by_id[id];
+    const serve::ServerForecast& sf = *snap.by_id[id];
     for (int s = 0; s < risk::kNumSignals; ++s)
       for (int o = 0; o < 3; ++o) {
         const int minutes = sf.threshold_etas[s][o];
@@ -156,7 +156,7 @@ void render_integrations(std::string& out) {
 
 }  // namespace
 
-std::string render_prometheus(const ForecastService& service) {
+std::string render_prometheus(const serve::ForecastService& service) {
   const auto snap = service.snapshot();
   std::string out;
   out.reserve(4096 + snap->order.size() * 16384);
@@ -220,7 +220,7 @@ std::string render_prometheus(const ForecastService& service) {
   return out;
 }
 
-void add_metrics_routes(ApiServer& api, std::shared_ptr<ForecastService> service) {
+void add_metrics_routes(ApiServer& api, std::shared_ptr<serve::ForecastService> service) {
   api.get("/metrics", Role::read, [service](const httplib::Request&, httplib::Response& res) {
     res.status = 200;
     res.set_content(render_prometheus(*service), "text/plain; version=0.0.4; charset=utf-8");

@@ -7,13 +7,13 @@
 #include <string>
 
 #include "api/api_server.hpp"
-#include "api/predictions_service.hpp"
+#include "serve/forecast_service.hpp"
 
 namespace nordiq::api {
 
 // The exposition text (also used by tests and `promtool check metrics`).
-std::string render_prometheus(const ForecastService& service);
+std::string render_prometheus(const serve::ForecastService& service);
 
-void add_metrics_routes(ApiServer& api, std::shared_ptr<ForecastService> service);
+void add_metrics_routes(ApiServer& api, std::shared_ptr<serve::ForecastService> service);
 
 }  // namespace nordiq::api

@@ -26,7 +26,7 @@ constexpr const char* kAccuracyOnReload =
 
 class ModelAdmin {
  public:
-  ModelAdmin(const ServeOptions& options, std::shared_ptr<ForecastService> service)
+  ModelAdmin(const ServeOptions& options, std::shared_ptr<serve::ForecastService> service)
       : options_(options), service_(std::move(service)) {}
 
   // Loads and validates `name`, swaps it in between cycles and remembers it for restarts.
@@ -36,7 +36,7 @@ class ModelAdmin {
     std::lock_guard lock(mutex_);
     const fs::path file = lifecycle::model_file(options_.models_dir, name);
     auto model = lifecycle::load_validated_model(file, options_.store.window.step_seconds);
-    ModelStatus status;
+    serve::ModelStatus status;
     auto forecaster = make_tft_model(std::move(model), name, file, options_, status);
     status.info["loaded_at"] = format_iso8601(now_ms());
     const std::string previous = service_->model().name;
@@ -48,13 +48,13 @@ class ModelAdmin {
   }
 
   lifecycle::ServedModelRef current() const {
-    const ModelStatus m = service_->model();
+    const serve::ModelStatus m = service_->model();
     if (!m.tft_loaded) return {};
     return {m.name, m.info.value("file", std::string())};
   }
 
   json info() const {
-    const ModelStatus m = service_->model();
+    const serve::ModelStatus m = service_->model();
     return {{"name", m.name}, {"type", m.tft_loaded ? "tft" : "baseline"}, {"loaded", m.tft_loaded},
             {"detail", m.detail}, {"info", m.info}, {"models_dir", options_.models_dir.string()}};
   }
@@ -77,7 +77,7 @@ class ModelAdmin {
   }
 
   const ServeOptions& options_;
-  std::shared_ptr<ForecastService> service_;
+  std::shared_ptr<serve::ForecastService> service_;
   std::mutex mutex_;
 };
 
@@ -150,7 +150,7 @@ void add_training_routes(ApiServer& api, const std::shared_ptr<lifecycle::Traini
 
 }  // namespace
 
-void add_model_admin_routes(ServeContext& ctx, const std::shared_ptr<ForecastService>& service) {
+void add_model_admin_routes(ServeContext& ctx, const std::shared_ptr<serve::ForecastService>& service) {
   auto admin = std::make_shared<ModelAdmin>(ctx.options, service);
   add_registry_routes(ctx.api, ctx.options, admin);
   lifecycle::TrainingSettings settings;

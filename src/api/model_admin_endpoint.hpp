@@ -11,11 +11,11 @@
 
 #include <memory>
 
-#include "api/predictions_service.hpp"
+#include "serve/forecast_service.hpp"
 #include "api/serve_context.hpp"
 
 namespace nordiq::api {
 
-void add_model_admin_routes(ServeContext& ctx, const std::shared_ptr<ForecastService>& service);
+void add_model_admin_routes(ServeContext& ctx, const std::shared_ptr<serve::ForecastService>& service);
 
 }  // namespace nordiq::api

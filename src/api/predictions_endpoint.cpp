@@ -66,16 +66,16 @@ void send_body(httplib::Response& res, std::string&& body) {
 // "next" is the cursor of the following page (null on the last). Without limit: every chosen server.
 // The cursor is the last server name of the previous page, so a page never repeats or skips a
 // server that stays in the fleet, whatever changes between requests.
-nlohmann::json take_page(const httplib::Request& req, std::vector<const ServerForecast*>& chosen) {
+nlohmann::json take_page(const httplib::Request& req, std::vector<const serve::ServerForecast*>& chosen) {
   // The snapshot's order is already by name; only a ?servers= list comes in the caller's order.
-  const auto by_name = [](const ServerForecast* a, const ServerForecast* b) { return a->name < b->name; };
+  const auto by_name = [](const serve::ServerForecast* a, const serve::ServerForecast* b) { return a->name < b->name; };
   if (!std::is_sorted(chosen.begin(), chosen.end(), by_name)) std::sort(chosen.begin(), chosen.end(), by_name);
   if (req.has_param("cursor") && req.has_param("after") && req.get_param_value("cursor") != req.get_param_value("after"))
     throw HttpError(400, "invalid_parameter", "cursor, after: two different cursors; send one");
   if (req.has_param("cursor") || req.has_param("after")) {
     const std::string after = req.get_param_value(req.has_param("cursor") ? "cursor" : "after");
     chosen.erase(chosen.begin(), std::upper_bound(chosen.begin(), chosen.end(), after,
-                                                  [](const std::string& a, const ServerForecast* sf) { return a < sf->name; }));
+                                                  [](const std::string& a, const serve::ServerForecast* sf) { return a < sf->name; }));
   }
   const size_t total_after = chosen.size();
   size_t limit = total_after;
@@ -94,12 +94,12 @@ nlohmann::json take_page(const httplib::Request& req, std::vector<const ServerFo
 
 // The body of GET /predictions/current for the chosen servers (paged: `page`; `filtered`: only
 // their alerts).
-std::string render_current(const ForecastService& service, const PredictionSnapshot& snap,
-                           const std::vector<const ServerForecast*>& chosen, const nlohmann::json& page,
+std::string render_current(const serve::ForecastService& service, const serve::PredictionSnapshot& snap,
+                           const std::vector<const serve::ServerForecast*>& chosen, const nlohmann::json& page,
                            const MetricMask& metrics, const QuantileMask& quantiles, bool filtered) {
   std::string body;
   size_t estimate = 512;
-  for (const ServerForecast* sf : chosen) estimate += sf->head.size() + sf->timestamps->size() + sf->series.size() + 64;
+  for (const serve::ServerForecast* sf : chosen) estimate += sf->head.size() + sf->timestamps->size() + sf->series.size() + 64;
   body.reserve(estimate);
   body += "{\"timestamp\":";
   append_json_string(body, format_iso8601(snap.computed_at ? snap.computed_at : now_ms()));
@@ -120,7 +120,7 @@ std::string render_current(const ForecastService& service, const PredictionSnaps
   nlohmann::json alerts = nlohmann::json::array();
   for (const auto& a : snap.open_alerts) {
     if (filtered &&
-        std::none_of(chosen.begin(), chosen.end(), [&](const ServerForecast* sf) { return sf->id == a.alert.server; }))
+        std::none_of(chosen.begin(), chosen.end(), [&](const serve::ServerForecast* sf) { return sf->id == a.alert.server; }))
       continue;
     alerts.push_back(alert_json(a));
   }
@@ -131,9 +131,9 @@ std::string render_current(const ForecastService& service, const PredictionSnaps
 
 }  // namespace
 
-void add_prediction_routes(ApiServer& api, std::shared_ptr<ForecastService> service) {
+void add_prediction_routes(ApiServer& api, std::shared_ptr<serve::ForecastService> service) {
   // The plain request (no parameters) is what dashboards poll: rendered and gzipped once a cycle.
-  auto full_bodies = std::make_shared<SnapshotBodyCache<PredictionSnapshot>>();
+  auto full_bodies = std::make_shared<SnapshotBodyCache<serve::PredictionSnapshot>>();
   api.get("/predictions/current", Role::read, [service, full_bodies](const httplib::Request& req, httplib::Response& res) {
     const MetricMask metrics = parse_metrics(req);
     const QuantileMask quantiles = parse_quantiles(req, default_quantiles());
@@ -141,13 +141,13 @@ void add_prediction_routes(ApiServer& api, std::shared_ptr<ForecastService> serv
     // Which servers, and the body for them (the selection is part of the render: a cached body
     // skips it).
     const auto render = [&] {
-      std::vector<const ServerForecast*> chosen;
+      std::vector<const serve::ServerForecast*> chosen;
       bool filtered = req.has_param("servers");
       if (filtered) {  // the listed ones that have a forecast (unknown names are ignored)
         const std::string value = req.get_param_value("servers");
         for (std::string_view name : split_list(value)) {
           const auto id = service->store().windows().read([&](const WindowStore& w) { return w.find(name); });
-          if (const ServerForecast* sf = id ? snap->find(*id) : nullptr) chosen.push_back(sf);
+          if (const serve::ServerForecast* sf = id ? snap->find(*id) : nullptr) chosen.push_back(sf);
         }
       } else {
         chosen.reserve(snap->order.size());
@@ -174,7 +174,7 @@ void add_prediction_routes(ApiServer& api, std::shared_ptr<ForecastService> serv
     const auto id = service->store().windows().read([&](const WindowStore& w) { return w.find(name); });
     if (!id) throw HttpError(404, "not_found", fmt::format("unknown server '{}'", name));
     const auto snap = service->snapshot();
-    const ServerForecast* sf = snap->find(*id);
+    const serve::ServerForecast* sf = snap->find(*id);
     if (sf == nullptr)
       throw HttpError(404, "not_found",
                       fmt::format("server '{}' has no closed step yet: its first forecast comes when its first step closes", name));

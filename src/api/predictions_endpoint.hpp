@@ -5,10 +5,10 @@
 #include <memory>
 
 #include "api/api_server.hpp"
-#include "api/predictions_service.hpp"
+#include "serve/forecast_service.hpp"
 
 namespace nordiq::api {
 
-void add_prediction_routes(ApiServer& api, std::shared_ptr<ForecastService> service);
+void add_prediction_routes(ApiServer& api, std::shared_ptr<serve::ForecastService> service);
 
 }  // namespace nordiq::api

@@ -101,7 +101,7 @@ void append_json_string(std::string& out, std::string_view s) {
   out += '"';
 }
 
-void render_server_fragments(ServerForecast& sf) {
+void render_server_fragments(serve::ServerForecast& sf) {
   std::string& h = sf.head;
   h.clear();
   h += "\"server_name\":";
@@ -188,7 +188,7 @@ void render_server_fragments(ServerForecast& sf) {
   sf.series.assign(base, p);
 }
 
-void append_server_object(std::string& out, const ServerForecast& sf, const MetricMask& metrics,
+void append_server_object(std::string& out, const serve::ServerForecast& sf, const MetricMask& metrics,
                           const QuantileMask& quantiles) {
   out += '{';
   out += sf.head;
@@ -253,7 +253,7 @@ nlohmann::json alert_json(const risk::TrackedAlert& t) {
   };
 }
 
-nlohmann::json model_json(const ModelStatus& m, const PredictionSnapshot& snap) {
+nlohmann::json model_json(const serve::ModelStatus& m, const serve::PredictionSnapshot& snap) {
   nlohmann::json j = {
       {"name", m.name},
       {"type", m.tft_loaded ? "tft" : "baseline"},

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "api/predictions_service.hpp"
+#include "serve/forecast_service.hpp"
 
 namespace nordiq::api {
 
@@ -16,7 +16,7 @@ void append_number(std::string& out, double v);
 void append_json_string(std::string& out, std::string_view s);  // quoted + escaped
 
 // Fills sf.head, sf.timestamps, sf.series/spans (the default quantiles) from its values.
-void render_server_fragments(ServerForecast& sf);
+void render_server_fragments(serve::ServerForecast& sf);
 
 using MetricMask = std::bitset<kNumMetrics>;
 using QuantileMask = std::bitset<forecast::kNumQuantiles>;
@@ -26,11 +26,11 @@ inline QuantileMask default_quantiles() {  // p10, p50, p90
 inline QuantileMask all_quantiles() { return QuantileMask().set(); }
 
 // {"server_name", "profile", "risk_score", "level", "model", "current", "forecast": {...}}
-void append_server_object(std::string& out, const ServerForecast& sf, const MetricMask& metrics,
+void append_server_object(std::string& out, const serve::ServerForecast& sf, const MetricMask& metrics,
                           const QuantileMask& quantiles);
 
 nlohmann::json summary_json(const risk::FleetSummary& s, size_t open_alerts);
 nlohmann::json alert_json(const risk::TrackedAlert& a);
-nlohmann::json model_json(const ModelStatus& m, const PredictionSnapshot& snap);
+nlohmann::json model_json(const serve::ModelStatus& m, const serve::PredictionSnapshot& snap);
 
 }  // namespace nordiq::api

@@ -10,6 +10,7 @@
 #include "api/metrics_endpoint.hpp"
 #include "api/model_admin_endpoint.hpp"
 #include "api/predictions_endpoint.hpp"
+#include "api/predictions_json.hpp"
 #include "core/time.hpp"
 #include "api/cascade_endpoint.hpp"
 #include "api/drift_endpoint.hpp"
@@ -29,7 +30,7 @@ namespace nordiq::api {
 namespace {
 
 // The model (TFT or baseline) without the serving safety net.
-std::unique_ptr<forecast::Forecaster> make_model(const ServeOptions& options, ModelStatus& status) {
+std::unique_ptr<forecast::Forecaster> make_model(const ServeOptions& options, serve::ModelStatus& status) {
   const std::string name = served_model_name(options);
   std::filesystem::path file;
   try {
@@ -66,7 +67,7 @@ std::string served_model_name(const ServeOptions& options) {
 
 std::unique_ptr<forecast::Forecaster> make_tft_model(std::unique_ptr<tft::Model> model, const std::string& name,
                                                      const std::filesystem::path& file, const ServeOptions& options,
-                                                     ModelStatus& status) {
+                                                     serve::ModelStatus& status) {
   const nlohmann::json& manifest = model->manifest();
   const int threads = options.forecast_threads > 0 ? options.forecast_threads
                                                   : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -88,17 +89,18 @@ std::unique_ptr<forecast::Forecaster> make_tft_model(std::unique_ptr<tft::Model>
 }
 
 
-std::unique_ptr<forecast::Forecaster> make_forecaster(const ServeOptions& options, ModelStatus& status) {
+std::unique_ptr<forecast::Forecaster> make_forecaster(const ServeOptions& options, serve::ModelStatus& status) {
   const int64_t step_ms = static_cast<int64_t>(options.store.window.step_seconds) * 1000;
   return std::make_unique<forecast::ServedForecaster>(make_model(options, status), step_ms);
 }
 
-std::shared_ptr<ForecastService> add_forecast_service(ServeContext& ctx) {
-  ModelStatus status;
+std::shared_ptr<serve::ForecastService> add_forecast_service(ServeContext& ctx) {
+  serve::ModelStatus status;
   auto forecaster = make_forecaster(ctx.options, status);
   const risk::AlertConfig alerts = ctx.options.alerts_config.empty() ? risk::default_alert_config()
                                                                      : risk::load_alert_config(ctx.options.alerts_config);
-  auto service = std::make_shared<ForecastService>(ctx.store, std::move(forecaster), std::move(status), alerts);
+  auto service = std::make_shared<serve::ForecastService>(ctx.store, std::move(forecaster), std::move(status), alerts);
+  service->set_renderer(render_server_fragments);
   add_prediction_routes(ctx.api, service);
   add_alert_routes(ctx.api, service);
   add_historical_routes(ctx.api, service);
@@ -109,7 +111,7 @@ std::shared_ptr<ForecastService> add_forecast_service(ServeContext& ctx) {
   add_model_admin_routes(ctx, service);
   ctx.status_fields.push_back([service](nlohmann::json& body) {
     const auto snap = service->snapshot();
-    const ModelStatus& m = service->model();
+    const serve::ModelStatus& m = service->model();
     body["model"] = {{"name", m.name}, {"type", m.tft_loaded ? "tft" : "baseline"}, {"loaded", m.tft_loaded},
                      {"detail", m.detail}, {"provenance", m.info.value("provenance", nlohmann::json(nullptr))}};
     body["last_forecast"] = snap->computed_at ? nlohmann::json(format_iso8601(snap->computed_at)) : nlohmann::json(nullptr);
@@ -129,7 +131,7 @@ std::shared_ptr<ForecastService> add_forecast_service(ServeContext& ctx) {
       return fmt::format("http://{}:{}", ctx.options.http.host, ctx.api.port());
     };
     auto notifier = std::make_shared<AlertmanagerNotifier>(std::move(am));
-    service->add_cycle_listener([notifier](const PredictionSnapshot& snap, std::span<const risk::AlertEvent> events) {
+    service->add_cycle_listener([notifier](const serve::PredictionSnapshot& snap, std::span<const risk::AlertEvent> events) {
       notifier->publish(snap, events, now_ms());
     });
     notifier->start();

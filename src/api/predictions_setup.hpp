@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "api/predictions_service.hpp"
+#include "serve/forecast_service.hpp"
 #include "api/serve_context.hpp"
 #include "tft/model.hpp"
 
@@ -16,7 +16,7 @@ namespace nordiq::api {
 // The served forecaster (forecast/served_forecaster.hpp: the online accuracy tracker choosing
 // between the model and the robust candidates) over the model for the serve options (never throws for a missing model: the baseline
 // serves; a model file that exists but is invalid is a startup error naming the problem).
-std::unique_ptr<forecast::Forecaster> make_forecaster(const ServeOptions& options, ModelStatus& status);
+std::unique_ptr<forecast::Forecaster> make_forecaster(const ServeOptions& options, serve::ModelStatus& status);
 
 // The model to load at start: --model, else the one last reloaded or promoted (kServedModelFile
 // in the data dir, when it still exists), else "default".
@@ -27,8 +27,8 @@ std::string served_model_name(const ServeOptions& options);
 // (provenance and held-out scores from the manifest).
 std::unique_ptr<forecast::Forecaster> make_tft_model(std::unique_ptr<tft::Model> model, const std::string& name,
                                                      const std::filesystem::path& file, const ServeOptions& options,
-                                                     ModelStatus& status);
+                                                     serve::ModelStatus& status);
 
-std::shared_ptr<ForecastService> add_forecast_service(ServeContext& ctx);
+std::shared_ptr<serve::ForecastService> add_forecast_service(ServeContext& ctx);
 
 }  // namespace nordiq::api

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
+#include "api/predictions_json.hpp"
 #include "api/predictions_setup.hpp"
 #include "bench/bench_machine.hpp"
 #include "ingest/feed_parser.hpp"
@@ -33,14 +34,16 @@ namespace {
 constexpr int kStepSeconds = 300;
 constexpr int64_t kStepMs = kStepSeconds * 1000LL;
 
-std::unique_ptr<api::ForecastService> open_service(FleetStore& store, const fs::path& models_dir, const std::string& model,
-                                                   api::ModelStatus& status) {
+std::unique_ptr<serve::ForecastService> open_service(FleetStore& store, const fs::path& models_dir, const std::string& model,
+                                                   serve::ModelStatus& status) {
   api::ServeOptions options;
   options.models_dir = models_dir;
   options.model = model;
   options.store.window.step_seconds = kStepSeconds;
   auto forecaster = api::make_forecaster(options, status);
-  return std::make_unique<api::ForecastService>(store, std::move(forecaster), status);
+  auto service = std::make_unique<serve::ForecastService>(store, std::move(forecaster), status);
+  service->set_renderer(api::render_server_fragments);  // a cycle renders what GETs serve: measured with it
+  return service;
 }
 
 std::unique_ptr<FleetStore> open_store(const fs::path& dir) {
@@ -91,7 +94,7 @@ void simulate_store(const fs::path& dir, int servers, int64_t end_before_now_ms,
 
 CycleTiming time_cycle(const fs::path& data_dir, const fs::path& models_dir, const std::string& model, int repeats) {
   auto store = open_store(data_dir);
-  api::ModelStatus status;
+  serve::ModelStatus status;
   auto service = open_service(*store, models_dir, model, status);
   std::vector<ServerId> all(store->windows().server_count());
   for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<ServerId>(i);
@@ -121,7 +124,7 @@ CycleTiming time_cycle(const fs::path& data_dir, const fs::path& models_dir, con
 
 SteadyState steady_state(const fs::path& data_dir, const fs::path& models_dir, int warmup, int cycles) {
   auto store = open_store(data_dir);
-  api::ModelStatus status;
+  serve::ModelStatus status;
   auto service = open_service(*store, models_dir, std::string(lifecycle::kDefaultModelName), status);
   std::vector<std::string> names;
   EpochMs next = 0;

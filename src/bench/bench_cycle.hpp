@@ -1,5 +1,5 @@
 // The forecast cycle through the daemon's real serving path (store → served forecaster → risk →
-// alerts → rendered JSON, api::ForecastService), on stores filled by the simulator.
+// alerts → rendered JSON, serve::ForecastService), on stores filled by the simulator.
 #pragma once
 
 #include <filesystem>

@@ -9,7 +9,7 @@
 #include <map>
 #include <unordered_map>
 
-#include "api/predictions_service.hpp"
+#include "serve/forecast_service.hpp"
 #include "forecast/served_forecaster.hpp"
 #include "store/fleet_store.hpp"
 #include "train/model_source.hpp"
@@ -84,9 +84,9 @@ ReplayResult replay_history(const train::History& history, const ReplayOptions& 
 
   const train::ModelSource model = train::open_model(options.model, options.threads);
   auto forecaster = std::make_unique<forecast::ServedForecaster>(model.make(), history.step_ms);
-  api::ModelStatus status;
+  serve::ModelStatus status;
   status.name = model.description;
-  api::ForecastService service(*store, std::move(forecaster), status, options.config);
+  serve::ForecastService service(*store, std::move(forecaster), status, options.config);
 
   std::unordered_map<std::string, uint32_t> index;
   for (uint32_t s = 0; s < history.servers.size(); ++s) index[history.servers[s].name] = s;

@@ -78,9 +78,9 @@ std::vector<risk::AlertEvent> one_event(risk::AlertEventKind kind, risk::Level l
 }
 
 // A one-server snapshot with the given open alerts.
-PredictionSnapshot snapshot_with(std::vector<risk::TrackedAlert> open) {
-  PredictionSnapshot snap;
-  auto sf = std::make_shared<ServerForecast>();
+serve::PredictionSnapshot snapshot_with(std::vector<risk::TrackedAlert> open) {
+  serve::PredictionSnapshot snap;
+  auto sf = std::make_shared<serve::ServerForecast>();
   sf->id = 0;
   sf->name = "ppdb001";
   sf->profile = Profile::database;

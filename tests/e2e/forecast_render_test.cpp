@@ -34,7 +34,7 @@ TEST(ForecastRender, StringsAreEscaped) {
 }
 
 TEST(ForecastRender, ServerObjectHonoursMetricAndQuantileMasks) {
-  ServerForecast sf;
+  serve::ServerForecast sf;
   sf.name = "ppdb001";
   sf.profile = Profile::database;
   sf.horizon = 3;
@@ -61,7 +61,7 @@ TEST(ForecastRender, ServerObjectHonoursMetricAndQuantileMasks) {
 // Issue #14, a compact snapshot: only p10/p50/p90 (what the fleet-wide reads serve) are kept as
 // JSON; p02/p25/p75/p98 are rendered from the values when a request asks for them.
 TEST(ForecastRender, EveryQuantileIsServedWhileOnlyTheFleetWideOnesAreKeptAsJson) {
-  ServerForecast sf;
+  serve::ServerForecast sf;
   sf.name = "ppml0001";
   sf.horizon = 96;
   sf.last_step = 1736935200000;

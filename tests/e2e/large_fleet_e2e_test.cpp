@@ -1,4 +1,4 @@
-// A fleet larger than one forecast chunk (api/predictions_service.hpp kCycleChunk): the cycle
+// A fleet larger than one forecast chunk (serve/forecast_service.hpp kCycleChunk): the cycle
 // forecasts it chunk by chunk, and every server must still get its own forecast, current values
 // and alerts, in whichever chunk it falls.
 #include <gtest/gtest.h>
@@ -8,7 +8,7 @@
 #include <thread>
 #include <vector>
 
-#include "api/predictions_service.hpp"
+#include "serve/forecast_service.hpp"
 #include "e2e/daemon.hpp"
 #include "e2e/feed_records.hpp"
 
@@ -35,8 +35,8 @@ TestRecord fleet_record(size_t s, EpochMs t, int i) {
 }
 
 TEST(LargeFleetE2E, EveryServerOfAFleetLargerThanAChunkGetsItsOwnForecastAndAlerts) {
-  const size_t servers = api::kCycleChunk + 88;  // two chunks
-  const size_t hot = api::kCycleChunk + 7;       // in the second chunk: memory already over 95 %
+  const size_t servers = serve::kCycleChunk + 88;  // two chunks
+  const size_t hot = serve::kCycleChunk + 7;       // in the second chunk: memory already over 95 %
   TempDir dir;
   Daemon daemon(dir.path / "data", {"--models-dir", (fs::path(NORDIQ_SOURCE_DIR) / "models").string()},
                 {{"NORDIQ_API_KEY", kKey}});

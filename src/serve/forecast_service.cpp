@@ -1,4 +1,4 @@
-#include "api/predictions_service.hpp"
+#include "serve/forecast_service.hpp"
 
 #include <malloc.h>
 
@@ -6,10 +6,9 @@
 #include <chrono>
 #include <spdlog/spdlog.h>
 
-#include "api/predictions_json.hpp"
 #include "risk/risk_score.hpp"
 
-namespace nordiq::api {
+namespace nordiq::serve {
 
 namespace {
 constexpr int64_t kPruneEveryMs = 3'600'000;
@@ -172,7 +171,7 @@ std::shared_ptr<ServerForecast> ForecastService::build_server(const forecast::Fo
                         thresholds);
   }
   risk::drop_routine_alerts(sf->alerts, 0, m.over_share, alert_config_.rules);
-  render_server_fragments(*sf);
+  if (renderer_) renderer_(*sf);
   return sf;
 }
 
@@ -390,4 +389,4 @@ void ForecastService::persist_and_publish(std::shared_ptr<PredictionSnapshot> sn
                resolved);
 }
 
-}  // namespace nordiq::api
+}  // namespace nordiq::serve

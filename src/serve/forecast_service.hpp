@@ -30,9 +30,9 @@
 #include "risk/fleet_summary.hpp"
 #include "store/fleet_store.hpp"
 
-namespace nordiq::api {
+namespace nordiq::serve {
 
-// Servers forecast together in one part of a cycle (api/predictions_service.cpp, run_cycle).
+// Servers forecast together in one part of a cycle (serve/forecast_service.cpp, run_cycle).
 inline constexpr size_t kCycleChunk = 512;
 
 // One server's forecast as published; immutable once in a snapshot. JSON fragments are rendered
@@ -141,6 +141,11 @@ class ForecastService {
   // events (the Alertmanager notifier); keep it short. Set before start().
   using CycleListener = std::function<void(const PredictionSnapshot&, std::span<const risk::AlertEvent>)>;
   void add_cycle_listener(CycleListener listener) { cycle_listeners_.push_back(std::move(listener)); }
+  // Called on the forecaster's threads with each new ServerForecast before it is published, to
+  // render what GETs serve (api/predictions_json.hpp); none: nothing rendered (the eval replay).
+  // Set before start().
+  using Renderer = std::function<void(ServerForecast&)>;
+  void set_renderer(Renderer renderer) { renderer_ = std::move(renderer); }
   const risk::AlertConfig& alert_config() const { return alert_config_; }
 
   risk::AlertStore& alert_store() { return *alert_store_; }
@@ -189,6 +194,7 @@ class ForecastService {
   risk::AlertTracker tracker_;
   std::function<void(std::span<const risk::AlertEvent>)> on_alert_events_;
   std::function<void(std::span<const cascade::CascadeEvent>)> on_cascade_events_;
+  Renderer renderer_;
   std::vector<CycleListener> cycle_listeners_;
   cascade::CascadeDetector cascade_;
   std::vector<cascade::CascadeEvent> cascade_events_;
@@ -237,4 +243,4 @@ class ForecastService {
   EpochMs next_prune_ = 0;
 };
 
-}  // namespace nordiq::api
+}  // namespace nordiq::serve
