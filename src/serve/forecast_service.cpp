@@ -236,7 +236,8 @@ void ForecastService::gather_views(std::span<const ServerId> servers) {
       Meta m{id, w.name(id), closed_steps, v.last_step(), {}, v.profile, v.step_ms};
       if (closed_steps > 0) cascade_.observe(id, m.name, v);
       for (int k = 0; k < kNumMetrics; ++k) m.current[k] = v.metric[k][v.length - 1];
-      if (closed_steps > 0) {
+      // Read under the store's lock, from the window: only when the routine rule is on.
+      if (closed_steps > 0 && alert_config_.rules.routine_over_share < 1.0f) {
         const float* thresholds = alert_config_.thresholds_for(v.profile);
         for (int s = 0; s < risk::kNumSignals; ++s)
           m.over_share[s] = static_cast<float>(risk::share_over_threshold(static_cast<risk::Signal>(s), v, thresholds[s]));
