@@ -144,19 +144,13 @@ void FeatureBatch::resize(int new_batch, int new_encoder, int new_decoder, int n
   anchor_offset.assign(static_cast<size_t>(batch) * decoder * kNumMetrics, 0.f);
 }
 
-namespace {
-void each_row(int n, const ForEachRow& for_each, const std::function<void(int)>& fn) {
-  if (for_each) return for_each(n, fn);
-  for (int i = 0; i < n; ++i) fn(i);
-}
-}  // namespace
 
 void assemble_features(std::span<const WindowView> windows, const FeatureConfig& config,
                        FeatureBatch& out, const ForEachRow& for_each) {
   int enc_max = 1;
   for (const auto& w : windows) enc_max = std::max(enc_max, std::min(w.length, config.max_encoder));
   out.resize(static_cast<int>(windows.size()), enc_max, config.horizon, config.n_cont());
-  each_row(out.batch, for_each, [&](int b) {
+  each_row(for_each, out.batch, [&](int b) {
     const WindowView& w = windows[b];
     const int enc = std::clamp(std::min(w.length, config.max_encoder), 1, config.max_encoder);
     fill_row(w, std::max(w.length - enc, 0), enc, config.horizon, config, out, b);
@@ -198,7 +192,7 @@ void assemble_training_batch(std::span<const TrainingSlice> slices, const Featur
 void denormalize_outputs(const float* z, const FeatureBatch& features, std::span<const int> rows,
                          std::span<const int> dest, ForecastBatch& out, const ForEachRow& for_each) {
   const int horizon = std::min(out.horizon, features.decoder);
-  each_row(static_cast<int>(rows.size()), for_each, [&](int i) {
+  each_row(for_each, static_cast<int>(rows.size()), [&](int i) {
     float v[kNumQuantiles];
     const int r = rows[i];
     const int d = dest[i];

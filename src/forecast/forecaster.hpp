@@ -91,6 +91,12 @@ struct ForecastBatch {
 // rows); empty: a plain loop on the caller.
 using ForEachRow = std::function<void(int n, const std::function<void(int)>& fn)>;
 
+// fn(i) for i in [0, n): on `rows`' threads, or in order on the caller when it is empty.
+inline void each_row(const ForEachRow& rows, int n, const std::function<void(int)>& fn) {
+  if (rows) return rows(n, fn);
+  for (int i = 0; i < n; ++i) fn(i);
+}
+
 class Forecaster {
  public:
   virtual ~Forecaster() = default;

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <functional>
 #include <stdexcept>
 
 namespace nordiq::forecast {
@@ -26,15 +25,6 @@ int robust_refit_interval(int fitted_length, int64_t step_ms) {
 
 
 namespace {
-
-// Runs fn(i) for i in [0, n) on `rows`' threads, or in order on the caller without them.
-void for_rows(const ForEachRow& rows, int n, const std::function<void(int)>& fn) {
-  if (rows) {
-    rows(n, fn);
-  } else {
-    for (int i = 0; i < n; ++i) fn(i);
-  }
-}
 
 // Scratch of one thread: the robust fits' buffers, and the candidates' rows.
 struct ThreadScratch {
@@ -71,7 +61,7 @@ void ServedForecaster::prepare(std::span<const WindowView> windows, ForecastBatc
   if (batch_parallel_) {
     refit_.assign(n, 0);
     for (size_t b = 0; b < n; ++b) refit_[b] = windows[b].length > 0 && claim_stale_shape(windows[b]);
-    for_rows(model_->for_each_row(), static_cast<int>(n), [&](int b) { fit_window(windows[b], b, refit_[b] != 0); });
+    each_row(model_->for_each_row(), static_cast<int>(n), [&](int b) { fit_window(windows[b], b, refit_[b] != 0); });
   } else {
     for (size_t b = 0; b < n; ++b)
       fit_window(windows[b], static_cast<int>(b), windows[b].length > 0 && claim_stale_shape(windows[b]));
@@ -130,7 +120,7 @@ void ServedForecaster::run(ForecastBatch& out) {
     batch_seen_[actuals_[b].server] = 0;
   }
   if (batch_parallel_) {
-    for_rows(model_->for_each_row(), out.batch, [&](int b) { serve_row(out, b); });
+    each_row(model_->for_each_row(), out.batch, [&](int b) { serve_row(out, b); });
   } else {
     for (int b = 0; b < out.batch; ++b) serve_row(out, b);  // in order: one server's steps, causally
   }

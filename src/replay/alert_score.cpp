@@ -105,7 +105,6 @@ AlertScore score_alerts(std::span<const AlertInterval> alerts, std::span<const I
     ++r.openings;
     if (!covered(a.server, a.signal, a.opened)) {
       ++r.false_alarms;
-      ++r.false_by_signal[static_cast<int>(a.signal)];
       r.false_alarm_alerts.push_back(a);
     }
     if (i > 0 && sorted[i - 1]->server == a.server && sorted[i - 1]->signal == a.signal &&
@@ -166,7 +165,7 @@ std::string alert_score_table(std::span<const NamedScore> scores) {
   row("alerts opened", [](const AlertScore& a) { return fmt::format("{}", a.openings); });
   row("false alarms per server-day", [](const AlertScore& a) { return fmt::format("{:.2f}", a.false_alarms_per_server_day()); });
   row("  by signal: cpu/mem/iowait/swap/load/disk", [](const AlertScore& a) {
-    const auto& f = a.false_by_signal;
+    const auto f = a.false_by_signal();
     return fmt::format("{}/{}/{}/{}/{}/{}", f[0], f[1], f[2], f[3], f[4], f[5]);
   });
   row("precision", [&](const AlertScore& a) { return pct(a.precision()); });
@@ -219,7 +218,8 @@ nlohmann::ordered_json alert_score_json(std::span<const NamedScore> scores) {
                    {"false_alarms_per_server_day", a.false_alarms_per_server_day()},
                    {"false_alarms_by_signal", [&] {
                       nlohmann::ordered_json j = nlohmann::ordered_json::object();
-                      for (int k = 0; k < risk::kNumSignals; ++k) j[std::string(risk::kSignalNames[k])] = a.false_by_signal[k];
+                      const auto by = a.false_by_signal();
+                      for (int k = 0; k < risk::kNumSignals; ++k) j[std::string(risk::kSignalNames[k])] = by[k];
                       return j;
                     }()},
                    {"precision", a.precision()},

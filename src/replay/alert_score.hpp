@@ -65,11 +65,15 @@ struct AlertScore {
   std::array<KindScore, kNumIncidentKinds> by_kind{};
   std::vector<IncidentOutcome> outcomes;  // every incident to warn of, in ground-truth order
   int openings = 0, false_alarms = 0, reopened_30m = 0;
-  std::array<int, risk::kNumSignals> false_by_signal{};
   std::vector<AlertInterval> false_alarm_alerts;  // the openings counted as false alarms, by server and time
   double server_days = 0;
   double open_share = 0, open_share_outside = 0;
 
+  std::array<int, risk::kNumSignals> false_by_signal() const {
+    std::array<int, risk::kNumSignals> by{};
+    for (const AlertInterval& a : false_alarm_alerts) ++by[static_cast<int>(a.signal)];
+    return by;
+  }
   double false_alarms_per_server_day() const { return server_days > 0 ? false_alarms / server_days : 0; }
   double precision() const { return openings > 0 ? 1.0 - static_cast<double>(false_alarms) / openings : 0; }
   double warned_share() const { return incidents > 0 ? static_cast<double>(warned) / incidents : 0; }

@@ -120,7 +120,7 @@ void detect_alerts(const WindowView& w, const forecast::ForecastBatch& f, int b,
   detect_alerts(w, f, b, risk, time_to_thresholds(w, f, b, thresholds), out, rules, history_steps, thresholds);
 }
 
-void drop_routine_alerts(std::vector<Alert>& out, size_t first, const std::array<float, kNumSignals>& over_share,
+void drop_routine_alerts(std::vector<Alert>& alerts, const std::array<float, kNumSignals>& over_share,
                          const AlertRules& rules) {
   if (rules.routine_over_share >= 1.0f) return;  // off (even for a signal over its threshold all day)
   const auto routine = [&](const Alert& a) {
@@ -128,7 +128,7 @@ void drop_routine_alerts(std::vector<Alert>& out, size_t first, const std::array
     const bool measured = a.eta_p90 == 0 && a.eta_p50 == 0;
     return !measured && (a.climb || !a.likely);
   };
-  out.erase(std::remove_if(out.begin() + static_cast<ptrdiff_t>(first), out.end(), routine), out.end());
+  std::erase_if(alerts, routine);
 }
 
 forecast::Ramps toward_thresholds(const forecast::Ramps& ramps) {

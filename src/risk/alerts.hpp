@@ -78,9 +78,9 @@ void detect_alerts(const WindowView& w, const forecast::ForecastBatch& f, int b,
 
 // The ramps that move a signal toward its threshold (rising; CPU used: idle falling). Continuing
 // only these in a forecast can make an alert earlier, never remove one.
-// Drops, from out[first..], the alerts that the routine rule above says a server's normal
-// operation explains; `over_share` = share_over_threshold per signal, for that server's window.
-void drop_routine_alerts(std::vector<Alert>& out, size_t first, const std::array<float, kNumSignals>& over_share,
+// Drops, from one server's `alerts`, those that the routine rule above says its normal operation
+// explains; `over_share` = share_over_threshold per signal, for that server's window.
+void drop_routine_alerts(std::vector<Alert>& alerts, const std::array<float, kNumSignals>& over_share,
                          const AlertRules& rules);
 
 forecast::Ramps toward_thresholds(const forecast::Ramps& ramps);

@@ -73,19 +73,23 @@ double alert_threshold(Signal s, Profile profile) {
   return 0;
 }
 
+namespace {
+// The signal's value from its metric's raw value (CPU used = 100 − idle).
+double signal_value(Signal s, double metric_value) { return s == Signal::cpu ? 100.0 - metric_value : metric_value; }
+}  // namespace
+
 double signal_current(Signal s, const WindowView& w) {
   if (w.length <= 0) return 0;
   const float* col = w.metric[metric_of(s)];
   if (col == nullptr) return 0;
-  const double v = col[w.length - 1];
-  return s == Signal::cpu ? 100.0 - v : v;
+  return signal_value(s, col[w.length - 1]);
 }
 
 double share_over_threshold(Signal s, const WindowView& w, double threshold) {
   const float* col = w.length > 0 ? w.metric[metric_of(s)] : nullptr;
   if (col == nullptr) return 0;
   int over = 0;
-  for (int i = 0; i < w.length; ++i) over += (s == Signal::cpu ? 100.0 - col[i] : col[i]) >= threshold;
+  for (int i = 0; i < w.length; ++i) over += signal_value(s, col[i]) >= threshold;
   return static_cast<double>(over) / w.length;
 }
 

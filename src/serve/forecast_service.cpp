@@ -170,7 +170,7 @@ std::shared_ptr<ServerForecast> ForecastService::build_server(const forecast::Fo
     risk::detect_alerts(now_view, batch, b, sf->risk, sf->threshold_etas, sf->alerts, alert_config_.rules, m.steps,
                         thresholds);
   }
-  risk::drop_routine_alerts(sf->alerts, 0, m.over_share, alert_config_.rules);
+  risk::drop_routine_alerts(sf->alerts, m.over_share, alert_config_.rules);
   if (renderer_) renderer_(*sf);
   return sf;
 }
@@ -257,11 +257,7 @@ void ForecastService::assess_servers(size_t first, std::vector<std::shared_ptr<S
   // build_server reads the batch and the configuration and writes only its own server: on the
   // forecaster's threads when it has them (risk and the rendered JSON are per server)
   const auto build = [&](int b) { fresh[base + static_cast<size_t>(b)] = build_server(batch_, b, first); };
-  if (const forecast::ForEachRow each = forecaster_->for_each_row()) {
-    each(n, build);
-  } else {
-    for (int b = 0; b < n; ++b) build(b);
-  }
+  forecast::each_row(forecaster_->for_each_row(), n, build);
   for (int b = 0; b < n; ++b) {
     const ServerForecast& sf = *fresh[base + static_cast<size_t>(b)];
     alerts_scratch_.insert(alerts_scratch_.end(), sf.alerts.begin(), sf.alerts.end());

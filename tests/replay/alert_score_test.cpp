@@ -74,7 +74,7 @@ TEST(AlertScore, SwapAndLoadAlertsAreExplainedByMemoryAndCpuEpisodes) {
   const AlertScore s = score_alerts(alerts, inc, two_servers());
   EXPECT_EQ(s.openings, 3);
   EXPECT_EQ(s.false_alarms, 1);  // b's swap: b had a CPU episode only
-  EXPECT_EQ(s.false_by_signal[static_cast<int>(Signal::swap)], 1);
+  EXPECT_EQ(s.false_by_signal()[static_cast<int>(Signal::swap)], 1);
 }
 
 TEST(AlertScore, ReopensOpenTimeAndFalseAlarmsPerServerDay) {

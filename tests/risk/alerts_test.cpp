@@ -273,7 +273,7 @@ TEST(Alerts, WhereTheLastDaySatOverTheThresholdOnlyMeasuredAndLikelyAlertsStay) 
   other_signal.signal = Signal::disk;  // its share is 0: a possible disk alert stays
   other_signal.eta_p90 = 20;
   std::vector<Alert> alerts = {possible, likely, climb, measured, other_signal};
-  drop_routine_alerts(alerts, 0, over_share, rules);
+  drop_routine_alerts(alerts, over_share, rules);
   ASSERT_EQ(alerts.size(), 3u);
   EXPECT_EQ(alerts[0].eta_p50, 45);  // likely
   EXPECT_EQ(alerts[1].eta_p50, 0);   // measured
@@ -281,11 +281,11 @@ TEST(Alerts, WhereTheLastDaySatOverTheThresholdOnlyMeasuredAndLikelyAlertsStay) 
 
   rules.routine_over_share = 0.05f;  // 4 % is under it: nothing is routine
   std::vector<Alert> all = {possible, likely, climb, measured, other_signal};
-  drop_routine_alerts(all, 0, over_share, rules);
+  drop_routine_alerts(all, over_share, rules);
   EXPECT_EQ(all.size(), 5u);
 
   rules.routine_over_share = 1.0f;  // off, even for a signal over its threshold all day
   over_share[static_cast<int>(Signal::memory)] = 1.0f;
-  drop_routine_alerts(all, 0, over_share, rules);
+  drop_routine_alerts(all, over_share, rules);
   EXPECT_EQ(all.size(), 5u);
 }
