@@ -129,34 +129,46 @@ std::string render_current(const serve::ForecastService& service, const serve::P
   return body;
 }
 
+// GET /predictions/current of `snap` for `req`'s parameters (none: the full body).
+std::string render_current_for(const httplib::Request& req, const serve::ForecastService& service,
+                               const serve::PredictionSnapshot& snap) {
+  const MetricMask metrics = parse_metrics(req);
+  const QuantileMask quantiles = parse_quantiles(req, default_quantiles());
+  // Which servers, and the body for them.
+  std::vector<const serve::ServerForecast*> chosen;
+  bool filtered = req.has_param("servers");
+  if (filtered) {  // the listed ones that have a forecast (unknown names are ignored)
+    const std::string value = req.get_param_value("servers");
+    for (std::string_view name : split_list(value)) {
+      const auto id = service.store().windows().read([&](const WindowStore& w) { return w.find(name); });
+      if (const serve::ServerForecast* sf = id ? snap.find(*id) : nullptr) chosen.push_back(sf);
+    }
+  } else {
+    chosen.reserve(snap.order.size());
+    for (ServerId id : snap.order) chosen.push_back(snap.find(id));
+  }
+  const nlohmann::json page = take_page(req, chosen);
+  filtered = filtered || req.has_param("limit") || req.has_param("after") || req.has_param("cursor");  // a page's alerts only
+  return render_current(service, snap, chosen, page, metrics, quantiles, filtered);
+}
+
 }  // namespace
 
 void add_prediction_routes(ApiServer& api, std::shared_ptr<serve::ForecastService> service) {
-  // The plain request (no parameters) is what dashboards poll: rendered and gzipped once a cycle.
+  // The plain request (no parameters) is what dashboards poll: rendered and gzipped once a cycle,
+  // ahead of the requests while they keep coming (SnapshotBodyCache::warm).
   auto full_bodies = std::make_shared<SnapshotBodyCache<serve::PredictionSnapshot>>();
+  // The service owns its listeners: a raw pointer, not a shared_ptr that would keep it alive forever.
+  serve::ForecastService* cycle = service.get();
+  cycle->add_cycle_listener([cycle, full_bodies](const serve::PredictionSnapshot&, std::span<const risk::AlertEvent>) {
+    const auto snap = cycle->snapshot();  // the one just published: this runs on the cycle's thread
+    const httplib::Request no_parameters;
+    full_bodies->warm(snap, model_json(cycle->model(), *snap).dump(),
+                      [&] { return render_current_for(no_parameters, *cycle, *snap); });
+  });
   api.get("/predictions/current", Role::read, [service, full_bodies](const httplib::Request& req, httplib::Response& res) {
-    const MetricMask metrics = parse_metrics(req);
-    const QuantileMask quantiles = parse_quantiles(req, default_quantiles());
     const auto snap = service->snapshot();
-    // Which servers, and the body for them (the selection is part of the render: a cached body
-    // skips it).
-    const auto render = [&] {
-      std::vector<const serve::ServerForecast*> chosen;
-      bool filtered = req.has_param("servers");
-      if (filtered) {  // the listed ones that have a forecast (unknown names are ignored)
-        const std::string value = req.get_param_value("servers");
-        for (std::string_view name : split_list(value)) {
-          const auto id = service->store().windows().read([&](const WindowStore& w) { return w.find(name); });
-          if (const serve::ServerForecast* sf = id ? snap->find(*id) : nullptr) chosen.push_back(sf);
-        }
-      } else {
-        chosen.reserve(snap->order.size());
-        for (ServerId id : snap->order) chosen.push_back(snap->find(id));
-      }
-      const nlohmann::json page = take_page(req, chosen);
-      filtered = filtered || req.has_param("limit") || req.has_param("after") || req.has_param("cursor");  // a page's alerts only
-      return render_current(*service, *snap, chosen, page, metrics, quantiles, filtered);
-    };
+    const auto render = [&] { return render_current_for(req, *service, *snap); };
     if (!req.params.empty() || snap->computed_at == 0) {
       send_body(res, render());
       return;

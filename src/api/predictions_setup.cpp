@@ -11,6 +11,7 @@
 #include "api/model_admin_endpoint.hpp"
 #include "api/predictions_endpoint.hpp"
 #include "api/predictions_json.hpp"
+#include "core/thread_priority.hpp"
 #include "core/time.hpp"
 #include "api/cascade_endpoint.hpp"
 #include "api/drift_endpoint.hpp"
@@ -121,6 +122,7 @@ std::shared_ptr<serve::ForecastService> add_forecast_service(ServeContext& ctx) 
                         {"servers_baseline", snap->servers_baseline},
                         {"last_cycle_ms", snap->cycle_seconds * 1e3},
                         {"threads", m.info.value("threads", nlohmann::json(nullptr))},
+                        {"nice", batch_nice()},
                         {"open_alerts", snap->open_alerts.size()}};
     body["forecast_quality"] = drift_status_summary(snap->drift.get());
   });

@@ -20,6 +20,7 @@
 #include "api/serve_context.hpp"
 #include "api/status_endpoint.hpp"
 #include "cli/command.hpp"
+#include "core/thread_priority.hpp"
 #include "store/data_dir_lock.hpp"
 
 namespace nordiq::cli {
@@ -50,6 +51,7 @@ int run_serve(ServeFlags& flags) {
   if (!flags.admin_key_file.empty()) opt.auth.admin_key_file = flags.admin_key_file;
   opt.store.durability = flags.sync == "full" ? Durability::full : Durability::normal;
   opt.http.max_body_bytes = flags.max_body_mib << 20;
+  set_batch_nice(opt.forecast_nice);  // before the forecast cycle's threads exist
 
   // Signals are taken by a dedicated thread (sigwait): block them before any thread exists so
   // every thread inherits the mask and none is interrupted mid-request.
@@ -154,6 +156,10 @@ void add_serve_command(CLI::App& app, Runner& runner) {
   cmd->add_option("--forecast-threads", o.forecast_threads,
                   "Threads of the forecast cycle (TFT network and served layer); 0 = one per core")
       ->check(CLI::Range(0, 1024))->capture_default_str();
+  cmd->add_option("--forecast-nice", o.forecast_nice,
+                  "CPU priority (nice) of the forecast cycle's threads: requests that arrive during a cycle preempt "
+                  "them; 0 = the same priority as the HTTP threads")
+      ->check(CLI::Range(0, 19))->capture_default_str();
   cmd->add_option("--training-threads", o.training_threads,
                   "Threads of a retraining job started over HTTP (it also runs at a lower CPU priority)")
       ->check(CLI::Range(1, 256))->capture_default_str();

@@ -24,6 +24,7 @@ struct ServeOptions {
   std::filesystem::path alerts_config;  // thresholds and alert rules ("" = the built-in defaults)
   std::string log_format = "text";  // text | json
   int forecast_threads = 0;         // threads of the forecast cycle (TFT engine, served layer); 0 = one per core
+  int forecast_nice = 10;           // their nice value (core/thread_priority.hpp); 0 = as the HTTP threads
   int training_threads = 1;         // threads of a retraining job (POST /admin/trigger-training)
   std::string training_priority = "idle";  // its CPU priority: idle | nice | normal
   RemoteWriteOptions remote_write;  // POST /api/v1/write

@@ -97,7 +97,7 @@ class CascadeDetector {
  public:
   explicit CascadeDetector(DetectorParams params = {}) : params_(params) {}
 
-  // One server's window after its step closed (call with the store's lock held: w points into it).
+  // One server's window after its step closed (w is read during the call only).
   void observe(ServerId id, std::string_view name, const WindowView& w);
   // The fleet decision at data time `now`; appends started/ended cascades to `events`.
   void evaluate(EpochMs now, std::vector<CascadeEvent>& events);

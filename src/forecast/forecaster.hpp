@@ -103,10 +103,9 @@ class Forecaster {
   // A short description for /status and logs (e.g. "baseline", "tft:default").
   virtual std::string_view description() const = 0;
 
-  // Two phases, so the store's windows are read under its lock only as long as necessary:
-  // prepare() runs while the windows are readable (the forecast cycle holds the store's shared
-  // lock, so ingestion waits while it runs: keep it to copying what the model needs — features,
-  // baseline fits); run() does the expensive part (the network) without touching any window.
+  // Two phases: prepare() reads the windows (features, baseline and robust fits; the views must
+  // stay valid until it returns: the forecast cycle hands it copies it made under the store's
+  // lock); run() does the expensive part (the network) without touching any window.
   // prepare() sizes `out` for windows.size() servers. Windows should have length ≥ 1; one with
   // no steps gets a flat zero forecast rather than an exception, so one bad server cannot sink
   // a batch. Thread-compatible: one prepare/run at a time per instance.

@@ -28,9 +28,8 @@
 // Known limit: one day of history cannot tell a level shift held for a few hours from a daily
 // pattern, so such a shift is forecast to revert when the hour turns. Serving does not rely on
 // this forecaster alone.
-// The fit (everything above but the horizon, read from the window under the store's lock) is
-// kept apart from writing the paths, so serving can fit while it holds the windows and write the
-// paths later; the same fit's offsets also give the persistence candidate its band.
+// The fit (everything above but the horizon, read from the window) is kept apart from writing
+// the paths, so serving can fit in the forecaster's prepare and write the paths in its run; the same fit's offsets also give the persistence candidate its band.
 #pragma once
 
 #include <array>

@@ -3,11 +3,11 @@
 // choosing, per (server, metric, horizon band), which forecast a user gets and how wide its band
 // is. A Forecaster like the others, so the forecast cycle, risk and the API are unchanged:
 //
-//   prepare (under the store's lock): the model's prepare; the robust level of every window (its
+//   prepare (reads the windows: the forecast cycle's copies): the model's prepare; the robust level of every window (its
 //            shape — profiles and change quantiles, the costly part — is refitted per server
 //            once an hour, more often while the server is young); the actuals each server's
 //            pending forecasts need (the steps since it was last scored);
-//   run     (no lock): the model's run; then per window: score the pending forecasts, write the
+//   run     (no window read): the model's run; then per window: score the pending forecasts, write the
 //            candidates, serve.
 // A batch with one window per server (a serving cycle) does its per-window work on the model's
 // threads (Forecaster::for_each_row). A batch holding one server's consecutive origins (the

@@ -106,7 +106,7 @@ void TftForecaster::prepare(std::span<const WindowView> windows, ForecastBatch& 
   }
   // Copies what the network needs out of the windows; after this the windows may change.
   if (!tft_views_.empty()) assemble_features(tft_views_, config_, features_, for_each_row());
-  tft_views_.clear();  // views must not be used after the store's lock is released
+  tft_views_.clear();  // views must not be used after prepare() returns
 }
 
 void TftForecaster::run(ForecastBatch& out) {

@@ -2,8 +2,9 @@
 // them on a worker thread (never one per server, never on a GET), then risk, alerts and the
 // fleet summary; the result is published as an immutable snapshot swapped atomically, which
 // every GET reads. Ingestion only enqueues ids (the store's step-closed callback) and never
-// waits for a forecast; the cycle holds the store's shared lock only while the forecaster
-// copies what it needs from the windows (Forecaster::prepare).
+// waits for a forecast; the cycle holds the store's shared lock only while it copies the
+// windows of its servers (gather_views), so a POST that closes a step never waits for a cycle's
+// fits or network. Its threads run at a lower CPU priority (core/thread_priority.hpp).
 #pragma once
 
 #include <array>
@@ -177,6 +178,7 @@ class ForecastService {
   // The phases of run_cycle, in order. The first three run per chunk of kCycleChunk servers, so
   // the batch buffers (network inputs and outputs, ~150 KiB a server) hold one chunk, not the fleet.
   void gather_views(std::span<const ServerId> servers);  // appends to meta_
+  void copy_windows();  // re-points views_ at window_values_ / window_status_
   void assess_servers(size_t first, std::vector<std::shared_ptr<ServerForecast>>& fresh);
   void track_alerts_and_cascades(std::span<const ServerId> forecast_ids);
   std::shared_ptr<PredictionSnapshot> next_snapshot(std::vector<std::shared_ptr<ServerForecast>> fresh, EpochMs now);
@@ -221,6 +223,9 @@ class ForecastService {
     uint8_t status = 0;
   };
   std::vector<OpenStep> open_values_;
+  // The chunk's windows, copied out under the store's lock (gather_views): metric-major per server.
+  std::vector<float> window_values_;
+  std::vector<uint8_t> window_status_;
   std::vector<risk::Alert> alerts_scratch_;
   std::vector<risk::AlertEvent> events_scratch_;
 

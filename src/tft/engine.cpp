@@ -9,6 +9,7 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "core/thread_priority.hpp"
 #include "core/worker_pool.hpp"
 #include "tft/folded.hpp"
 #include "tft/gemm.hpp"
@@ -134,7 +135,13 @@ struct Engine::Impl {
   std::vector<std::unique_ptr<Workspace>> ws;  // one per thread
   Workspace trace_ws;
 
-  WorkerPool pool{1, gemm::pin_library_threads_to_one};  // chunks of servers; worker i uses ws[i]
+  // Chunks of servers; worker i uses ws[i]. Its threads are the forecast cycle's: batch priority
+  // (core/thread_priority.hpp) and a name that `top -H` shows.
+  WorkerPool pool{1, [] {
+                    gemm::pin_library_threads_to_one();
+                    name_this_thread("nordiq-forecast");
+                    enter_batch_priority();
+                  }};
 
   std::mutex call_mu;  // one forward at a time per engine (the pool and arenas are shared)
   nn::SharedInputs enc_shared, dec_shared;  // per forward: inputs the whole batch shares

@@ -80,3 +80,46 @@ TEST(BodyCache, RendersOncePerSnapshotAndKeyAndCompressesOncePerBody) {
 
 }  // namespace
 }  // namespace nordiq::api
+
+namespace nordiq::api {
+namespace {
+
+TEST(BodyCache, ANewSnapshotIsRenderedAheadOnlyWhileRequestsAskForIt) {
+  SnapshotBodyCache<Snap> cache;
+  int renders = 0;
+  auto render_of = [&](int cycle) {
+    return [&renders, cycle] {
+      ++renders;
+      return std::string(2000, 'a') + std::to_string(cycle);
+    };
+  };
+  auto a = std::make_shared<const Snap>(Snap{1});
+  cache.warm(a, "k", render_of(1));
+  EXPECT_EQ(renders, 0) << "nobody asked: nothing rendered ahead";
+
+  const auto plain_a = cache.plain(a, "k", render_of(1));  // a reader polls, without gzip
+  EXPECT_EQ(renders, 1);
+  auto b = std::make_shared<const Snap>(Snap{2});
+  cache.warm(b, "k", render_of(2));
+  EXPECT_EQ(renders, 2) << "rendered on the cycle, ahead of the next request";
+  const auto plain_b = cache.plain(b, "k", render_of(2));
+  EXPECT_EQ(renders, 2) << "the next request found it rendered";
+  EXPECT_EQ(plain_b->back(), '2');
+
+  const auto gz_b = cache.gzipped(plain_b);  // now a gzip reader
+  auto c = std::make_shared<const Snap>(Snap{3});
+  cache.warm(c, "k", render_of(3));
+  EXPECT_EQ(renders, 3);
+  const auto plain_c = cache.plain(c, "k", render_of(3));
+  const auto gz_c = cache.gzipped(plain_c);
+  EXPECT_EQ(renders, 3);
+  EXPECT_NE(gz_c, gz_b);
+  EXPECT_EQ(gunzip(*gz_c), *plain_c) << "compressed ahead, from the new body";
+
+  cache.warm(std::make_shared<const Snap>(Snap{4}), "k", render_of(4));
+  cache.warm(std::make_shared<const Snap>(Snap{5}), "k", render_of(5));
+  EXPECT_EQ(renders, 4) << "one render ahead per cycle that had requests, then lazy again";
+}
+
+}  // namespace
+}  // namespace nordiq::api

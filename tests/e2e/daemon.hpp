@@ -31,26 +31,14 @@
 #include <vector>
 
 #include "e2e/listening_socket.hpp"
+#include "temp_dir.hpp"
 
 namespace nordiq::e2e {
 
 namespace fs = std::filesystem;
 using Env = std::vector<std::pair<std::string, std::string>>;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "nordiq-e2e-XXXXXX").string();
-    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-};
+using test_support::TempDir;
 
 inline std::string read_file(const fs::path& p) {
   std::ifstream in(p);

@@ -7,6 +7,9 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <chrono>
+#include <thread>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "e2e/daemon.hpp"
@@ -94,18 +97,54 @@ TEST(ModelReload, AReloadServesTheNewModelAndARestartKeepsIt) {
   EXPECT_EQ(served_model(d), "candidate-b") << "the reloaded model must survive a restart";
 }
 
-TEST(ModelReload, TheForecastCycleRunsOnTheThreadsAskedForAlsoAfterAReload) {
+// The nice values of the daemon's threads named `name` (/proc/PID/task/TID/{comm,stat}).
+std::vector<int> nice_of_threads_named(pid_t pid, const std::string& name) {
+  std::vector<int> out;
+  for (const auto& task : fs::directory_iterator(fs::path("/proc") / std::to_string(pid) / "task")) {
+    std::string comm;
+    std::getline(std::ifstream(task.path() / "comm"), comm);
+    if (comm != name) continue;
+    std::string stat;
+    std::getline(std::ifstream(task.path() / "stat"), stat);
+    std::istringstream fields(stat.substr(stat.rfind(')') + 2));  // from field 3 (state) on
+    std::string field;
+    for (int i = 3; i <= 19 && fields >> field; ++i)
+      if (i == 19) out.push_back(std::stoi(field));  // field 19: nice
+  }
+  return out;
+}
+
+// Waits (no timing assertion: a deadline for a condition) until `n` threads named `name` exist.
+std::vector<int> wait_for_threads_named(pid_t pid, const std::string& name, size_t n) {
+  std::vector<int> nice = nice_of_threads_named(pid, name);
+  for (int i = 0; i < 300 && nice.size() != n; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    nice = nice_of_threads_named(pid, name);
+  }
+  return nice;
+}
+
+TEST(ModelReload, TheForecastCycleRunsOnTheThreadsAndAtTheNiceAskedForAlsoAfterAReload) {
   TempDir dir;
   const fs::path models = dir.path / "models";
   install_model(models, "default");
   install_model(models, "candidate-b");
-  Daemon d(dir.path / "data", {"--models-dir", models.string(), "--forecast-threads", "3"}, keys());
+  Daemon d(dir.path / "data", {"--models-dir", models.string(), "--forecast-threads", "3", "--forecast-nice", "7"},
+           keys());
   d.start();
   EXPECT_EQ(get_ok(d, "/status", "")["forecast"]["threads"], 3);
+  EXPECT_EQ(get_ok(d, "/status", "")["forecast"]["nice"], 7);
+  // The cycle's own thread and the engine's two: 3 threads, all at nice 7; the HTTP threads at 0.
+  EXPECT_EQ(wait_for_threads_named(d.pid(), "nordiq-forecast", 3), std::vector<int>(3, 7));
+  const std::vector<int> others = nice_of_threads_named(d.pid(), "nordiq");  // main, HTTP, store threads
+  ASSERT_FALSE(others.empty());
+  EXPECT_EQ(others, std::vector<int>(others.size(), 0)) << "only the forecast cycle's threads are lowered";
   auto res = post(d, "/admin/reload-model", {{"model", "candidate-b"}});
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 200) << res->body;
   EXPECT_EQ(get_ok(d, "/status", "")["forecast"]["threads"], 3) << "a reloaded model keeps --forecast-threads";
+  EXPECT_EQ(wait_for_threads_named(d.pid(), "nordiq-forecast", 3), std::vector<int>(3, 7))
+      << "a reloaded model's threads keep --forecast-nice";
 }
 
 TEST(ModelReload, ACorruptModelIsRefusedNamingTheTensorAndTheOldOneKeepsServing) {

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "store/fleet_store.hpp"
+#include "temp_dir.hpp"
 
 namespace nordiq {
 namespace {
@@ -15,17 +16,7 @@ namespace {
 namespace fs = std::filesystem;
 constexpr int64_t kStep = 300'000;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "nordiq-store-XXXXXX").string();
-    path = mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using test_support::TempDir;
 
 // A batch as the parser would produce it (the store does not care how it was parsed).
 struct BatchBuilder {
