@@ -75,6 +75,7 @@ class ApiServer {
   void stop();  // thread-safe, idempotent
 
   const HttpSettings& settings() const { return settings_; }
+  const ConnectionGate& connections() const { return server_.gate(); }
   const Authenticator& auth() const { return auth_; }
 
   static void send_json(httplib::Response& res, int status, const nlohmann::json& body);

@@ -52,6 +52,7 @@ std::optional<ConnectionGate::Ticket> ConnectionGate::admit(const std::string& k
     return std::nullopt;
   }
   ++open;
+  ++open_total_;
   return std::optional<Ticket>(std::in_place, *this, key);
 }
 
@@ -59,6 +60,7 @@ void ConnectionGate::release(const std::string& key) {
   std::lock_guard lock(mutex_);
   const auto it = open_.find(key);
   if (it == open_.end()) return;
+  --open_total_;
   if (--it->second == 0) open_.erase(it);
 }
 
@@ -66,6 +68,11 @@ size_t ConnectionGate::open_from(const std::string& key) const {
   std::lock_guard lock(mutex_);
   const auto it = open_.find(key);
   return it == open_.end() ? 0 : it->second;
+}
+
+size_t ConnectionGate::open_total() const {
+  std::lock_guard lock(mutex_);
+  return open_total_;
 }
 
 uint64_t ConnectionGate::refused() const {

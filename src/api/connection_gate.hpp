@@ -56,6 +56,7 @@ class ConnectionGate {
   // A ticket, or nothing when `key` already holds max_per_address connections.
   std::optional<Ticket> admit(const std::string& key);
   size_t open_from(const std::string& key) const;
+  size_t open_total() const;  // connections holding a ticket now, every address
   size_t max_per_address() const { return max_per_address_; }
   uint64_t refused() const;
 
@@ -65,6 +66,7 @@ class ConnectionGate {
   const size_t max_per_address_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, size_t> open_;  // only addresses with a connection: bounded by them
+  size_t open_total_ = 0;
   uint64_t refused_ = 0;
 };
 

@@ -220,10 +220,24 @@ std::string render_prometheus(const serve::ForecastService& service) {
   return out;
 }
 
+namespace {
+// The HTTP server's connections: how close clients are to the caps, and how often they hit them.
+void append_connection_metrics(std::string& out, const ConnectionGate& gate) {
+  header(out, "nordiq_http_connections_open", "gauge",
+         "Connections being served now (admitted under --max-connections-per-address)");
+  fmt::format_to(std::back_inserter(out), "nordiq_http_connections_open {}\n", gate.open_total());
+  header(out, "nordiq_http_connections_refused_total", "counter",
+         "Connections refused with 429: their address already held --max-connections-per-address");
+  fmt::format_to(std::back_inserter(out), "nordiq_http_connections_refused_total {}\n", gate.refused());
+}
+}  // namespace
+
 void add_metrics_routes(ApiServer& api, std::shared_ptr<serve::ForecastService> service) {
-  api.get("/metrics", Role::read, [service](const httplib::Request&, httplib::Response& res) {
+  api.get("/metrics", Role::read, [&api, service](const httplib::Request&, httplib::Response& res) {
     res.status = 200;
-    res.set_content(render_prometheus(*service), "text/plain; version=0.0.4; charset=utf-8");
+    std::string body = render_prometheus(*service);
+    append_connection_metrics(body, api.connections());
+    res.set_content(body, "text/plain; version=0.0.4; charset=utf-8");
   });
 }
 

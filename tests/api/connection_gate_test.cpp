@@ -54,6 +54,20 @@ TEST(ConnectionGate, AClosedConnectionFreesItsSlot) {
   EXPECT_TRUE(gate.admit("10.0.0.1"));
 }
 
+TEST(ConnectionGate, CountsTheConnectionsOpenOverEveryAddressAsTheyComeAndGo) {
+  ConnectionGate gate(2);
+  auto a1 = gate.admit("10.0.0.1");
+  {
+    auto b1 = gate.admit("10.0.0.2");
+    auto a2 = gate.admit("10.0.0.1");
+    EXPECT_FALSE(gate.admit("10.0.0.1"));  // refused: not open
+    EXPECT_EQ(gate.open_total(), 3u);
+  }
+  EXPECT_EQ(gate.open_total(), 1u);
+  a1.reset();
+  EXPECT_EQ(gate.open_total(), 0u);
+}
+
 TEST(ConnectionGate, ZeroMeansNoCap) {
   ConnectionGate gate(0);
   std::vector<ConnectionGate::Ticket> held;

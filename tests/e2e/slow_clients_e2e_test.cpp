@@ -113,6 +113,12 @@ std::string what_the_trickles_got(const Trickle& slow) {
   return out + "\n";
 }
 
+// The value of an unlabelled sample in a Prometheus exposition (0 when absent).
+size_t metric_value(const std::string& exposition, const std::string& name) {
+  const size_t at = exposition.find("\n" + name + " ");
+  return at == std::string::npos ? 0 : std::stoul(exposition.substr(at + name.size() + 2));
+}
+
 TEST(SlowClients, ManyTricklingConnectionsDoNotStarveHealthOrAValidFeed) {
   TempDir dir;
   // 4 threads kept ready: with a fixed pool of 4, four slow clients were enough to starve it.
@@ -180,7 +186,18 @@ TEST(SlowClients, AnAddressOverItsConnectionCapGets429WhileOtherAddressesAreServ
   daemon.start();
   Trickle slow(daemon.port(), 8, "127.0.0.2");
   ASSERT_EQ(slow.connections(), 8u);
-  // The eight are admitted once pool threads take them; until then a ninth may still be served.
+  // The eight are admitted once pool threads take them. Probing before that raced them: a probe
+  // admitted first was served and one of the eight refused (seen under load), after which the
+  // address never again held its cap. So wait until the daemon serves all eight, and this
+  // keep-alive connection from 127.0.0.1: 9 open.
+  auto watcher = daemon.client(kKey);
+  watcher.set_keep_alive(true);
+  size_t open = 0;
+  for (int i = 0; i < 300 && open != 9; ++i) {
+    if (auto res = watcher.Get("/metrics"); res && res->status == 200) open = metric_value(res->body, "nordiq_http_connections_open");
+    if (open != 9) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(open, 9u) << what_the_trickles_got(slow) << daemon.log();
   std::string refused;
   for (int attempt = 0; attempt < 100 && refused.find(" 429 ") == std::string::npos; ++attempt) {
     const int fd = connect_loopback(daemon.port(), "127.0.0.2");
