@@ -119,6 +119,17 @@ size_t metric_value(const std::string& exposition, const std::string& name) {
   return at == std::string::npos ? 0 : std::stoul(exposition.substr(at + name.size() + 2));
 }
 
+// Polls /metrics on `c` (keep-alive: one connection, counted) until the daemon serves `n`
+// connections, for up to 30 s (a deadline for a condition, not a timing assertion); the last count.
+size_t wait_for_open_connections(httplib::Client& c, size_t n) {
+  size_t open = 0;
+  for (int i = 0; i < 300 && open != n; ++i) {
+    if (auto res = c.Get("/metrics"); res && res->status == 200) open = metric_value(res->body, "nordiq_http_connections_open");
+    if (open != n) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return open;
+}
+
 TEST(SlowClients, ManyTricklingConnectionsDoNotStarveHealthOrAValidFeed) {
   TempDir dir;
   // 4 threads kept ready: with a fixed pool of 4, four slow clients were enough to starve it.
@@ -126,10 +137,12 @@ TEST(SlowClients, ManyTricklingConnectionsDoNotStarveHealthOrAValidFeed) {
   daemon.start();
   Trickle slow(daemon.port(), 40);
   ASSERT_EQ(slow.connections(), 40u);
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // let every slow request reach a thread
 
   httplib::Client c = daemon.client(kKey);
   c.set_read_timeout(8, 0);  // a starved request would wait out the slow clients' 10 s+ reads
+  c.set_keep_alive(true);
+  // Every slow request holds a thread (40 open, and this connection), else the test proves nothing.
+  ASSERT_EQ(wait_for_open_connections(c, 41), 41u) << what_the_trickles_got(slow);
   auto health = c.Get("/health");
   ASSERT_TRUE(health) << "GET /health got no answer while 40 slow clients were connected";
   EXPECT_EQ(health->status, 200);
@@ -192,12 +205,7 @@ TEST(SlowClients, AnAddressOverItsConnectionCapGets429WhileOtherAddressesAreServ
   // keep-alive connection from 127.0.0.1: 9 open.
   auto watcher = daemon.client(kKey);
   watcher.set_keep_alive(true);
-  size_t open = 0;
-  for (int i = 0; i < 300 && open != 9; ++i) {
-    if (auto res = watcher.Get("/metrics"); res && res->status == 200) open = metric_value(res->body, "nordiq_http_connections_open");
-    if (open != 9) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  ASSERT_EQ(open, 9u) << what_the_trickles_got(slow) << daemon.log();
+  ASSERT_EQ(wait_for_open_connections(watcher, 9), 9u) << what_the_trickles_got(slow) << daemon.log();
   std::string refused;
   for (int attempt = 0; attempt < 100 && refused.find(" 429 ") == std::string::npos; ++attempt) {
     const int fd = connect_loopback(daemon.port(), "127.0.0.2");
