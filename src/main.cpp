@@ -2,9 +2,13 @@
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <spdlog/spdlog.h>
+
 #include <exception>
+#include <stdexcept>
 
 #include "cli/command.hpp"
+#include "core/log_level.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"NordIQ: forecasts trouble on server fleets before it happens"};
@@ -24,6 +28,12 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     // --help/--version print and exit 0; every other parse error is a usage error: exit 2.
     return app.exit(e) == 0 ? 0 : 2;
+  }
+  try {
+    spdlog::set_level(nordiq::log_level_from_env());  // every command's, before it logs anything
+  } catch (const std::invalid_argument& e) {
+    fmt::print(stderr, "nordiq: error: {}\n", e.what());
+    return 2;
   }
   try {
     return runner ? runner() : 0;

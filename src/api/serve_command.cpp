@@ -41,8 +41,7 @@ struct ServeFlags {
 
 int run_serve(ServeFlags& flags) {
   api::ServeOptions& opt = flags.options;
-  const auto level = api::log_level_from_env();  // a bad value is a startup error
-  api::configure_logging(opt.log_format, level);
+  api::configure_logging(opt.log_format, spdlog::get_level());  // NORDIQ_LOG_LEVEL, read by main()
 
   opt.auth.enabled = !flags.no_auth;
   opt.store.integrity_check = !flags.skip_integrity_check;

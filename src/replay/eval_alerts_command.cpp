@@ -37,6 +37,7 @@ constexpr int64_t kCascadeWarmupMs = 3 * 3'600'000LL;
 
 int run_eval_alerts(const EvalAlertsArgs& args) {
   auto log = std::make_shared<spdlog::logger>("eval", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  log->set_level(spdlog::get_level());  // NORDIQ_LOG_LEVEL, read by main()
   const train::History history = train::load_history(args.data);
   if (history.empty()) throw std::runtime_error(fmt::format("{}: no records", args.data));
   const std::vector<Incident> incidents = load_incidents(args.incidents);

@@ -65,15 +65,6 @@ std::string read_key_file(std::string_view flag, const std::string& path) {
 }
 
 void setup_logging(std::string_view format) {
-  auto level = spdlog::level::info;
-  if (const char* env = std::getenv("NORDIQ_LOG_LEVEL"); env && *env) {
-    const std::string_view v(env);
-    if (v == "DEBUG" || v == "debug") level = spdlog::level::debug;
-    else if (v == "INFO" || v == "info") level = spdlog::level::info;
-    else if (v == "WARNING" || v == "warning" || v == "WARN" || v == "warn") level = spdlog::level::warn;
-    else if (v == "ERROR" || v == "error") level = spdlog::level::err;
-    else throw UsageError(fmt::format("NORDIQ_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got '{}'", v));
-  }
   if (format != "text" && format != "json")
     throw UsageError(fmt::format("--log-format must be text or json, got '{}'", format));
   auto logger = std::make_shared<spdlog::logger>("nordiq", std::make_shared<spdlog::sinks::stderr_sink_mt>());
@@ -82,7 +73,7 @@ void setup_logging(std::string_view format) {
                         spdlog::pattern_time_type::utc);
   else
     logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l simulate: %v", spdlog::pattern_time_type::utc);
-  logger->set_level(level);
+  logger->set_level(spdlog::get_level());  // NORDIQ_LOG_LEVEL, read by main()
   spdlog::set_default_logger(logger);
 }
 

@@ -111,6 +111,7 @@ void add_eval_command(CLI::App& app, Runner& runner) {
     runner = [args] {
       auto log = std::make_shared<spdlog::logger>(
           "eval", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+      log->set_level(spdlog::get_level());  // NORDIQ_LOG_LEVEL, read by main()
       const train::EvalReport report = train::run_eval(*args, log.get());
       if (args->json)
         fmt::print("{}\n", train::report_json(report).dump(2));
