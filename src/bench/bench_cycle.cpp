@@ -87,7 +87,7 @@ void simulate_store(const fs::path& dir, int servers, int64_t end_before_now_ms,
   cfg.seed = 4242;
   const int64_t steps = 288LL * days + 1;
   cfg.start = (now_ms() - end_before_now_ms) / kStepMs * kStepMs - (steps - 1) * kStepMs;
-  sim::Engine engine(cfg, sim::split_fleet(servers));
+  sim::FleetEngine engine(cfg, sim::split_fleet(servers));
   auto sink = sim::make_store_sink(dir.string(), days + 1);
   sim::generate_history(engine, steps, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())), *sink, "");
 }

@@ -3,7 +3,7 @@
 // cycle's threads running at the same CPU priority as the HTTP threads made every request that
 // arrived during a cycle share a core with it (`nordiq bench`: feed p99 33 ms, 6× its p50).
 // So the cycle's threads run at a higher nice value than the rest of the daemon: a waking
-// request thread preempts them, and they still get every cycle that requests leave idle.
+// request thread preempts them, and they still get all the CPU time that requests leave idle.
 #pragma once
 
 #include <string_view>

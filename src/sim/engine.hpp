@@ -13,11 +13,11 @@
 
 namespace nordiq::sim {
 
-class Engine {
+class FleetEngine {
  public:
-  Engine(const SimConfig& cfg, const FleetCounts& counts);
-  Engine(const Engine&) = delete;
-  Engine& operator=(const Engine&) = delete;
+  FleetEngine(const SimConfig& cfg, const FleetCounts& counts);
+  FleetEngine(const FleetEngine&) = delete;
+  FleetEngine& operator=(const FleetEngine&) = delete;
 
   const SimConfig& config() const { return cfg_; }
   const Fleet& fleet() const { return fleet_; }

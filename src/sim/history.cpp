@@ -51,7 +51,7 @@ class CsvSink final : public RowSink {
     if (owned_ && file_) std::fclose(file_);
   }
 
-  void write_block(const Engine& engine, int64_t first_k, int64_t steps, const SimRecord* records,
+  void write_block(const FleetEngine& engine, int64_t first_k, int64_t steps, const SimRecord* records,
                    int threads) override {
     const auto& fleet = engine.fleet();
     const size_t n = fleet.size();
@@ -93,7 +93,7 @@ class CsvSink final : public RowSink {
 
 std::unique_ptr<RowSink> make_csv_sink(const std::string& path) { return std::make_unique<CsvSink>(path); }
 
-HistorySummary generate_history(Engine& engine, int64_t steps, int threads, RowSink& sink,
+HistorySummary generate_history(FleetEngine& engine, int64_t steps, int threads, RowSink& sink,
                                 const std::string& incidents_path) {
   HistorySummary sum;
   const size_t n = engine.size();

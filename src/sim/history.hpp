@@ -36,7 +36,7 @@ class RowSink {
  public:
   virtual ~RowSink() = default;
   // `records` holds `steps` × fleet-size entries, step-major, indexed by fleet index.
-  virtual void write_block(const Engine& engine, int64_t first_k, int64_t steps, const SimRecord* records,
+  virtual void write_block(const FleetEngine& engine, int64_t first_k, int64_t steps, const SimRecord* records,
                            int threads) = 0;
   virtual void finish() {}
   virtual uint64_t duplicates() const { return 0; }
@@ -46,7 +46,7 @@ class RowSink {
 std::unique_ptr<RowSink> make_csv_sink(const std::string& path);
 
 // Generates the whole history into `sink`; writes the incidents file if opts.incidents is set.
-HistorySummary generate_history(Engine& engine, int64_t steps, int threads, RowSink& sink,
+HistorySummary generate_history(FleetEngine& engine, int64_t steps, int threads, RowSink& sink,
                                 const std::string& incidents_path);
 
 // Rows per block: at most 1 M rows and at most 288 steps (§9).

@@ -7,19 +7,11 @@
 #include <cstdint>
 #include <string_view>
 
+#include "core/rng.hpp"
+
 namespace nordiq::sim {
 
-inline constexpr uint64_t kGolden = 0x9E3779B97F4A7C15ull;
-
-// One splitmix64 step on `state` (advances it) and its output.
-inline uint64_t splitmix64_next(uint64_t& state) {
-  uint64_t z = (state += kGolden);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-// splitmix64 as a pure mixing function of x.
-inline uint64_t splitmix64(uint64_t x) { return splitmix64_next(x); }
+inline constexpr uint64_t kGolden = kGoldenGamma;  // splitmix64 itself: core/rng.hpp
 
 inline uint64_t fnv1a64(std::string_view s) {
   uint64_t h = 0xcbf29ce484222325ull;

@@ -28,7 +28,7 @@ double ScenarioControl::Overlay::value(int64_t k) const {
   return v0 + (target - v0) * frac;
 }
 
-ScenarioControl::ScenarioControl(const Engine& engine)
+ScenarioControl::ScenarioControl(const FleetEngine& engine)
     : engine_(engine),
       control_rng_(Rng::substream(engine.config().seed, StreamId::control)),
       overlays_(engine.size()) {}

@@ -28,7 +28,7 @@ struct ControlReply {
 
 class ScenarioControl {
  public:
-  explicit ScenarioControl(const Engine& engine);
+  explicit ScenarioControl(const FleetEngine& engine);
 
   // POST /scenario/set with an already-parsed body (the API layer handles bad_json and size).
   ControlReply set(const nlohmann::json& body);
@@ -65,7 +65,7 @@ class ScenarioControl {
   nlohmann::json names(const std::vector<int>& servers) const;
   void close_row(size_t server, EpochMs end);
 
-  const Engine& engine_;
+  const FleetEngine& engine_;
   mutable std::mutex mutex_;
   Rng control_rng_;
   std::vector<Overlay> overlays_;

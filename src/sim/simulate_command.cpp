@@ -103,7 +103,7 @@ int run_history(const Flags& f) {
   }
   const int64_t steps = static_cast<int64_t>(days) * 86400 / c.cfg.step_s;
 
-  Engine engine(c.cfg, c.counts);
+  FleetEngine engine(c.cfg, c.counts);
   std::unique_ptr<RowSink> sink;
   std::string where;
   try {

@@ -35,7 +35,7 @@ class StoreSink final : public RowSink {
       spdlog::warn("--days {} exceeds the store's retention of {} days: the oldest days will be pruned", days,
                    opts.retention_days);
   }
-  void write_block(const Engine& engine, int64_t first_k, int64_t steps, const SimRecord* records, int) override {
+  void write_block(const FleetEngine& engine, int64_t first_k, int64_t steps, const SimRecord* records, int) override {
     const auto& fleet = engine.fleet();
     const size_t n = fleet.size();
     batch_.clear();

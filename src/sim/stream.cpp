@@ -75,7 +75,7 @@ class Streamer {
   bool sleep_until(Clock::time_point until, bool sender_side);
 
   const StreamOptions& opts_;
-  Engine engine_;
+  FleetEngine engine_;
   ScenarioControl control_;
   Target target_;
   httplib::Client client_;

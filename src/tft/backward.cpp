@@ -8,7 +8,7 @@
 #include "tft/grad_gemm.hpp"
 #include "tft/vmath.hpp"
 
-namespace nordiq::tft::train {
+namespace nordiq::tft::grad {
 
 // ---- arena ------------------------------------------------------------------------------------
 
@@ -491,4 +491,4 @@ void attention_backward(float* dQ, float* dK, float* dV, const float* dheads, co
   }
 }
 
-}  // namespace nordiq::tft::train
+}  // namespace nordiq::tft::grad

@@ -17,10 +17,11 @@
 #include <utility>
 #include <vector>
 
+#include "core/rng.hpp"
 #include "tft/layers.hpp"
 #include "tft/model.hpp"
 
-namespace nordiq::tft::train {
+namespace nordiq::tft::grad {
 
 // Bump allocator over stable blocks: pointers stay valid until reset(); after one warm-up pass
 // over a batch shape, later passes allocate nothing.
@@ -46,12 +47,7 @@ class Arena {
 // Counter-based generator (splitmix64) for dropout masks: deterministic per seed.
 struct Rng {
   uint64_t state = 0;
-  uint64_t next() {
-    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
+  uint64_t next() { return splitmix64_next(state); }
   float uniform() { return float(next() >> 40) * (1.0f / 16777216.0f); }  // [0, 1)
 };
 
@@ -157,4 +153,4 @@ void attention_backward(float* dQ, float* dK, float* dV, const float* dheads, co
                         const float* K, const float* V, const int32_t* enc_len, int servers, int E, int D, int n_heads,
                         int d);
 
-}  // namespace nordiq::tft::train
+}  // namespace nordiq::tft::grad

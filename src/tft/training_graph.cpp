@@ -16,18 +16,18 @@
 namespace nordiq::tft {
 namespace {
 
-using train::Arena;
-using train::Ctx;
-using train::GanAct;
-using train::GrnAct;
-using train::ResAct;
+using grad::Arena;
+using grad::Ctx;
+using grad::GanAct;
+using grad::GrnAct;
+using grad::ResAct;
 
 // A VSN application (§4): which input steps its rows read, plus the block's activations.
 struct VsnAct {
   int rows = 0, T = 0, step0 = 0, steps = 0;  // row (b, t) reads input step step0 + t
   const int32_t* valid = nullptr;             // per server: steps at or past it are padding
   float* flat = nullptr;                      // F [rows, S]
-  train::VsnAct act;
+  grad::VsnAct act;
   float* out = nullptr;
 };
 
@@ -46,7 +46,7 @@ struct TrainingGraph::Impl {
   std::map<std::pair<int, int>, nn::InterpTable> interp;
   std::vector<float> kappa, enc_whh_t, dec_whh_t, enc_bias, dec_bias;
   Arena acts, scratch;
-  train::Rng rng;
+  grad::Rng rng;
   Ctx ctx;
   ForwardInputs in;
   const float* y = nullptr;
@@ -155,7 +155,7 @@ struct TrainingGraph::Impl {
     a.valid = valid;
     a.flat = acts.take(size_t(a.rows) * S);
     nn::vsn_gather(a.flat, v, ctx.P, in.x_cat, c.n_cat(), in.x_cont, c.n_real(), T, B, step0, steps, valid);
-    train::vsn_train_forward(a.act, a.flat, a.rows, context, rows_per_ctx, v, H, ctx);
+    grad::vsn_train_forward(a.act, a.flat, a.rows, context, rows_per_ctx, v, H, ctx);
     a.out = a.act.out;
   }
 
@@ -164,7 +164,7 @@ struct TrainingGraph::Impl {
     const int H = c.hidden, S = v.flat_width, rows = a.rows;
     const size_t mark = scratch.mark();
     float* dF = scratch.take_zero(size_t(rows) * S);
-    train::vsn_backward(dF, dcontext, dy, a.act, v, H, ctx, G);
+    grad::vsn_backward(dF, dcontext, dy, a.act, v, H, ctx, G);
     // Prescalers Lin(1→c) and embeddings (§4, §3.10); padded steps read 0 / code 0 → nothing.
     const int B = in.batch, T = a.T, nc = c.n_cat(), nr = c.n_real();
     for (int b = 0; b < B; ++b) {
@@ -217,7 +217,7 @@ struct TrainingGraph::Impl {
 
     vsn_forward(s_vsn, w.static_vsn, 0, 1, nullptr, nullptr, 1);
     const GrnW* cw[4] = {&w.ctx_variable_selection, &w.ctx_initial_hidden, &w.ctx_initial_cell, &w.ctx_enrichment};
-    for (int i = 0; i < 4; ++i) train::grn_train_forward(cgrn[i], s_vsn.out, H, B, nullptr, 1, *cw[i], ctx);
+    for (int i = 0; i < 4; ++i) grad::grn_train_forward(cgrn[i], s_vsn.out, H, B, nullptr, 1, *cw[i], ctx);
     const float* c_s = cgrn[0].out();
     vsn_forward(e_vsn, w.encoder_vsn, 0, E, x.encoder_lengths, c_s, E);
     vsn_forward(d_vsn, w.decoder_vsn, E, D, nullptr, c_s, D);
@@ -246,9 +246,9 @@ struct TrainingGraph::Impl {
     gemm::linear(gemm::Shape{RD, 4 * H, H, H, 4 * H, false}, d_vsn.out, P + w.lstm_decoder.ih.w, dec_bias.data(), dec_gates);
     nn::lstm_forward(lstm_out + size_t(E) * H, size_t(T) * H, h_state, c_state, dec_gates, dec_cells, x.decoder_lengths, B, D, H, dec_whh_t.data(), lstm_scratch);
     // post-LSTM gate (dropout on its input), static enrichment
-    train::gan_forward(post_lstm, lstm_out, H, RT, vsn_all, H, post_lstm_gate(w, H), true, ctx);
+    grad::gan_forward(post_lstm, lstm_out, H, RT, vsn_all, H, post_lstm_gate(w, H), true, ctx);
     const float* phi = post_lstm.out;
-    train::grn_train_forward(enrich, phi, H, RT, cgrn[3].out(), T, w.static_enrichment, ctx);
+    grad::grn_train_forward(enrich, phi, H, RT, cgrn[3].out(), T, w.static_enrichment, ctx);
     const float* theta = enrich.out();
     theta_dec = acts.take(size_t(RD) * H);
     phi_dec = acts.take(size_t(RD) * H);
@@ -272,7 +272,7 @@ struct TrainingGraph::Impl {
     nn::attention_forward(probs, heads, mean, Q, K, V, x.encoder_lengths, B, E, D, nh, d, attn_scratch);
     heads_mask = nullptr;
     if (ctx.dropout > 0.0f) {
-      const float* dropped = train::dropout_forward(heads, hd, RD, hd, heads_mask, ctx);
+      const float* dropped = grad::dropout_forward(heads, hd, RD, hd, heads_mask, ctx);
       for (int r = 0; r < RD; ++r)
         for (int k = 0; k < d; ++k) {
           float acc = 0.0f;
@@ -282,10 +282,10 @@ struct TrainingGraph::Impl {
     }
     attn_pre = acts.take(size_t(RD) * H);
     nn::linear_forward(attn_pre, H, mean, d, RD, w.attention.w_h, P);
-    attn_out = train::dropout_forward(attn_pre, H, RD, H, attn_mask, ctx);
-    train::gan_forward(post_attn, attn_out, H, RD, theta_dec, H, w.post_attn, true, ctx);
-    train::grn_train_forward(pos_ff, post_attn.out, H, RD, nullptr, 1, w.pos_wise_ff, ctx);
-    train::gan_forward(pre_out, pos_ff.out(), H, RD, phi_dec, H, w.pre_output, false, ctx);
+    attn_out = grad::dropout_forward(attn_pre, H, RD, H, attn_mask, ctx);
+    grad::gan_forward(post_attn, attn_out, H, RD, theta_dec, H, w.post_attn, true, ctx);
+    grad::grn_train_forward(pos_ff, post_attn.out, H, RD, nullptr, 1, w.pos_wise_ff, ctx);
+    grad::gan_forward(pre_out, pos_ff.out(), H, RD, phi_dec, H, w.pre_output, false, ctx);
     z = acts.take(size_t(RD) * KQ);
     const int Qn = c.n_quantiles();
     for (int k = 0; k < c.n_targets(); ++k) nn::linear_forward(z + k * Qn, KQ, pre_out.out, H, RD, w.output_layers[size_t(k)], P);
@@ -331,18 +331,18 @@ struct TrainingGraph::Impl {
     emit("gt.pre_output", {B, D, H}, domega);
     float* dpsi = g.take_zero(size_t(RD) * H);
     float* dphi_dec = g.take_zero(size_t(RD) * H);
-    train::gan_backward(dpsi, H, dphi_dec, H, domega, pre_out, w.pre_output, ctx, G);
+    grad::gan_backward(dpsi, H, dphi_dec, H, domega, pre_out, w.pre_output, ctx, G);
     emit("gt.pos_wise_ff", {B, D, H}, dpsi);
     float* dalpha = g.take_zero(size_t(RD) * H);
-    train::grn_backward(dalpha, H, nullptr, dpsi, pos_ff, w.pos_wise_ff, ctx, G);
+    grad::grn_backward(dalpha, H, nullptr, dpsi, pos_ff, w.pos_wise_ff, ctx, G);
     emit("gt.post_attn", {B, D, H}, dalpha);
     float* dattn_out = g.take_zero(size_t(RD) * H);
     float* dtheta_dec = g.take_zero(size_t(RD) * H);
-    train::gan_backward(dattn_out, H, dtheta_dec, H, dalpha, post_attn, w.post_attn, ctx, G);
+    grad::gan_backward(dattn_out, H, dtheta_dec, H, dalpha, post_attn, w.post_attn, ctx, G);
     emit("gt.attn.output", {B, D, H}, dattn_out);
     // attention
     float* dattn_pre = g.take_zero(size_t(RD) * H);
-    train::dropout_backward(dattn_pre, H, dattn_out, RD, H, attn_mask);
+    grad::dropout_backward(dattn_pre, H, dattn_out, RD, H, attn_mask);
     float* dmean = g.take_zero(size_t(RD) * d);
     grad::linear_backward(dmean, d, G, dattn_pre, H, mean, d, RD, w.attention.w_h, P);
     float* dheads = g.take(size_t(RD) * hd);
@@ -355,7 +355,7 @@ struct TrainingGraph::Impl {
     float* dQ = g.take_zero(size_t(RD) * hd);
     float* dK = g.take_zero(size_t(RT) * hd);
     float* dV = g.take_zero(size_t(RT) * d);
-    train::attention_backward(dQ, dK, dV, dheads, probs, Q, K, V, in.encoder_lengths, B, E, D, nh, d);
+    grad::attention_backward(dQ, dK, dV, dheads, probs, Q, K, V, in.encoder_lengths, B, E, D, nh, d);
     const float* theta = enrich.out();
     float* dtheta = g.take_zero(size_t(RT) * H);
     for (int i = 0; i < nh; ++i) {
@@ -370,13 +370,13 @@ struct TrainingGraph::Impl {
     float* dphi = g.take_zero(size_t(RT) * H);
     float* dctx[4];
     for (auto& p : dctx) p = g.take_zero(size_t(B) * H);
-    train::grn_backward(dphi, H, dctx[3], dtheta, enrich, w.static_enrichment, ctx, G);
+    grad::grn_backward(dphi, H, dctx[3], dtheta, enrich, w.static_enrichment, ctx, G);
     for (int b = 0; b < B; ++b)
       for (size_t j = 0; j < size_t(D) * H; ++j) dphi[(size_t(b) * T + E) * H + j] += dphi_dec[size_t(b) * D * H + j];
     emit("gt.post_lstm", {B, T, H}, dphi);
     float* dlstm = g.take_zero(size_t(RT) * H);
     float* dvsn_all = g.take_zero(size_t(RT) * H);
-    train::gan_backward(dlstm, H, dvsn_all, H, dphi, post_lstm, post_lstm_gate(w, H), ctx, G);
+    grad::gan_backward(dlstm, H, dvsn_all, H, dphi, post_lstm, post_lstm_gate(w, H), ctx, G);
     emit("gt.lstm_encoder.out", {B, E, H}, split(dlstm, 0, E));
     emit("gt.lstm_decoder.out", {B, D, H}, split(dlstm, E, D));
     // LSTMs: decoder first; its initial-state gradient is the encoder's final-state gradient
@@ -384,12 +384,12 @@ struct TrainingGraph::Impl {
     float* dd = g.take_zero(size_t(RD) * H);
     float* dh_enc = g.take_zero(size_t(B) * H);
     float* dc_enc = g.take_zero(size_t(B) * H);
-    train::lstm_backward(dd, dh_enc, dc_enc, dlstm + size_t(E) * H, size_t(T) * H, nullptr, nullptr, d_vsn.out, dec_gates,
+    grad::lstm_backward(dd, dh_enc, dc_enc, dlstm + size_t(E) * H, size_t(T) * H, nullptr, nullptr, d_vsn.out, dec_gates,
                          dec_cells, lstm_out + size_t(E) * H, size_t(T) * H, enc_h, enc_c, in.decoder_lengths, B, D,
                          w.lstm_decoder, ctx, G);
     emit("gt.lstm_encoder.h_n", {B, H}, dh_enc);
     emit("gt.lstm_encoder.c_n", {B, H}, dc_enc);
-    train::lstm_backward(de, dctx[1], dctx[2], dlstm, size_t(T) * H, dh_enc, dc_enc, e_vsn.out, enc_gates, enc_cells,
+    grad::lstm_backward(de, dctx[1], dctx[2], dlstm, size_t(T) * H, dh_enc, dc_enc, e_vsn.out, enc_gates, enc_cells,
                          lstm_out, size_t(T) * H, cgrn[1].out(), cgrn[2].out(), in.encoder_lengths, B, E, w.lstm_encoder,
                          ctx, G);
     for (int b = 0; b < B; ++b) {
@@ -406,7 +406,7 @@ struct TrainingGraph::Impl {
     emit("gt.ctx_enrichment", {B, H}, dctx[3]);
     float* ds = g.take_zero(size_t(B) * H);
     const GrnW* cw[4] = {&w.ctx_variable_selection, &w.ctx_initial_hidden, &w.ctx_initial_cell, &w.ctx_enrichment};
-    for (int i = 0; i < 4; ++i) train::grn_backward(ds, H, nullptr, dctx[i], cgrn[i], *cw[i], ctx, G);
+    for (int i = 0; i < 4; ++i) grad::grn_backward(ds, H, nullptr, dctx[i], cgrn[i], *cw[i], ctx, G);
     emit("gt.static_embedding", {B, H}, ds);
     vsn_backward(s_vsn, w.static_vsn, ds, nullptr, G, dx_cont);
     scratch.reset();

@@ -34,7 +34,7 @@ void clamp_path(int k, float* path, int horizon) {
 
 }  // namespace
 
-void BaselineForecaster::forecast_one(const WindowView& w, float* values) {
+void NaiveForecaster::forecast_one(const WindowView& w, float* values) {
   const int H = horizon_;
   float* const base = values;
   auto path = [&](int k, int q) { return base + (static_cast<size_t>(k) * kNumQuantiles + q) * H; };
@@ -128,7 +128,7 @@ void BaselineForecaster::forecast_one(const WindowView& w, float* values) {
   }
 }
 
-void BaselineForecaster::prepare(std::span<const WindowView> windows,
+void NaiveForecaster::prepare(std::span<const WindowView> windows,
                                   forecast::ForecastBatch& out) {
   out.resize(static_cast<int>(windows.size()), horizon_);
   for (size_t b = 0; b < windows.size(); ++b)

@@ -37,9 +37,11 @@ std::string_view baseline_name(Baseline b);  // "last_value", "seasonal_naive", 
 // z-scores of the 7 quantiles of forecast::kQuantiles (standard normal).
 extern const float kQuantileZ[forecast::kNumQuantiles];
 
-class BaselineForecaster final : public forecast::Forecaster {
+// One of the naive baselines above as a Forecaster (not forecast::BaselineForecaster, the
+// serving fallback of SPEC §2.3).
+class NaiveForecaster final : public forecast::Forecaster {
  public:
-  explicit BaselineForecaster(Baseline kind, int horizon = kHorizonSteps)
+  explicit NaiveForecaster(Baseline kind, int horizon = kHorizonSteps)
       : kind_(kind), horizon_(horizon) {}
   std::string_view description() const override { return baseline_name(kind_); }
   // All the work happens in prepare(): a baseline is cheap and reads the windows directly.

@@ -37,7 +37,7 @@ std::vector<EvalModel> baseline_models(int horizon) {
   std::vector<EvalModel> out;
   for (Baseline b : kBaselines)
     out.push_back({std::string(baseline_name(b)),
-                   [b, horizon] { return std::make_unique<BaselineForecaster>(b, horizon); }});
+                   [b, horizon] { return std::make_unique<NaiveForecaster>(b, horizon); }});
   out.push_back({"robust_profile",
                  [horizon] { return std::make_unique<forecast::RobustProfileForecaster>(horizon); }});
   return out;

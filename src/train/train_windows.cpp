@@ -83,7 +83,7 @@ void assemble_windows(const History& h, std::span<const Window> windows, const f
 
 double last_value_baseline_loss(const History& h, std::span<const Window> windows, const forecast::FeatureConfig& config) {
   if (windows.empty()) return 0.0;
-  BaselineForecaster base(Baseline::last_value, config.horizon);
+  NaiveForecaster base(Baseline::last_value, config.horizon);
   const int D = config.horizon, K = kNumMetrics, Q = forecast::kNumQuantiles;
   std::vector<float> values(size_t(K) * Q * D), z(size_t(D) * K * Q), y(size_t(D) * K);
   const int32_t dec = D;

@@ -4,16 +4,16 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <random>
 #include <stdexcept>
-#include <thread>
 
 #include "core/metrics.hpp"
+#include "core/rng.hpp"
 #include "core/time.hpp"
+#include "core/worker_pool.hpp"
 #include "forecast/features.hpp"
 #include "forecast/normalizer.hpp"
 #include "tft/adam.hpp"
@@ -30,36 +30,8 @@ constexpr int kTrainChunk = 8;   // windows per gradient chunk: fixed, so thread
 constexpr int kEvalChunk = 16;
 constexpr int kPadTo = 32;       // encoder axis padding granularity
 
-uint64_t mix(uint64_t a, uint64_t b) {
-  uint64_t z = a * 0x9E3779B97F4A7C15ull + b + 0x632BE59BD9B4E019ull;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-// Runs fn(i, worker) for i in [0, n) on `threads` threads (worker = 0..threads−1).
-template <class F>
-void parallel_for(int n, int threads, F&& fn) {
-  std::atomic<int> next{0};
-  std::exception_ptr error;
-  std::mutex mu;
-  auto work = [&](int worker) {
-    tft::gemm::pin_library_threads_to_one();
-    for (int i; (i = next.fetch_add(1)) < n;) {
-      try {
-        fn(i, worker);
-      } catch (...) {
-        std::lock_guard lk(mu);
-        if (!error) error = std::current_exception();
-      }
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < std::min(threads, n); ++t) pool.emplace_back(work, t);
-  work(0);
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
-}
+// A seed from two (the run's seed and a step or chunk number).
+uint64_t mix(uint64_t a, uint64_t b) { return splitmix64_mix(a * kGoldenGamma + b + 0x632BE59BD9B4E019ull); }
 
 struct Worker {
   std::unique_ptr<tft::TrainingGraph> graph;
@@ -254,7 +226,7 @@ class TrainingRun {
       : history_(history), o_(o), threads_(std::max(1, o.threads)), split_(training_split(history, o)),
         fc_{o.windows.max_encoder, o.windows.horizon, o.inputs}, manifest_(model_manifest(history, o)),
         model_(std::make_unique<tft::Model>(tft::ModelConfig::from_manifest(manifest_))), adam_(0, tft::AdamConfig{o.lr}),
-        plateau_{o.lr} {
+        plateau_{o.lr}, pool_(threads_, tft::gemm::pin_library_threads_to_one) {
     init_parameters(*model_, o.seed);
     np_ = model_->table().total();
     params_.assign(model_->params(), model_->params() + np_);
@@ -295,13 +267,16 @@ class TrainingRun {
   int64_t steps_ = 0;
   double train_seconds_ = 0;  // in training batches (validation excluded)
   Clock::time_point last_draw_ = Clock::now() - std::chrono::seconds(1);
+  // The run's threads, started once (they were started per mini-batch); worker i uses workers_[i].
+  WorkerPool pool_;
 };
 
 // Validation: no dropout, loss averaged over all validation decoder steps.
 double TrainingRun::validate() {
   const int n = int(split_.validation.size()), chunks = (n + kEvalChunk - 1) / kEvalChunk;
   std::vector<double> part(static_cast<size_t>(chunks));
-  parallel_for(chunks, threads_, [&](int c, int wi) {
+  tft::gemm::pin_library_threads_to_one();  // this thread is worker 0
+  pool_.run(chunks, [&](int c, int wi) {
     if (stop_requested()) return;  // thrown below, on this thread: a cancel takes one chunk
     Worker& w = workers_[size_t(wi)];
     const int b0 = c * kEvalChunk, m = std::min(kEvalChunk, n - b0);
@@ -327,7 +302,8 @@ double TrainingRun::train_batch(std::span<Window> batch, int epoch, int batch_in
   std::vector<double> losses(static_cast<size_t>(chunks));
   const double norm_steps = double(m) * o_.windows.horizon;
   const uint64_t step_seed = mix(o_.seed, uint64_t(steps_ + 1));
-  parallel_for(chunks, threads_, [&](int c, int wi) {
+  tft::gemm::pin_library_threads_to_one();  // this thread is worker 0
+  pool_.run(chunks, [&](int c, int wi) {
     if (stop_requested()) return;
     Worker& w = workers_[size_t(wi)];
     const int c0 = c * kTrainChunk, cm = std::min(kTrainChunk, m - c0);

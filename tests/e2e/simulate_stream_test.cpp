@@ -112,7 +112,7 @@ TEST(SimulateStreamE2E, TwentyServersThirtyStepsThenACriticalScenarioRaisesRisk)
   sim::SimConfig cfg;
   cfg.seed = 42;
   cfg.start = start;
-  sim::Engine engine(cfg, sim::split_fleet(20));
+  sim::FleetEngine engine(cfg, sim::split_fleet(20));
   std::vector<sim::SimRecord> recs;
   uint64_t expected = 0;
   for (int64_t k = 0; k < 30; ++k) {

@@ -170,7 +170,7 @@ TEST(HistoryConsistency, UptimeCountsOnlineStepsAndResetsOnlyAfterOfflineOrMaint
 
 TEST(HistoryConsistency, OfflineStepsHaveNoRecord) {
   auto cfg = test::config(3);
-  Engine engine(cfg, split_fleet(20));
+  FleetEngine engine(cfg, split_fleet(20));
   std::vector<SimRecord> recs;
   int offline = 0;
   for (int64_t k = 0; k < 2016; ++k) {

@@ -47,7 +47,7 @@ TEST(MarkovChain, OneYearSingleServerMatchesTheLongRunMix) {
   cfg.degrading_per_week = cfg.critical_per_week = cfg.cascade_per_week = 0;
   FleetCounts one{};
   one[idx(Profile::generic)] = 1;
-  Engine engine(cfg, one);
+  FleetEngine engine(cfg, one);
   std::vector<SimRecord> recs;
   std::array<int64_t, kNumStatuses> count{};
   const int64_t steps = 365 * 288;

@@ -12,7 +12,7 @@ namespace {
 using nlohmann::json;
 
 struct Rig {
-  Engine engine{test::config(42), split_fleet(20)};
+  FleetEngine engine{test::config(42), split_fleet(20)};
   ScenarioControl control{engine};
   std::vector<ExternalOverlay> ext;
   std::vector<SimRecord> recs;

@@ -45,7 +45,7 @@ struct HistoryText {
 
 // Generates `days` of history with `threads` workers; returns the CSV and incidents text.
 inline HistoryText history_text(const SimConfig& cfg, const FleetCounts& counts, int days, int threads = 1) {
-  Engine engine(cfg, counts);
+  FleetEngine engine(cfg, counts);
   const auto csv = temp_path("h_" + std::to_string(threads) + ".csv");
   const auto inc = temp_path("i_" + std::to_string(threads) + ".csv");
   HistoryText out;

@@ -55,9 +55,9 @@ struct Block {
   ParamTable table;
   std::vector<float> P, G, kappa;
   std::map<std::pair<int, int>, nn::InterpTable> interp;
-  train::Arena acts, scratch;
-  train::Rng rng;
-  train::Ctx ctx;
+  grad::Arena acts, scratch;
+  grad::Rng rng;
+  grad::Ctx ctx;
   float dropout = 0.0f;
   void init(uint32_t seed) {
     P = randn(table.total(), seed, 0.5f);
@@ -93,15 +93,15 @@ TEST(GradFiniteDifference, GrnWithResampleContextAndDropout) {
   b.dropout = 0.3f;
   const int rows = 12, per_ctx = 4;
   auto x = randn(size_t(rows) * 7, 2), c = randn(size_t(rows / per_ctx) * 6, 3), dy = randn(size_t(rows) * 11, 4);
-  train::GrnAct a;
+  grad::GrnAct a;
   auto S = [&] {
     b.prepare();
-    train::grn_train_forward(a, x.data(), 7, rows, c.data(), per_ctx, g, b.ctx);
+    grad::grn_train_forward(a, x.data(), 7, rows, c.data(), per_ctx, g, b.ctx);
     return dot(a.out(), dy);
   };
   S();
   std::vector<float> dx(x.size(), 0.0f), dc(c.size(), 0.0f);
-  train::grn_backward(dx.data(), 7, dc.data(), dy.data(), a, g, b.ctx, b.G.data());
+  grad::grn_backward(dx.data(), 7, dc.data(), dy.data(), a, g, b.ctx, b.G.data());
   const auto G = b.G;
   fd_check("grn.x", S, x.data(), x.size(), dx.data());
   fd_check("grn.context", S, c.data(), c.size(), dc.data());
@@ -116,18 +116,18 @@ TEST(GradFiniteDifference, GrnWithoutResampleAndCategoricalResampleNorm) {
   b.init(7);
   const int rows = 6;
   auto x = randn(size_t(rows) * 9, 8), e = randn(size_t(rows) * 5, 9), dy = randn(size_t(rows) * 9, 10), dr = randn(size_t(rows) * 9, 11);
-  train::GrnAct a;
-  train::ResAct ra;
+  grad::GrnAct a;
+  grad::ResAct ra;
   auto S = [&] {
     b.prepare();
-    train::grn_train_forward(a, x.data(), 9, rows, nullptr, 1, g, b.ctx);
-    train::resample_forward(ra, e.data(), 5, rows, r, b.ctx);
+    grad::grn_train_forward(a, x.data(), 9, rows, nullptr, 1, g, b.ctx);
+    grad::resample_forward(ra, e.data(), 5, rows, r, b.ctx);
     return dot(a.out(), dy) + dot(ra.out, dr);
   };
   S();
   std::vector<float> dx(x.size(), 0.0f), de(e.size(), 0.0f);
-  train::grn_backward(dx.data(), 9, nullptr, dy.data(), a, g, b.ctx, b.G.data());
-  train::resample_backward(de.data(), 5, dr.data(), ra, r, b.ctx, b.G.data());
+  grad::grn_backward(dx.data(), 9, nullptr, dy.data(), a, g, b.ctx, b.G.data());
+  grad::resample_backward(de.data(), 5, dr.data(), ra, r, b.ctx, b.G.data());
   const auto G = b.G;
   fd_check("grn_same.x", S, x.data(), x.size(), dx.data());
   fd_check("resample.x", S, e.data(), e.size(), de.data());
@@ -165,7 +165,7 @@ TEST(GradFiniteDifference, LstmRaggedWithFinalStateGradient) {
   };
   S();
   std::vector<float> dx(x.size(), 0.0f), dh0(h0.size(), 0.0f), dc0(c0.size(), 0.0f);
-  train::lstm_backward(dx.data(), dh0.data(), dc0.data(), dout.data(), size_t(T) * H, dhn.data(), dcn.data(), x.data(), gates.data(),
+  grad::lstm_backward(dx.data(), dh0.data(), dc0.data(), dout.data(), size_t(T) * H, dhn.data(), dcn.data(), x.data(), gates.data(),
                        cells.data(), out.data(), size_t(T) * H, h0.data(), c0.data(), len.data(), B, T, w, b.ctx, b.G.data());
   const auto G = b.G;
   fd_check("lstm.x", S, x.data(), x.size(), dx.data(), 30);
@@ -190,7 +190,7 @@ TEST(GradFiniteDifference, MaskedAttentionCore) {
   };
   S();
   std::vector<float> dQ(Q.size(), 0.0f), dK(K.size(), 0.0f), dV(V.size(), 0.0f);
-  train::attention_backward(dQ.data(), dK.data(), dV.data(), dheads.data(), probs.data(), Q.data(), K.data(), V.data(), enc.data(), B, E,
+  grad::attention_backward(dQ.data(), dK.data(), dV.data(), dheads.data(), probs.data(), Q.data(), K.data(), V.data(), enc.data(), B, E,
                             D, nh, d);
   fd_check("attention.Q", S, Q.data(), Q.size(), dQ.data(), 30);
   fd_check("attention.K", S, K.data(), K.size(), dK.data(), 40);

@@ -42,9 +42,9 @@ struct Fixture {
   ParamTable table;
   std::vector<float> P, G, kappa;
   std::map<std::pair<int, int>, nn::InterpTable> interp;
-  train::Arena acts, scratch;
-  train::Rng rng;
-  train::Ctx ctx;
+  grad::Arena acts, scratch;
+  grad::Rng rng;
+  grad::Ctx ctx;
   std::string name;
 
   explicit Fixture(std::string case_name) : name(std::move(case_name)) {}
@@ -78,9 +78,9 @@ TEST(GradModules, LayerNormBackwardMatchesTorch) {
   const auto x = f.in("x"), dy = f.ref("dy.y");
   const int rows = 15;
   std::vector<float> y(x.size()), dx(x.size(), 0.0f);
-  train::layer_norm_rows(y.data(), x.data(), rows, 16, f.P.data() + ln.w, f.P.data() + ln.b, 1e-5f);
+  grad::layer_norm_rows(y.data(), x.data(), rows, 16, f.P.data() + ln.w, f.P.data() + ln.b, 1e-5f);
   expect_close("layer_norm.out.y", y.data(), f.ref("out.y"));
-  train::layer_norm_backward(dx.data(), 16, f.G.data() + ln.w, f.G.data() + ln.b, dy.data(), x.data(), rows, 16, f.P.data() + ln.w, 1e-5f);
+  grad::layer_norm_backward(dx.data(), 16, f.G.data() + ln.w, f.G.data() + ln.b, dy.data(), x.data(), rows, 16, f.P.data() + ln.w, 1e-5f);
   expect_close("layer_norm.gin.x", dx.data(), f.ref("gin.x"));
   f.check_params();
 }
@@ -90,11 +90,11 @@ TEST(GradModules, GateAddNormBackwardMatchesTorch) {
   GateAddNormW g = add_gate_add_norm(f.table, "", 12, 16);
   f.load();
   const auto x = f.in("x"), skip = f.in("skip"), dy = f.ref("dy.y");
-  train::GanAct a;
-  train::gan_forward(a, x.data(), 12, 15, skip.data(), 16, g, true, f.ctx);
+  grad::GanAct a;
+  grad::gan_forward(a, x.data(), 12, 15, skip.data(), 16, g, true, f.ctx);
   expect_close("gate_add_norm.out.y", a.out, f.ref("out.y"));
   std::vector<float> dx(x.size(), 0.0f), dskip(skip.size(), 0.0f);
-  train::gan_backward(dx.data(), 12, dskip.data(), 16, dy.data(), a, g, f.ctx, f.G.data());
+  grad::gan_backward(dx.data(), 12, dskip.data(), 16, dy.data(), a, g, f.ctx, f.G.data());
   expect_close("gate_add_norm.gin.x", dx.data(), f.ref("gin.x"));
   expect_close("gate_add_norm.gin.skip", dskip.data(), f.ref("gin.skip"));
   f.check_params();
@@ -107,11 +107,11 @@ void grn_case(const std::string& name, int in, int hidden, int out, int ctx) {
   f.load();
   const auto x = f.in("x"), dy = f.ref("dy.y");
   std::vector<float> c = ctx ? f.in("context") : std::vector<float>{};
-  train::GrnAct a;
-  train::grn_train_forward(a, x.data(), in, 15, ctx ? c.data() : nullptr, 1, g, f.ctx);
+  grad::GrnAct a;
+  grad::grn_train_forward(a, x.data(), in, 15, ctx ? c.data() : nullptr, 1, g, f.ctx);
   expect_close(name + ".out.y", a.out(), f.ref("out.y"));
   std::vector<float> dx(x.size(), 0.0f), dc(c.size(), 0.0f);
-  train::grn_backward(dx.data(), in, ctx ? dc.data() : nullptr, dy.data(), a, g, f.ctx, f.G.data());
+  grad::grn_backward(dx.data(), in, ctx ? dc.data() : nullptr, dy.data(), a, g, f.ctx, f.G.data());
   expect_close(name + ".gin.x", dx.data(), f.ref("gin.x"));
   if (ctx) expect_close(name + ".gin.context", dc.data(), f.ref("gin.context"));
   f.check_params();
@@ -160,12 +160,12 @@ void vsn_case(const std::string& name, const std::vector<std::pair<std::string, 
             var.categorical ? xs[i][size_t(r) * var.width + j] : xs[i][size_t(r)] * f.P[pre[i].w + j] + f.P[pre[i].b + j];
   }
   std::vector<float> c = ctx ? f.in("context") : std::vector<float>{};
-  train::VsnAct a;
-  train::vsn_train_forward(a, F.data(), rows, ctx ? c.data() : nullptr, 1, v, H, f.ctx);
+  grad::VsnAct a;
+  grad::vsn_train_forward(a, F.data(), rows, ctx ? c.data() : nullptr, 1, v, H, f.ctx);
   expect_close(name + ".out.y", a.out, f.ref("out.y"));
   expect_close(name + ".out.weights", a.weights, f.ref("out.weights"));
   std::vector<float> dF(F.size(), 0.0f), dc(c.size(), 0.0f);
-  train::vsn_backward(dF.data(), ctx ? dc.data() : nullptr, f.ref("dy.y").data(), a, v, H, f.ctx, f.G.data());
+  grad::vsn_backward(dF.data(), ctx ? dc.data() : nullptr, f.ref("dy.y").data(), a, v, H, f.ctx, f.G.data());
   for (size_t i = 0; i < vars.size(); ++i) {
     const auto& var = v.vars[i];
     std::vector<float> gin(xs[i].size(), 0.0f);
@@ -227,7 +227,7 @@ TEST(GradModules, RaggedLstmBackwardMatchesTorchIncludingFinalStateGradients) {
   // dy.h_n / dy.c_n arrive at each sequence's own final state (after step ℓ−1)
   auto dout = f.ref("dy.out");
   const auto dhn = f.ref("dy.h_n"), dcn = f.ref("dy.c_n");
-  train::lstm_backward(dx.data(), dh0.data(), dc0.data(), dout.data(), size_t(T) * H, dhn.data(), dcn.data(), x.data(), gates.data(),
+  grad::lstm_backward(dx.data(), dh0.data(), dc0.data(), dout.data(), size_t(T) * H, dhn.data(), dcn.data(), x.data(), gates.data(),
                        cells.data(), out.data(), size_t(T) * H, h0.data(), c0.data(), len.data(), B, T, w, f.ctx, f.G.data());
   expect_close("lstm_ragged.gin.x", dx.data(), f.ref("gin.x"));
   expect_close("lstm_ragged.gin.h0", dh0.data(), f.ref("gin.h0"));
@@ -267,7 +267,7 @@ TEST(GradModules, MaskedAttentionBackwardMatchesTorch) {
   for (size_t r = 0; r < size_t(B) * D; ++r)
     for (int hh = 0; hh < nh; ++hh)
       for (int k = 0; k < d; ++k) dheads[r * hd + size_t(hh) * d + k] = dmean[r * d + k] / float(nh);
-  train::attention_backward(dQ.data(), dK.data(), dV.data(), dheads.data(), probs.data(), Q.data(), K.data(), V.data(), enc.data(), B, E,
+  grad::attention_backward(dQ.data(), dK.data(), dV.data(), dheads.data(), probs.data(), Q.data(), K.data(), V.data(), enc.data(), B, E,
                             D, nh, d);
   std::vector<float> dq(q_in.size(), 0.0f), dkv(kv.size(), 0.0f);
   for (int i = 0; i < nh; ++i) {

@@ -28,7 +28,7 @@ std::vector<float> run(Baseline b, const History& h, int index, int context = 57
   const int len = std::min(index, context);
   const WindowView w = s.view(s.segments[0], index - len, len, h.step_ms);
   std::vector<float> out(kStride);
-  BaselineForecaster(b).forecast_one(w, out.data());
+  NaiveForecaster(b).forecast_one(w, out.data());
   return out;
 }
 
