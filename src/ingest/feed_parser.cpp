@@ -5,6 +5,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
+#include <optional>
 
 namespace nordiq {
 
@@ -144,6 +146,161 @@ void FeedParser::release_buffers_above(size_t keep_bytes) {
   json_ = std::make_unique<Json>();
 }
 
+namespace {
+
+// Set when the whole body is refused (malformed JSON); a bad record only adds errors to the batch.
+using Malformed = std::optional<FeedParseResult>;
+
+FeedParseResult malformed(std::string message) { return FeedParseResult{FeedParseStatus::malformed, std::move(message)}; }
+FeedParseResult invalid_json(simdjson::error_code err) {
+  return malformed(fmt::format("invalid JSON: {}", simdjson::error_message(err)));
+}
+
+// What every record's fields are checked against.
+struct RecordRules {
+  const FeedLimits& limits;
+  int64_t latest_allowed;  // timestamps after this are in the future
+  int64_t oldest_allowed;  // before this, older than the retention
+};
+
+// A metric field: its value into rec.values[slot], or its error into `out`.
+[[gnu::always_inline]] inline void read_metric(int slot, od::value& v, od::json_type type, uint32_t i, FeedRecord& rec, FeedBatch& out) {
+  const MetricSpec& spec = kMetrics[slot];
+  const std::string_view field = kFieldNames[slot];
+  if (type != od::json_type::number) {
+    out.add_error(i, field, "wrong_type", [&] {
+      return fmt::format("must be {}, got {}", spec.integer ? "an integer" : "a number", json_type_name(type));
+    });
+    return;
+  }
+  double d;
+  if (v.get_double().get(d) || !std::isfinite(d)) {
+    out.add_error(i, field, "not_finite", [&] { return fmt::format("must be a finite number, got {}", clip(v.raw_json_token())); });
+  } else if (spec.integer && d != std::floor(d)) {
+    out.add_error(i, field, "not_integer", [&] { return fmt::format("must be an integer, got {}", d); });
+  } else if (d < spec.min || d > spec.max) {
+    if (spec.max == kUnbounded)
+      out.add_error(i, field, "out_of_range", [&] { return fmt::format("must be >= {}, got {}", spec.min, d); });
+    else
+      out.add_error(i, field, "out_of_range", [&] { return fmt::format("must be between {} and {}, got {}", spec.min, spec.max, d); });
+  } else {
+    rec.values[slot] = d;
+  }
+}
+
+// A text field (timestamp, server_name, status, profile) into rec / name, or its error into `out`.
+[[gnu::always_inline]] inline Malformed read_text(int slot, od::value& v, od::json_type type, uint32_t i, const RecordRules& rules, FeedRecord& rec,
+                    std::string_view& name, uint32_t& seen, FeedBatch& out) {
+  const std::string_view field = kFieldNames[slot];
+  if (slot == kFieldProfile && type == od::json_type::null) {
+    seen &= ~(1u << slot);  // "profile": null = no override
+    return std::nullopt;
+  }
+  if (type != od::json_type::string) {
+    out.add_error(i, field, "wrong_type", [&] { return fmt::format("must be a string, got {}", json_type_name(type)); });
+    return std::nullopt;
+  }
+  std::string_view text;
+  if (auto err = v.get_string().get(text)) {
+    if (err != simdjson::INCORRECT_TYPE) return invalid_json(err);
+    out.add_error(i, field, "invalid_string", [] { return std::string("must be a valid string"); });
+    return std::nullopt;
+  }
+  switch (slot) {
+    case kFieldTimestamp: {
+      auto t = parse_iso8601(text);
+      if (!t)
+        out.add_error(i, field, "bad_timestamp", [&] { return fmt::format("must be an ISO-8601 timestamp, got '{}'", clip(text)); });
+      else if (*t > rules.latest_allowed)
+        out.add_error(i, field, "in_future", [&] { return fmt::format("is more than 5 minutes in the future: '{}'", clip(text)); });
+      else if (*t < rules.oldest_allowed)
+        out.add_error(i, field, "too_old", [&] { return fmt::format("is older than the retention period: '{}'", clip(text)); });
+      else
+        rec.timestamp = *t;
+      break;
+    }
+    case kFieldServerName:
+      if (!valid_server_name(text, rules.limits.max_name_length))
+        out.add_error(i, field, "bad_name", [&] {
+          return fmt::format("must match [A-Za-z0-9._-]{{1,{}}}, got '{}'", rules.limits.max_name_length, clip(text));
+        });
+      else
+        name = text;  // lives in the parser's string buffer until the next parse
+      break;
+    case kFieldStatus:
+      if (auto st = status_from_name(text))
+        rec.status = *st;
+      else
+        out.add_error(i, field, "unknown_value", [&] { return fmt::format("must be one of {}, got '{}'", status_choices(), clip(text)); });
+      break;
+    case kFieldProfile:
+      if (auto p = profile_from_id(text))
+        rec.profile = static_cast<int8_t>(*p);
+      else
+        out.add_error(i, field, "unknown_value", [&] { return fmt::format("must be one of {}, got '{}'", profile_choices(), clip(text)); });
+      break;
+  }
+  return std::nullopt;
+}
+
+// Element i of "records": appended to out.records when every field is valid, else its errors
+// are added to `out` and it is counted rejected.
+Malformed read_record(od::value& value, uint32_t i, const RecordRules& rules, FeedBatch& out) {
+  const size_t errors_before = out.error_count;
+  od::object obj;
+  if (auto err = value.get_object().get(obj)) {
+    if (err != simdjson::INCORRECT_TYPE) return invalid_json(err);
+    out.add_error(i, "record", "not_an_object", [] { return std::string("must be a JSON object"); });
+    ++out.rejected;
+    return std::nullopt;
+  }
+  FeedRecord rec;
+  rec.index = i;
+  uint32_t seen = 0;
+  std::string_view name;
+  for (auto field : obj) {
+    std::string_view key;
+    if (auto err = field.unescaped_key().get(key)) return invalid_json(err);
+    const int slot = field_slot(key);
+    od::value v;
+    if (auto err = field.value().get(v)) return invalid_json(err);
+    if (slot < 0) {  // unknown fields are ignored, never stored, but must be JSON
+      if (auto err = validate_value(v))
+        return malformed(fmt::format("invalid JSON in record {} field \"{}\": {}", i, clip(key), simdjson::error_message(err)));
+      continue;
+    }
+    seen |= 1u << slot;
+    od::json_type type;
+    if (v.type().get(type)) {
+      // Not a JSON value start: NaN/Infinity literals some encoders emit. Reject the field.
+      std::string_view raw = v.raw_json_token();
+      while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\t' || raw.back() == '\r'))
+        raw.remove_suffix(1);
+      out.add_error(i, kFieldNames[slot], "not_finite", [&] { return fmt::format("must be a finite number, got {}", clip(raw)); });
+      continue;
+    }
+    if (slot < kNumMetrics) {
+      read_metric(slot, v, type, i, rec, out);
+    } else if (Malformed m = read_text(slot, v, type, i, rules, rec, name, seen, out)) {
+      return m;
+    }
+  }
+  for (int slot = 0; slot < kNumFields; ++slot)
+    if ((kRequiredMask >> slot & 1u) && !(seen >> slot & 1u))
+      out.add_error(i, kFieldNames[slot], "required", [] { return std::string("is required"); });
+  if (out.error_count != errors_before) {
+    ++out.rejected;
+    return std::nullopt;
+  }
+  rec.name_offset = static_cast<uint32_t>(out.names.size());
+  rec.name_length = static_cast<uint32_t>(name.size());
+  out.names.append(name);
+  out.records.push_back(rec);
+  return std::nullopt;
+}
+
+}  // namespace
+
 FeedParseResult FeedParser::parse(std::string_view body, EpochMs now, FeedBatch& out) {
   out.clear();
   // simdjson reads up to SIMDJSON_PADDING bytes past the end: parse from a padded copy that is
@@ -156,32 +313,21 @@ FeedParseResult FeedParser::parse(std::string_view body, EpochMs now, FeedBatch&
   std::memcpy(buffer_.get(), body.data(), body.size());
   std::memset(buffer_.get() + body.size(), 0, simdjson::SIMDJSON_PADDING);
 
-  auto malformed = [](std::string message) {
-    return FeedParseResult{FeedParseStatus::malformed, std::move(message)};
-  };
   const std::string_view shape = "body must be a JSON object {\"records\": [...]}";
-
   od::document doc;
-  if (auto err = json_->parser.iterate(buffer_.get(), body.size(), buffer_capacity_).get(doc))
-    return malformed(fmt::format("invalid JSON: {}", simdjson::error_message(err)));
+  if (auto err = json_->parser.iterate(buffer_.get(), body.size(), buffer_capacity_).get(doc)) return invalid_json(err);
   od::object root;
-  if (auto err = doc.get_object().get(root))
-    return malformed(err == simdjson::INCORRECT_TYPE
-                         ? std::string(shape)
-                         : fmt::format("invalid JSON: {}", simdjson::error_message(err)));
+  if (auto err = doc.get_object().get(root)) return err == simdjson::INCORRECT_TYPE ? malformed(std::string(shape)) : invalid_json(err);
 
-  const int64_t latest_allowed = now + limits_.max_future_ms;
-  const int64_t oldest_allowed =
-      limits_.max_age_ms > 0 ? now - limits_.max_age_ms : std::numeric_limits<int64_t>::min();
+  const RecordRules rules{limits_, now + limits_.max_future_ms,
+                          limits_.max_age_ms > 0 ? now - limits_.max_age_ms : std::numeric_limits<int64_t>::min()};
   bool saw_records = false;
-
   for (auto root_field : root) {
     std::string_view key;
-    if (auto err = root_field.unescaped_key().get(key))
-      return malformed(fmt::format("invalid JSON: {}", simdjson::error_message(err)));
+    if (auto err = root_field.unescaped_key().get(key)) return invalid_json(err);
     if (key != "records") {  // unknown top-level fields are ignored, but must be JSON
       od::value v;
-      if (auto err = root_field.value().get(v)) return malformed(fmt::format("invalid JSON: {}", simdjson::error_message(err)));
+      if (auto err = root_field.value().get(v)) return invalid_json(err);
       if (auto err = validate_value(v))
         return malformed(fmt::format("invalid JSON in \"{}\": {}", key, simdjson::error_message(err)));
       continue;
@@ -190,155 +336,15 @@ FeedParseResult FeedParser::parse(std::string_view body, EpochMs now, FeedBatch&
     saw_records = true;
     od::array records;
     if (auto err = root_field.value().get_array().get(records))
-      return malformed(err == simdjson::INCORRECT_TYPE
-                           ? std::string("\"records\" must be an array")
-                           : fmt::format("invalid JSON: {}", simdjson::error_message(err)));
-
+      return err == simdjson::INCORRECT_TYPE ? malformed("\"records\" must be an array") : invalid_json(err);
     uint32_t index = 0;
     for (auto element : records) {
       od::value value;
-      if (auto err = element.get(value))
-        return malformed(fmt::format("invalid JSON: {}", simdjson::error_message(err)));
+      if (auto err = element.get(value)) return invalid_json(err);
       if (index >= limits_.max_records)
         return FeedParseResult{FeedParseStatus::too_many_records,
-                               fmt::format("more than {} records in one request",
-                                           limits_.max_records)};
-      const uint32_t i = index++;
-      const size_t errors_before = out.error_count;
-      auto reject = [&](int slot, std::string_view kind, auto&& make_message) {
-        out.add_error(i, kFieldNames[slot], kind, make_message);
-      };
-
-      od::object obj;
-      if (auto err = value.get_object().get(obj)) {
-        if (err != simdjson::INCORRECT_TYPE)
-          return malformed(fmt::format("invalid JSON: {}", simdjson::error_message(err)));
-        out.add_error(i, "record", "not_an_object", [] { return std::string("must be a JSON object"); });
-        ++out.rejected;
-        continue;
-      }
-
-      FeedRecord rec;
-      rec.index = i;
-      uint32_t seen = 0;
-      std::string_view name;
-      for (auto field : obj) {
-        std::string_view fkey;
-        if (auto err = field.unescaped_key().get(fkey))
-          return malformed(fmt::format("invalid JSON: {}", simdjson::error_message(err)));
-        const int slot = field_slot(fkey);
-        if (slot < 0) {  // unknown fields are ignored, never stored, but must be JSON
-          od::value ignored;
-          if (auto err = field.value().get(ignored))
-            return malformed(fmt::format("invalid JSON: {}", simdjson::error_message(err)));
-          if (auto err = validate_value(ignored))
-            return malformed(fmt::format("invalid JSON in record {} field \"{}\": {}", i, clip(fkey),
-                                         simdjson::error_message(err)));
-          continue;
-        }
-        seen |= 1u << slot;
-        od::value v;
-        if (auto err = field.value().get(v))
-          return malformed(fmt::format("invalid JSON: {}", simdjson::error_message(err)));
-        od::json_type type;
-        if (v.type().get(type)) {
-          // Not a JSON value start: NaN/Infinity literals some encoders emit. Reject the field.
-          std::string_view raw = v.raw_json_token();
-          while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\t' ||
-                                  raw.back() == '\r'))
-            raw.remove_suffix(1);
-          reject(slot, "not_finite", [&] { return fmt::format("must be a finite number, got {}", clip(raw)); });
-          continue;
-        }
-
-        if (slot < kNumMetrics) {
-          const MetricSpec& spec = kMetrics[slot];
-          if (type != od::json_type::number) {
-            reject(slot, "wrong_type", [&] { return fmt::format("must be {}, got {}", spec.integer ? "an integer" : "a number",
-                                     json_type_name(type)); });
-            continue;
-          }
-          double d;
-          if (v.get_double().get(d) || !std::isfinite(d)) {
-            reject(slot, "not_finite", [&] { return fmt::format("must be a finite number, got {}", clip(v.raw_json_token())); });
-            continue;
-          }
-          if (spec.integer && d != std::floor(d)) {
-            reject(slot, "not_integer", [&] { return fmt::format("must be an integer, got {}", d); });
-            continue;
-          }
-          if (d < spec.min || d > spec.max) {
-            if (spec.max == kUnbounded)
-              reject(slot, "out_of_range", [&] { return fmt::format("must be >= {}, got {}", spec.min, d); });
-            else
-              reject(slot, "out_of_range", [&] { return fmt::format("must be between {} and {}, got {}", spec.min, spec.max, d); });
-            continue;
-          }
-          rec.values[slot] = d;
-          continue;
-        }
-
-        if (slot == kFieldProfile && type == od::json_type::null) {
-          seen &= ~(1u << slot);  // "profile": null = no override
-          continue;
-        }
-        if (type != od::json_type::string) {
-          reject(slot, "wrong_type", [&] { return fmt::format("must be a string, got {}", json_type_name(type)); });
-          continue;
-        }
-        std::string_view text;
-        if (auto err = v.get_string().get(text)) {
-          if (err != simdjson::INCORRECT_TYPE)
-            return malformed(fmt::format("invalid JSON: {}", simdjson::error_message(err)));
-          reject(slot, "invalid_string", [] { return std::string("must be a valid string"); });
-          continue;
-        }
-        switch (slot) {
-          case kFieldTimestamp: {
-            auto t = parse_iso8601(text);
-            if (!t) {
-              reject(slot, "bad_timestamp", [&] { return fmt::format("must be an ISO-8601 timestamp, got '{}'", clip(text)); });
-            } else if (*t > latest_allowed) {
-              reject(slot, "in_future", [&] { return fmt::format("is more than 5 minutes in the future: '{}'", clip(text)); });
-            } else if (*t < oldest_allowed) {
-              reject(slot, "too_old", [&] { return fmt::format("is older than the retention period: '{}'", clip(text)); });
-            } else {
-              rec.timestamp = *t;
-            }
-            break;
-          }
-          case kFieldServerName:
-            if (!valid_server_name(text, limits_.max_name_length))
-              reject(slot, "bad_name", [&] { return fmt::format("must match [A-Za-z0-9._-]{{1,{}}}, got '{}'",
-                                       limits_.max_name_length, clip(text)); });
-            else
-              name = text;  // lives in the parser's string buffer until the next parse
-            break;
-          case kFieldStatus:
-            if (auto st = status_from_name(text))
-              rec.status = *st;
-            else
-              reject(slot, "unknown_value", [&] { return fmt::format("must be one of {}, got '{}'", status_choices(), clip(text)); });
-            break;
-          case kFieldProfile:
-            if (auto p = profile_from_id(text))
-              rec.profile = static_cast<int8_t>(*p);
-            else
-              reject(slot, "unknown_value", [&] { return fmt::format("must be one of {}, got '{}'", profile_choices(), clip(text)); });
-            break;
-        }
-      }
-      for (int slot = 0; slot < kNumFields; ++slot)
-        if ((kRequiredMask >> slot & 1u) && !(seen >> slot & 1u)) reject(slot, "required", [] { return std::string("is required"); });
-
-      if (out.error_count != errors_before) {
-        ++out.rejected;
-        continue;
-      }
-      rec.name_offset = static_cast<uint32_t>(out.names.size());
-      rec.name_length = static_cast<uint32_t>(name.size());
-      out.names.append(name);
-      out.records.push_back(rec);
+                               fmt::format("more than {} records in one request", limits_.max_records)};
+      if (Malformed m = read_record(value, index++, rules, out)) return *m;
     }
     out.total = index;
   }
