@@ -7,6 +7,25 @@ namespace nordiq::sim {
 
 namespace {
 
+// CPU parts in hundredths: scaled down so user + sys + iowait ≤ 100.00, the rounding shortfall
+// given to the largest; returns idle, which makes the four sum to exactly 100.00.
+int64_t cpu_idle_after_fit(int64_t& U, int64_t& S, int64_t& I) {
+  const int64_t sum = U + S + I;
+  if (sum > 10000) {
+    U = U * 10000 / sum;
+    S = S * 10000 / sum;
+    I = I * 10000 / sum;
+    const int64_t shortfall = 10000 - (U + S + I);
+    if (U >= S && U >= I)
+      U += shortfall;
+    else if (S >= I)
+      S += shortfall;
+    else
+      I += shortfall;
+  }
+  return 10000 - U - S - I;
+}
+
 // The family's driven value follows s through (0, V₀), (1, degrading peak), (2, critical peak).
 double drive(double s, double v0, const FamilyTargets& t) {
   if (s <= 0) return v0;
@@ -117,8 +136,27 @@ void ServerSim::step_base(const StepClock& clock, const ExternalOverlay* ext, Si
   const int64_t a = clock.abs_step;
   ensure_week(clock.week);
   const auto& b = profile_base(spec_.profile);
+  advance_state(a, clock);
 
-  // 1. Markov state (one uniform, always), then any incident crash.
+  // Twelve normals every step, even offline, so the noise stream never shifts.
+  std::array<double, kNumQ> z;
+  for (auto& v : z) v = noise_rng_.normal();
+
+  // Disk grows (and is cleaned up) whether or not the server reports.
+  disk_level_ += b.disk_growth_per_day * step_days_;
+  if (clock.cleanup && disk_level_ >= b.disk.mean + b.disk.sd)
+    disk_level_ = b.disk.mean - b.disk.sd + static_rng_.uniform(0.0, b.disk.sd);
+
+  if (markov_ == Status::offline) {
+    out.online = false;
+    return;
+  }
+  const Overlays o = gather_overlays(a, ext);
+  emit(a, o, targets(clock, o), z, out);
+}
+
+// 1. Markov state (one uniform, always), then any incident crash.
+void ServerSim::advance_state(int64_t a, const StepClock& clock) {
   const Status prev = markov_;
   {
     std::array<double, kNumStatuses> row;
@@ -145,32 +183,19 @@ void ServerSim::step_base(const StepClock& clock, const ExternalOverlay* ext, Si
   if (prev == Status::critical_issue && markov_ != Status::critical_issue && !spells_.empty() &&
       spells_.back().end < 0)
     spells_.back().end = a;
+}
 
-  // Twelve normals every step, even offline, so the noise stream never shifts.
-  std::array<double, kNumQ> z;
-  for (auto& v : z) v = noise_rng_.normal();
-
-  // Disk grows (and is cleaned up) whether or not the server reports.
-  disk_level_ += b.disk_growth_per_day * step_days_;
-  if (clock.cleanup && disk_level_ >= b.disk.mean + b.disk.sd)
-    disk_level_ = b.disk.mean - b.disk.sd + static_rng_.uniform(0.0, b.disk.sd);
-
-  if (markov_ == Status::offline) {
-    out.online = false;
-    return;
-  }
-
-  // ---- overlays: the background episode, own cascade events, the bound upstreams, scenarios.
-  std::array<double, kNumFamilies> s{};
-  Status status = markov_;
-  Episode* active = nullptr;
+// The background episode, own cascade events, the bound upstreams, scenarios.
+ServerSim::Overlays ServerSim::gather_overlays(int64_t a, const ExternalOverlay* ext) {
+  Overlays o;
+  o.status = markov_;
   if (episode_cursor_ < episodes_.size() && episodes_[episode_cursor_].start <= a) {
-    active = &episodes_[episode_cursor_];
+    o.active = &episodes_[episode_cursor_];
     Phase ph;
     bool late;
-    const double si = active->intensity(a, &ph, &late);
-    s[static_cast<int>(active->family)] = si;
-    status = worse_status(status, phase_status(ph, late, si, active->kind == EpisodeKind::critical));
+    const double si = o.active->intensity(a, &ph, &late);
+    o.s[static_cast<int>(o.active->family)] = si;
+    o.status = worse_status(o.status, phase_status(ph, late, si, o.active->kind == EpisodeKind::critical));
   }
   if (!own_events_.empty()) {
     Phase ph;
@@ -179,13 +204,12 @@ void ServerSim::step_base(const StepClock& clock, const ExternalOverlay* ext, Si
     if (ph != Phase::none) {
       const unsigned fams = cascade_source_families(spec_.profile);
       for (int f = 0; f < kNumFamilies; ++f)
-        if (fams & (1u << f)) s[f] = std::max(s[f], 2.0 * c);
-      status = worse_status(status, phase_status(ph, late, 2.0 * c, true));
+        if (fams & (1u << f)) o.s[f] = std::max(o.s[f], 2.0 * c);
+      o.status = worse_status(o.status, phase_status(ph, late, 2.0 * c, true));
     }
   }
   // Dependant effects: multipliers and additives per target.
-  double m_user = 1, m_sys = 1, m_share = 1, m_mem = 1, m_in = 1, m_out = 1, m_back = 1, m_front = 1, m_load = 1;
-  double a_back = 0, a_front = 0, max_ck = 0;
+  double max_ck = 0;
   for (size_t e = 0; e < kCascadeEdges.size(); ++e) {
     if (upstream_[e].server < 0) continue;
     double c = upstream_[e].events.empty() ? 0.0 : cascade_c(upstream_[e].events, a, nullptr, nullptr);
@@ -197,100 +221,100 @@ void ServerSim::step_base(const StepClock& clock, const ExternalOverlay* ext, Si
       max_ck = std::max(max_ck, ck);
       const auto& fx = effect_spec(edge.effects[i].effect);
       auto mul = [ck](double m) { return 1.0 + (m - 1.0) * ck; };
-      m_user *= mul(fx.user);
-      m_sys *= mul(fx.sys);
-      m_share *= mul(fx.share);
-      m_mem *= mul(fx.mem);
-      m_in *= mul(fx.net_in);
-      m_out *= mul(fx.net_out);
-      m_back *= mul(fx.back_mul);
-      m_front *= mul(fx.front_mul);
-      m_load *= mul(fx.load);
-      a_back += fx.back_add * ck;
-      a_front += fx.front_add * ck;
+      o.m_user *= mul(fx.user);
+      o.m_sys *= mul(fx.sys);
+      o.m_share *= mul(fx.share);
+      o.m_mem *= mul(fx.mem);
+      o.m_in *= mul(fx.net_in);
+      o.m_out *= mul(fx.net_out);
+      o.m_back *= mul(fx.back_mul);
+      o.m_front *= mul(fx.front_mul);
+      o.m_load *= mul(fx.load);
+      o.a_back += fx.back_add * ck;
+      o.a_front += fx.front_add * ck;
     }
   }
-  if (max_ck >= 0.5) status = worse_status(status, Status::heavy_load);
+  if (max_ck >= 0.5) o.status = worse_status(o.status, Status::heavy_load);
   if (ext) {
-    for (int f = 0; f < kNumFamilies; ++f) s[f] = std::max(s[f], ext->s[f]);
-    if (ext->status) status = worse_status(status, *ext->status);
+    for (int f = 0; f < kNumFamilies; ++f) o.s[f] = std::max(o.s[f], ext->s[f]);
+    if (ext->status) o.status = worse_status(o.status, *ext->status);
   }
+  return o;
+}
 
-  // ---- targets μ and noise scales σ (§5): base × state factor × F (half strength where noted).
+// Targets μ and noise scales σ (§5): base × state factor × F (half strength where noted).
+// Overlays move the family's driven value; iowait and memory first so a cpu overlay drives the
+// busy total they are part of.
+ServerSim::Targets ServerSim::targets(const StepClock& clock, const Overlays& o) const {
+  const auto& b = profile_base(spec_.profile);
   const auto& sf = state_factors(markov_);
   const double F = clock.F[idx(spec_.profile)];
   const double Fh = 1.0 + (F - 1.0) / 2.0;
-  double mu_user = b.user.mean * sf.user * F * m_user;
-  const double sd_user = b.user.sd * sf.user * F;
-  const double mu_sys = b.sys.mean * sf.sys * F * m_sys;
-  const double sd_sys = b.sys.sd * sf.sys * F;
-  double mu_io = b.iowait.mean * sf.iowait * Fh;
-  const double sd_io = b.iowait.sd * sf.iowait * Fh;
-  double mu_mem = b.mem.mean * sf.mem * Fh * m_mem;
-  const double sd_mem = b.mem.sd * sf.mem * Fh;
-
-  // Overlays move the family's driven value; iowait and memory first so a cpu overlay drives the
-  // busy total they are part of.
+  Targets t;
+  t.F = F;
+  t.mu_user = b.user.mean * sf.user * F * o.m_user;
+  t.sd_user = b.user.sd * sf.user * F;
+  t.mu_sys = b.sys.mean * sf.sys * F * o.m_sys;
+  t.sd_sys = b.sys.sd * sf.sys * F;
+  t.mu_io = b.iowait.mean * sf.iowait * Fh;
+  t.sd_io = b.iowait.sd * sf.iowait * Fh;
+  t.mu_mem = b.mem.mean * sf.mem * Fh * o.m_mem;
+  t.sd_mem = b.mem.sd * sf.mem * Fh;
   const Profile p = spec_.profile;
-  if (s[static_cast<int>(Family::iowait)] > 0)
-    mu_io = drive(s[static_cast<int>(Family::iowait)], mu_io, family_targets(Family::iowait, p));
-  if (s[static_cast<int>(Family::memory)] > 0)
-    mu_mem = drive(s[static_cast<int>(Family::memory)], mu_mem, family_targets(Family::memory, p));
-  if (s[static_cast<int>(Family::cpu)] > 0) {
-    const double busy0 = mu_user + mu_sys + mu_io;
-    const double busy = drive(s[static_cast<int>(Family::cpu)], busy0, family_targets(Family::cpu, p));
-    mu_user = std::max(0.0, mu_user + busy - busy0);
+  if (o.s[static_cast<int>(Family::iowait)] > 0)
+    t.mu_io = drive(o.s[static_cast<int>(Family::iowait)], t.mu_io, family_targets(Family::iowait, p));
+  if (o.s[static_cast<int>(Family::memory)] > 0)
+    t.mu_mem = drive(o.s[static_cast<int>(Family::memory)], t.mu_mem, family_targets(Family::memory, p));
+  if (o.s[static_cast<int>(Family::cpu)] > 0) {
+    const double busy0 = t.mu_user + t.mu_sys + t.mu_io;
+    const double busy = drive(o.s[static_cast<int>(Family::cpu)], busy0, family_targets(Family::cpu, p));
+    t.mu_user = std::max(0.0, t.mu_user + busy - busy0);
   }
+  return t;
+}
 
+// Steps 2–10: every metric from its target, the noise-free shadow, the output record.
+void ServerSim::emit(int64_t a, const Overlays& o, const Targets& t, const std::array<double, kNumQ>& z, SimRecord& out) {
+  const auto& b = profile_base(spec_.profile);
+  const auto& sf = state_factors(markov_);
+  const Profile p = spec_.profile;
   // 2. CPU: smooth, round to hundredths, make the four parts sum to exactly 100.00.
-  int64_t U = std::llround(smooth(kUser, mu_user, sd_user, z[kUser], phi_) * 100.0);
-  int64_t S = std::llround(smooth(kSys, mu_sys, sd_sys, z[kSys], phi_) * 100.0);
-  int64_t I = std::llround(smooth(kIowait, mu_io, sd_io, z[kIowait], phi_) * 100.0);
-  const int64_t sum = U + S + I;
-  if (sum > 10000) {
-    U = U * 10000 / sum;
-    S = S * 10000 / sum;
-    I = I * 10000 / sum;
-    const int64_t shortfall = 10000 - (U + S + I);
-    if (U >= S && U >= I)
-      U += shortfall;
-    else if (S >= I)
-      S += shortfall;
-    else
-      I += shortfall;
-  }
-  const int64_t idle = 10000 - U - S - I;
+  int64_t U = std::llround(smooth(kUser, t.mu_user, t.sd_user, z[kUser], phi_) * 100.0);
+  int64_t S = std::llround(smooth(kSys, t.mu_sys, t.sd_sys, z[kSys], phi_) * 100.0);
+  int64_t I = std::llround(smooth(kIowait, t.mu_io, t.sd_io, z[kIowait], phi_) * 100.0);
+  const int64_t idle = cpu_idle_after_fit(U, S, I);
   const double busy = (10000 - idle) / 100.0;
 
   // 3. Java: a smoothed share of user + sys, so java ≤ user + sys by construction.
-  const double share_mu = std::min(0.98, b.java_share * sf.share * m_share);
+  const double share_mu = std::min(0.98, b.java_share * sf.share * o.m_share);
   const double share = std::clamp(smooth(kShare, share_mu, 0.04 * sf.share, z[kShare], phi_), 0.0, 0.98);
   const int64_t java = std::llround(share * static_cast<double>(U + S));
 
   // 4–5. Memory, then swap, which rises only under memory pressure and drains slowly.
-  const double mem = std::clamp(smooth(kMem, mu_mem, sd_mem, z[kMem], phi_), 0.0, 100.0);
+  const double mem = std::clamp(smooth(kMem, t.mu_mem, t.sd_mem, z[kMem], phi_), 0.0, 100.0);
   const double swap_mu = b.swap.mean + 4.0 * std::max(0.0, mem - 85.0);
   const double swap_phi = (!started_ || swap_mu >= y_[kSwap]) ? phi_ : phi_fall_;
   const double swap = smooth(kSwap, swap_mu, b.swap.sd, z[kSwap], swap_phi);
 
   // 6. Disk: AR(1) of the level (an overlay drives the level's target).
   double disk_mu = disk_level_;
-  if (s[static_cast<int>(Family::disk)] > 0)
-    disk_mu = drive(s[static_cast<int>(Family::disk)], disk_mu, family_targets(Family::disk, p));
+  if (o.s[static_cast<int>(Family::disk)] > 0)
+    disk_mu = drive(o.s[static_cast<int>(Family::disk)], disk_mu, family_targets(Family::disk, p));
   const double disk = smooth(kDisk, disk_mu, 0.4, z[kDisk], phi_);
 
   // 7. Network and close-wait.
-  const double net_in = smooth(kNetIn, b.net_in.mean * sf.net_in * F * m_in, b.net_in.sd * sf.net_in * F, z[kNetIn], phi_);
+  const double F = t.F;
+  const double net_in = smooth(kNetIn, b.net_in.mean * sf.net_in * F * o.m_in, b.net_in.sd * sf.net_in * F, z[kNetIn], phi_);
   const double net_out =
-      smooth(kNetOut, b.net_out.mean * sf.net_out * F * m_out, b.net_out.sd * sf.net_out * F, z[kNetOut], phi_);
-  const double back = smooth(kBack, b.back.mean * sf.close_wait * m_back + a_back, b.back.sd * sf.close_wait,
+      smooth(kNetOut, b.net_out.mean * sf.net_out * F * o.m_out, b.net_out.sd * sf.net_out * F, z[kNetOut], phi_);
+  const double back = smooth(kBack, b.back.mean * sf.close_wait * o.m_back + o.a_back, b.back.sd * sf.close_wait,
                              z[kBack], phi_);
-  const double front = smooth(kFront, b.front.mean * sf.close_wait * m_front + a_front,
+  const double front = smooth(kFront, b.front.mean * sf.close_wait * o.m_front + o.a_front,
                               b.front.sd * sf.close_wait, z[kFront], phi_);
 
   // 8. Load follows busy CPU, superlinear above 90 %.
   const double busy_ref = 100.0 - b.idle_ref;
-  const double load_mu = b.load.mean * busy / busy_ref * (1.0 + std::max(0.0, busy - 90.0) / 10.0) * m_load;
+  const double load_mu = b.load.mean * busy / busy_ref * (1.0 + std::max(0.0, busy - 90.0) / 10.0) * o.m_load;
   const double load = smooth(kLoad, load_mu, b.load.sd, z[kLoad], phi_);
 
   // 9. Uptime counts online steps.
@@ -299,17 +323,17 @@ void ServerSim::step_base(const StepClock& clock, const ExternalOverlay* ext, Si
 
   // threshold_cross follows the noise-free version of each scored signal: the same AR(1) of the
   // targets without the noise term, so the emitted series crosses near it (its lag is included).
-  const std::array<double, kNumFamilies> targets = {mu_user + mu_sys + mu_io, mu_mem, mu_io, disk_mu};
+  const std::array<double, kNumFamilies> shadow_targets = {t.mu_user + t.mu_sys + t.mu_io, t.mu_mem, t.mu_io, disk_mu};
   for (int f = 0; f < kNumFamilies; ++f)
-    noise_free_[f] = shadow_started_ ? phi_ * noise_free_[f] + (1.0 - phi_) * targets[f] : targets[f];
+    noise_free_[f] = shadow_started_ ? phi_ * noise_free_[f] + (1.0 - phi_) * shadow_targets[f] : shadow_targets[f];
   shadow_started_ = true;
-  if (active && active->threshold_cross < 0 &&
-      noise_free_[static_cast<int>(active->family)] >= family_targets(active->family, p).threshold)
-    active->threshold_cross = a;
+  if (o.active && o.active->threshold_cross < 0 &&
+      noise_free_[static_cast<int>(o.active->family)] >= family_targets(o.active->family, p).threshold)
+    o.active->threshold_cross = a;
 
   // 10. Output in fixed point, clamped to the contract's ranges.
   out.online = true;
-  out.status = status;
+  out.status = o.status;
   auto& v = out.v;
   v[0] = static_cast<int32_t>(U);
   v[1] = static_cast<int32_t>(S);

@@ -50,8 +50,27 @@ class ServerSim {
     std::vector<CascadeEvent> events;  // every week generated so far, in start order
   };
 
-  // SIMULATOR.md §5: the base series.
+  // What the background episode, cascades and scenarios lay over one step.
+  struct Overlays {
+    std::array<double, kNumFamilies> s{};  // intensity per family
+    Status status = Status::healthy;       // the Markov state made worse by the overlays
+    Episode* active = nullptr;             // the background episode running now
+    // Dependants' cascade effects: multipliers and additives per target.
+    double m_user = 1, m_sys = 1, m_share = 1, m_mem = 1, m_in = 1, m_out = 1, m_back = 1, m_front = 1, m_load = 1;
+    double a_back = 0, a_front = 0;
+  };
+  // Targets μ and noise scales σ of the CPU parts and memory (§5), and the calendar factor F.
+  struct Targets {
+    double mu_user, sd_user, mu_sys, sd_sys, mu_io, sd_io, mu_mem, sd_mem;
+    double F;  // the profile's calendar factor at this step
+  };
+
+  // SIMULATOR.md §5: the base series, in the phases below.
   void step_base(const StepClock& clock, const ExternalOverlay* ext, SimRecord& out);
+  void advance_state(int64_t a, const StepClock& clock);  // Markov state, episode crashes, uptime, spells
+  Overlays gather_overlays(int64_t a, const ExternalOverlay* ext);
+  Targets targets(const StepClock& clock, const Overlays& o) const;
+  void emit(int64_t a, const Overlays& o, const Targets& t, const std::array<double, kNumQ>& z, SimRecord& out);
   void ensure_week(int64_t week);
   void generate_week(int64_t week);
   double cascade_c(const std::vector<CascadeEvent>& events, int64_t a, Phase* phase, bool* late) const;
