@@ -212,6 +212,227 @@ size_t rows_of(const TensorInfo& info) {  // all axes but the last
   return r;
 }
 
+using CaseOutputs = std::map<std::string, std::vector<float>>;  // by output name; "__in.X": an input
+using CaseRunner = CaseOutputs (*)(const SafeTensors& f, const json& cs, const std::string& pre, CaseParams& cp);
+
+// Interpolation (resampling) of a width.
+CaseOutputs run_interp(const SafeTensors& f, const json& cs, const std::string& pre, CaseParams&) {
+  CaseOutputs outs;
+  const int n = cs.at("n_in"), m = cs.at("n_out");
+  auto x = f.f32(pre + "in.x");
+  const int rows = int(x.size() / size_t(n));
+  auto& y = outs["y"];
+  y.resize(size_t(rows) * m);
+  nn::interp_forward(y.data(), x.data(), n, rows, nn::InterpTable::make(n, m));
+  return outs;
+}
+
+// LayerNorm.
+CaseOutputs run_layer_norm(const SafeTensors& f, const json& cs, const std::string& pre, CaseParams& cp) {
+  CaseOutputs outs;
+  const int n = cs.at("size");
+  const LayerNormW ln = add_layer_norm(cp.table, "", n);
+  cp.load(f, pre + "w.");
+  auto x = f.f32(pre + "in.x");
+  auto& y = outs["y"];
+  y.resize(x.size());
+  nn::layer_norm_forward(y.data(), x.data(), int(x.size() / size_t(n)), n, cp.P.data() + ln.w, cp.P.data() + ln.b, cs.value("eps", 1e-5f));
+  return outs;
+}
+
+// GateAddNorm: GLU, skip, LayerNorm.
+CaseOutputs run_gate_add_norm(const SafeTensors& f, const json& cs, const std::string& pre, CaseParams& cp) {
+  CaseOutputs outs;
+  const int a = cs.at("input_size"), o = cs.at("hidden_size");
+  const GateAddNormW g = add_gate_add_norm(cp.table, "", a, o);
+  cp.load(f, pre + "w.");
+  auto x = f.f32(pre + "in.x");
+  auto skip = f.f32(pre + "in.skip");
+  const int rows = int(x.size() / size_t(a));
+  std::vector<float> u(size_t(rows) * 2 * o);
+  nn::linear_forward(u.data(), 2 * o, x.data(), a, rows, g.glu, cp.P.data());
+  auto& y = outs["y"];
+  y.resize(size_t(rows) * o);
+  nn::gate_add_norm_forward(y.data(), u.data(), skip.data(), o, rows, o, cp.P.data() + g.norm.w, cp.P.data() + g.norm.b, 1e-5f);
+  return outs;
+}
+
+// GatedResidualNetwork.
+CaseOutputs run_grn(const SafeTensors& f, const json& cs, const std::string& pre, CaseParams& cp) {
+  CaseOutputs outs;
+  const int a = cs.at("input_size"), hdn = cs.at("hidden_size"), o = cs.at("output_size");
+  const int ctx = cs.at("context_size").is_null() ? 0 : cs.at("context_size").get<int>();
+  const GrnW g = add_grn(cp.table, "", a, hdn, o, ctx);
+  nn::add_interp_tables(cp.interp, g);
+  cp.load(f, pre + "w.");
+  auto x = f.f32(pre + "in.x");
+  std::vector<float> context = ctx ? f.f32(pre + "in.context") : std::vector<float>{};
+  const int rows = int(x.size() / size_t(a));
+  std::vector<float> mem(nn::grn_acts_floats(g, rows, rows) + 64);
+  float* cur = mem.data();
+  const nn::GrnActs acts = nn::grn_acts_take(g, rows, rows, cur);
+  nn::grn_forward(acts, x.data(), a, rows, ctx ? context.data() : nullptr, 1, g, cp.prep);
+  outs["y"].assign(acts.out, acts.out + size_t(rows) * o);
+  return outs;
+}
+
+// VariableSelectionNetwork: prescalers, per-variable GRNs, weights.
+CaseOutputs run_vsn(const SafeTensors& f, const json& cs, const std::string& pre, CaseParams& cp) {
+  CaseOutputs outs;
+  const int H = cs.at("hidden_size");
+  const int ctx = cs.at("context_size").is_null() ? 0 : cs.at("context_size").get<int>();
+  const json& flags = cs.at("input_embedding_flags");
+  VsnW v;
+  std::vector<std::vector<float>> inputs;
+  size_t rows = 0;
+  for (const auto& vn : cs.at("variable_order")) {
+    const std::string var = vn.get<std::string>();
+    VsnVarW vw;
+    vw.name = var;
+    vw.width = cs.at("input_sizes").at(var);
+    vw.flat_offset = v.flat_width;
+    vw.categorical = flags.contains(var) && flags.at(var).get<bool>();
+    if (vw.categorical) {
+      vw.cat_norm = add_resample_norm(cp.table, "single_variable_grns." + var + ".", vw.width, H);
+      if (vw.width != H) cp.interp[{vw.width, H}] = nn::InterpTable::make(vw.width, H);
+    } else {
+      vw.prescaler = add_linear(cp.table, "prescalers." + var + ".", 1, vw.width);
+      vw.grn = add_grn(cp.table, "single_variable_grns." + var + ".", vw.width, std::min(vw.width, H), H, 0);
+      nn::add_interp_tables(cp.interp, vw.grn);
+    }
+    inputs.push_back(f.f32(pre + "in." + var));
+    rows = rows_of(f.info(pre + "in." + var));
+    v.flat_width += vw.width;
+    v.vars.push_back(vw);
+  }
+  v.flat = add_grn(cp.table, "flattened_grn.", v.flat_width, std::min(H, v.n()), v.n(), ctx);
+  nn::add_interp_tables(cp.interp, v.flat);
+  cp.load(f, pre + "w.");
+  std::vector<float> flat(rows * size_t(v.flat_width));
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t i = 0; i < v.vars.size(); ++i) {
+      const auto& vw = v.vars[i];
+      float* dst = &flat[r * size_t(v.flat_width) + size_t(vw.flat_offset)];
+      if (vw.categorical) {
+        for (int j = 0; j < vw.width; ++j) dst[j] = inputs[i][r * size_t(vw.width) + size_t(j)];
+      } else {
+        const float x = inputs[i][r];
+        for (int j = 0; j < vw.width; ++j) dst[j] = x * cp.P[vw.prescaler.w + size_t(j)] + cp.P[vw.prescaler.b + size_t(j)];
+      }
+    }
+  std::vector<float> context = ctx ? f.f32(pre + "in.context") : std::vector<float>{};
+  std::vector<float> mem(nn::vsn_acts_floats(v, int(rows), int(rows), true) + 64);
+  float* cur = mem.data();
+  nn::VsnActs acts;
+  nn::vsn_acts_take(acts, v, int(rows), int(rows), true, cur);
+  nn::vsn_forward(acts, flat.data(), int(rows), ctx ? context.data() : nullptr, 1, v, H, cp.prep);
+  outs["y"].assign(acts.out, acts.out + rows * size_t(H));
+  outs["weights"].assign(acts.weights, acts.weights + rows * size_t(v.n()));
+  return outs;
+}
+
+// InterpretableMultiHeadAttention, and its mask rule against the file's mask.
+CaseOutputs run_attention(const SafeTensors& f, const json& cs, const std::string& pre, CaseParams& cp) {
+  CaseOutputs outs;
+  const int nh = cs.at("n_head"), dm = cs.at("d_model"), d = cs.at("head_dim"), E = cs.at("E"), D = cs.at("D");
+  AttentionW aw;
+  aw.heads = nh;
+  aw.d = d;
+  for (int i = 0; i < nh; ++i) aw.k.push_back(add_linear(cp.table, fmt::format("k_layers.{}.", i), dm, d));
+  for (int i = 0; i < nh; ++i) aw.q.push_back(add_linear(cp.table, fmt::format("q_layers.{}.", i), dm, d));
+  aw.v = add_linear(cp.table, "v_layer.", dm, d);
+  aw.w_h = add_linear(cp.table, "w_h.", d, dm, false);
+  cp.load(f, pre + "w.");
+  auto q = f.f32(pre + "in.q");
+  auto kv = f.f32(pre + "in.kv");
+  std::vector<int32_t> lens;
+  for (const auto& l : cs.at("encoder_lengths")) lens.push_back(l.get<int>());
+  const int B = int(lens.size()), T = E + D;
+  std::vector<float> Q(size_t(B) * D * nh * d), K(size_t(B) * T * nh * d), V(size_t(B) * T * d);
+  for (int i = 0; i < nh; ++i) {
+    nn::linear_forward(Q.data() + i * d, nh * d, q.data(), dm, B * D, aw.q[size_t(i)], cp.P.data());
+    nn::linear_forward(K.data() + i * d, nh * d, kv.data(), dm, B * T, aw.k[size_t(i)], cp.P.data());
+  }
+  nn::linear_forward(V.data(), d, kv.data(), dm, B * T, aw.v, cp.P.data());
+  auto& probs = outs["attention"];
+  probs.resize(size_t(B) * D * nh * T);
+  std::vector<float> heads(size_t(B) * D * nh * d), mean(size_t(B) * D * d), scratch(size_t(T) * (d + 1));
+  nn::attention_forward(probs.data(), heads.data(), mean.data(), Q.data(), K.data(), V.data(), lens.data(), B, E, D, nh, d, scratch.data());
+  auto& y = outs["y"];
+  y.resize(size_t(B) * D * dm);
+  nn::linear_forward(y.data(), dm, mean.data(), d, B * D, aw.w_h, cp.P.data());
+  // the mask rule itself against the file's mask
+  auto& mask = outs["__in.mask"];
+  for (int b = 0; b < B; ++b)
+    for (int i = 0; i < D; ++i)
+      for (int j = 0; j < T; ++j) mask.push_back((j < E ? j >= lens[size_t(b)] : j - E >= i) ? 1.0f : 0.0f);
+  return outs;
+}
+
+// LSTM layer (one direction, one layer).
+CaseOutputs run_lstm(const SafeTensors& f, const json& cs, const std::string& pre, CaseParams& cp) {
+  CaseOutputs outs;
+  const int in_sz = cs.at("input_size"), H = cs.at("hidden_size");
+  LstmW lw;
+  lw.ih.w = cp.table.add("weight_ih_l0", {4 * H, in_sz});
+  lw.hh.w = cp.table.add("weight_hh_l0", {4 * H, H});
+  lw.ih.b = cp.table.add("bias_ih_l0", {4 * H});
+  lw.hh.b = cp.table.add("bias_hh_l0", {4 * H});
+  cp.load(f, pre + "w.");
+  auto x = f.f32(pre + "in.x");
+  auto lens = to_i32(f.i64(pre + "in.lengths"));
+  auto h = f.f32(pre + "in.h0");
+  auto c0 = f.f32(pre + "in.c0");
+  const int B = int(lens.size()), steps = int(x.size() / size_t(B * in_sz));
+  std::vector<float> bias(size_t(4 * H)), wt(size_t(H) * 4 * H), gates(size_t(B) * steps * 4 * H), scratch(size_t(B) * 4 * H);
+  for (int n = 0; n < 4 * H; ++n) {
+    bias[size_t(n)] = cp.P[lw.ih.b + size_t(n)] + cp.P[lw.hh.b + size_t(n)];
+    for (int k = 0; k < H; ++k) wt[size_t(k) * 4 * H + n] = cp.P[lw.hh.w + size_t(n) * H + k];
+  }
+  LinearW ih{lw.ih.w, kNoParam, in_sz, 4 * H};
+  nn::linear_forward(gates.data(), 4 * H, x.data(), in_sz, B * steps, ih, cp.P.data());
+  for (size_t r = 0; r < size_t(B) * steps; ++r)
+    for (int n = 0; n < 4 * H; ++n) gates[r * 4 * H + size_t(n)] += bias[size_t(n)];
+  auto& o = outs["out"];
+  o.resize(size_t(B) * steps * H);
+  nn::lstm_forward(o.data(), size_t(steps) * H, h.data(), c0.data(), gates.data(), nullptr, lens.data(), B, steps, H, wt.data(), scratch.data());
+  outs["h_n"] = h;
+  outs["c_n"] = c0;
+  return outs;
+}
+
+// Which of our forward functions runs a module case (nullptr: not a forward module, e.g. a loss).
+CaseRunner runner_for(const std::string& name, const std::string& cls) {
+  if (name.rfind("interp_", 0) == 0) return run_interp;
+  if (cls == "LayerNorm") return run_layer_norm;
+  if (cls == "GateAddNorm") return run_gate_add_norm;
+  if (cls == "GatedResidualNetwork") return run_grn;
+  if (cls == "VariableSelectionNetwork") return run_vsn;
+  if (cls == "InterpretableMultiHeadAttention") return run_attention;
+  if (cls.rfind("LSTM", 0) == 0) return run_lstm;
+  return nullptr;
+}
+
+// Each output against its reference tensor ("__in.X": an input the case recomputes, exactly).
+void compare_outputs(const SafeTensors& f, const std::string& pre, const CaseOutputs& outs, double def_tol,
+                     const CheckOptions& opt, CheckReport& rep) {
+  for (const auto& [oname, data] : outs) {
+    const bool input_check = oname.rfind("__in.", 0) == 0;
+    const std::string tname = input_check ? pre + "in." + oname.substr(5) : pre + "out." + oname;
+    std::vector<float> ref;
+    if (f.info(tname).dtype == DType::I64) {
+      auto v = f.i64(tname);
+      ref.assign(v.begin(), v.end());
+    } else {
+      ref = f.f32(tname);
+    }
+    Tolerance tol;
+    tol.abs = input_check ? 0.0 : def_tol;
+    tol.text = fmt::format("{:g}", tol.abs);
+    rep.checks.push_back(compare(tname, data, ref, input_check ? tol : override_or(opt, tol), nullptr));
+  }
+}
+
 CheckReport check_modules(const SafeTensors& f, const json& manifest, const CheckOptions& opt) {
   CheckReport rep;
   rep.file = f.source();
@@ -222,182 +443,16 @@ CheckReport check_modules(const SafeTensors& f, const json& manifest, const Chec
     const std::string name = it.key();
     const json& cs = it.value();
     const std::string cls = cs.value("cls", "");
-    const std::string pre = name + ".";
-    std::map<std::string, std::vector<float>> outs;
-    double def_tol = 1e-5;
-    CaseParams cp;
-    if (name.rfind("interp_", 0) == 0) {
-      const int n = cs.at("n_in"), m = cs.at("n_out");
-      auto x = f.f32(pre + "in.x");
-      const int rows = int(x.size() / size_t(n));
-      auto& y = outs["y"];
-      y.resize(size_t(rows) * m);
-      nn::interp_forward(y.data(), x.data(), n, rows, nn::InterpTable::make(n, m));
-      def_tol = 1e-6;
-    } else if (cls == "LayerNorm") {
-      const int n = cs.at("size");
-      const LayerNormW ln = add_layer_norm(cp.table, "", n);
-      cp.load(f, pre + "w.");
-      auto x = f.f32(pre + "in.x");
-      auto& y = outs["y"];
-      y.resize(x.size());
-      nn::layer_norm_forward(y.data(), x.data(), int(x.size() / size_t(n)), n, cp.P.data() + ln.w, cp.P.data() + ln.b, cs.value("eps", 1e-5f));
-    } else if (cls == "GateAddNorm") {
-      const int a = cs.at("input_size"), o = cs.at("hidden_size");
-      const GateAddNormW g = add_gate_add_norm(cp.table, "", a, o);
-      cp.load(f, pre + "w.");
-      auto x = f.f32(pre + "in.x");
-      auto skip = f.f32(pre + "in.skip");
-      const int rows = int(x.size() / size_t(a));
-      std::vector<float> u(size_t(rows) * 2 * o);
-      nn::linear_forward(u.data(), 2 * o, x.data(), a, rows, g.glu, cp.P.data());
-      auto& y = outs["y"];
-      y.resize(size_t(rows) * o);
-      nn::gate_add_norm_forward(y.data(), u.data(), skip.data(), o, rows, o, cp.P.data() + g.norm.w, cp.P.data() + g.norm.b, 1e-5f);
-    } else if (cls == "GatedResidualNetwork") {
-      const int a = cs.at("input_size"), hdn = cs.at("hidden_size"), o = cs.at("output_size");
-      const int ctx = cs.at("context_size").is_null() ? 0 : cs.at("context_size").get<int>();
-      const GrnW g = add_grn(cp.table, "", a, hdn, o, ctx);
-      nn::add_interp_tables(cp.interp, g);
-      cp.load(f, pre + "w.");
-      auto x = f.f32(pre + "in.x");
-      std::vector<float> context = ctx ? f.f32(pre + "in.context") : std::vector<float>{};
-      const int rows = int(x.size() / size_t(a));
-      std::vector<float> mem(nn::grn_acts_floats(g, rows, rows) + 64);
-      float* cur = mem.data();
-      const nn::GrnActs acts = nn::grn_acts_take(g, rows, rows, cur);
-      nn::grn_forward(acts, x.data(), a, rows, ctx ? context.data() : nullptr, 1, g, cp.prep);
-      outs["y"].assign(acts.out, acts.out + size_t(rows) * o);
-    } else if (cls == "VariableSelectionNetwork") {
-      const int H = cs.at("hidden_size");
-      const int ctx = cs.at("context_size").is_null() ? 0 : cs.at("context_size").get<int>();
-      const json& flags = cs.at("input_embedding_flags");
-      VsnW v;
-      std::vector<std::vector<float>> inputs;
-      size_t rows = 0;
-      for (const auto& vn : cs.at("variable_order")) {
-        const std::string var = vn.get<std::string>();
-        VsnVarW vw;
-        vw.name = var;
-        vw.width = cs.at("input_sizes").at(var);
-        vw.flat_offset = v.flat_width;
-        vw.categorical = flags.contains(var) && flags.at(var).get<bool>();
-        if (vw.categorical) {
-          vw.cat_norm = add_resample_norm(cp.table, "single_variable_grns." + var + ".", vw.width, H);
-          if (vw.width != H) cp.interp[{vw.width, H}] = nn::InterpTable::make(vw.width, H);
-        } else {
-          vw.prescaler = add_linear(cp.table, "prescalers." + var + ".", 1, vw.width);
-          vw.grn = add_grn(cp.table, "single_variable_grns." + var + ".", vw.width, std::min(vw.width, H), H, 0);
-          nn::add_interp_tables(cp.interp, vw.grn);
-        }
-        inputs.push_back(f.f32(pre + "in." + var));
-        rows = rows_of(f.info(pre + "in." + var));
-        v.flat_width += vw.width;
-        v.vars.push_back(vw);
-      }
-      v.flat = add_grn(cp.table, "flattened_grn.", v.flat_width, std::min(H, v.n()), v.n(), ctx);
-      nn::add_interp_tables(cp.interp, v.flat);
-      cp.load(f, pre + "w.");
-      std::vector<float> flat(rows * size_t(v.flat_width));
-      for (size_t r = 0; r < rows; ++r)
-        for (size_t i = 0; i < v.vars.size(); ++i) {
-          const auto& vw = v.vars[i];
-          float* dst = &flat[r * size_t(v.flat_width) + size_t(vw.flat_offset)];
-          if (vw.categorical) {
-            for (int j = 0; j < vw.width; ++j) dst[j] = inputs[i][r * size_t(vw.width) + size_t(j)];
-          } else {
-            const float x = inputs[i][r];
-            for (int j = 0; j < vw.width; ++j) dst[j] = x * cp.P[vw.prescaler.w + size_t(j)] + cp.P[vw.prescaler.b + size_t(j)];
-          }
-        }
-      std::vector<float> context = ctx ? f.f32(pre + "in.context") : std::vector<float>{};
-      std::vector<float> mem(nn::vsn_acts_floats(v, int(rows), int(rows), true) + 64);
-      float* cur = mem.data();
-      nn::VsnActs acts;
-      nn::vsn_acts_take(acts, v, int(rows), int(rows), true, cur);
-      nn::vsn_forward(acts, flat.data(), int(rows), ctx ? context.data() : nullptr, 1, v, H, cp.prep);
-      outs["y"].assign(acts.out, acts.out + rows * size_t(H));
-      outs["weights"].assign(acts.weights, acts.weights + rows * size_t(v.n()));
-    } else if (cls == "InterpretableMultiHeadAttention") {
-      const int nh = cs.at("n_head"), dm = cs.at("d_model"), d = cs.at("head_dim"), E = cs.at("E"), D = cs.at("D");
-      AttentionW aw;
-      aw.heads = nh;
-      aw.d = d;
-      for (int i = 0; i < nh; ++i) aw.k.push_back(add_linear(cp.table, fmt::format("k_layers.{}.", i), dm, d));
-      for (int i = 0; i < nh; ++i) aw.q.push_back(add_linear(cp.table, fmt::format("q_layers.{}.", i), dm, d));
-      aw.v = add_linear(cp.table, "v_layer.", dm, d);
-      aw.w_h = add_linear(cp.table, "w_h.", d, dm, false);
-      cp.load(f, pre + "w.");
-      auto q = f.f32(pre + "in.q");
-      auto kv = f.f32(pre + "in.kv");
-      std::vector<int32_t> lens;
-      for (const auto& l : cs.at("encoder_lengths")) lens.push_back(l.get<int>());
-      const int B = int(lens.size()), T = E + D;
-      std::vector<float> Q(size_t(B) * D * nh * d), K(size_t(B) * T * nh * d), V(size_t(B) * T * d);
-      for (int i = 0; i < nh; ++i) {
-        nn::linear_forward(Q.data() + i * d, nh * d, q.data(), dm, B * D, aw.q[size_t(i)], cp.P.data());
-        nn::linear_forward(K.data() + i * d, nh * d, kv.data(), dm, B * T, aw.k[size_t(i)], cp.P.data());
-      }
-      nn::linear_forward(V.data(), d, kv.data(), dm, B * T, aw.v, cp.P.data());
-      auto& probs = outs["attention"];
-      probs.resize(size_t(B) * D * nh * T);
-      std::vector<float> heads(size_t(B) * D * nh * d), mean(size_t(B) * D * d), scratch(size_t(T) * (d + 1));
-      nn::attention_forward(probs.data(), heads.data(), mean.data(), Q.data(), K.data(), V.data(), lens.data(), B, E, D, nh, d, scratch.data());
-      auto& y = outs["y"];
-      y.resize(size_t(B) * D * dm);
-      nn::linear_forward(y.data(), dm, mean.data(), d, B * D, aw.w_h, cp.P.data());
-      // the mask rule itself against the file's mask
-      auto& mask = outs["__in.mask"];
-      for (int b = 0; b < B; ++b)
-        for (int i = 0; i < D; ++i)
-          for (int j = 0; j < T; ++j) mask.push_back((j < E ? j >= lens[size_t(b)] : j - E >= i) ? 1.0f : 0.0f);
-    } else if (cls.rfind("LSTM", 0) == 0) {
-      const int in_sz = cs.at("input_size"), H = cs.at("hidden_size");
-      LstmW lw;
-      lw.ih.w = cp.table.add("weight_ih_l0", {4 * H, in_sz});
-      lw.hh.w = cp.table.add("weight_hh_l0", {4 * H, H});
-      lw.ih.b = cp.table.add("bias_ih_l0", {4 * H});
-      lw.hh.b = cp.table.add("bias_hh_l0", {4 * H});
-      cp.load(f, pre + "w.");
-      auto x = f.f32(pre + "in.x");
-      auto lens = to_i32(f.i64(pre + "in.lengths"));
-      auto h = f.f32(pre + "in.h0");
-      auto c0 = f.f32(pre + "in.c0");
-      const int B = int(lens.size()), steps = int(x.size() / size_t(B * in_sz));
-      std::vector<float> bias(size_t(4 * H)), wt(size_t(H) * 4 * H), gates(size_t(B) * steps * 4 * H), scratch(size_t(B) * 4 * H);
-      for (int n = 0; n < 4 * H; ++n) {
-        bias[size_t(n)] = cp.P[lw.ih.b + size_t(n)] + cp.P[lw.hh.b + size_t(n)];
-        for (int k = 0; k < H; ++k) wt[size_t(k) * 4 * H + n] = cp.P[lw.hh.w + size_t(n) * H + k];
-      }
-      LinearW ih{lw.ih.w, kNoParam, in_sz, 4 * H};
-      nn::linear_forward(gates.data(), 4 * H, x.data(), in_sz, B * steps, ih, cp.P.data());
-      for (size_t r = 0; r < size_t(B) * steps; ++r)
-        for (int n = 0; n < 4 * H; ++n) gates[r * 4 * H + size_t(n)] += bias[size_t(n)];
-      auto& o = outs["out"];
-      o.resize(size_t(B) * steps * H);
-      nn::lstm_forward(o.data(), size_t(steps) * H, h.data(), c0.data(), gates.data(), nullptr, lens.data(), B, steps, H, wt.data(), scratch.data());
-      outs["h_n"] = h;
-      outs["c_n"] = c0;
-    } else {
+    const CaseRunner run = runner_for(name, cls);
+    if (!run) {
       rep.not_checked.push_back(name + " (" + (cls.empty() ? std::string("loss") : cls) + ": not a forward module)");
       continue;
     }
+    const std::string pre = name + ".";
+    CaseParams cp;
+    const CaseOutputs outs = run(f, cs, pre, cp);
     done_prefixes.push_back(pre);
-    for (auto& [oname, data] : outs) {
-      const bool input_check = oname.rfind("__in.", 0) == 0;
-      const std::string tname = input_check ? pre + "in." + oname.substr(5) : pre + "out." + oname;
-      std::vector<float> ref;
-      if (f.info(tname).dtype == DType::I64) {
-        auto v = f.i64(tname);
-        ref.assign(v.begin(), v.end());
-      } else {
-        ref = f.f32(tname);
-      }
-      Tolerance tol;
-      tol.abs = input_check ? 0.0 : def_tol;
-      tol.text = fmt::format("{:g}", tol.abs);
-      rep.checks.push_back(compare(tname, data, ref, input_check ? tol : override_or(opt, tol), nullptr));
-    }
+    compare_outputs(f, pre, outs, name.rfind("interp_", 0) == 0 ? 1e-6 : 1e-5, opt, rep);
   }
   for (const auto& [tname, info] : f.tensors()) {
     const bool covered = std::any_of(done_prefixes.begin(), done_prefixes.end(),
