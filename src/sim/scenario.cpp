@@ -186,40 +186,7 @@ ControlReply ScenarioControl::apply(Scenario sc, std::vector<int> servers, bool 
       if (o.role == Role::none) cur = 0;
       close_row(i, tE);
       o = Overlay{role, cur, role == Role::critical ? 2.0 : 1.0, E, ramp, -1};
-      // Ground truth: one row per overlaid server (and per bound dependant of a cascade source).
-      IncidentRow r;
-      r.id = incident_id('Z', fleet[i].name, tE) + "-" + std::to_string(rows_.size());
-      r.server_name = fleet[i].name;
-      r.profile = fleet[i].profile;
-      r.kind = std::string(scenario_name(sc));
-      r.start = tE;
-      r.peak = engine_.time_of(E + ramp - 1);
-      if (role == Role::cascade_source) {
-        r.metric = fleet[i].profile == Profile::conductor_mgmt ? "cpu" : "iowait";
-      } else {
-        r.metric = "cpu";
-        r.peak_target = role == Role::critical ? family_targets(Family::cpu, fleet[i].profile).critical_peak
-                                               : family_targets(Family::cpu, fleet[i].profile).degrading_peak;
-      }
-      o.row = static_cast<int>(rows_.size());
-      rows_.push_back(r);
-      if (role == Role::cascade_source) {
-        for (size_t d = 0; d < n; ++d)
-          for (size_t e = 0; e < kCascadeEdges.size(); ++e) {
-            if (fleet[d].upstream[e] != i) continue;
-            IncidentRow dr;
-            dr.id = r.id + ">" + fleet[d].name;
-            dr.server_name = fleet[d].name;
-            dr.profile = fleet[d].profile;
-            dr.kind = r.kind;
-            for (int x = 0; x < kCascadeEdges[e].num_effects; ++x)
-              dr.effect += (x ? "+" : "") + std::string(kEffectNames[static_cast<int>(kCascadeEdges[e].effects[x].effect)]);
-            dr.start = tE;
-            dr.peak = r.peak;
-            dr.parent_id = r.id;
-            rows_.push_back(dr);
-          }
-      }
+      o.row = add_incident_rows(i, sc, role, E, ramp);
     }
   }
   scenario_ = sc;
@@ -228,14 +195,7 @@ ControlReply ScenarioControl::apply(Scenario sc, std::vector<int> servers, bool 
   ramp_steps_ = ramp;
   affected_ = servers;
   cascade_sources_ = sc == Scenario::cascade ? servers : std::vector<int>{};
-  size_t dependants = 0;
-  for (size_t d = 0; d < n && !cascade_sources_.empty(); ++d)
-    for (size_t e = 0; e < kCascadeEdges.size(); ++e)
-      if (fleet[d].upstream[e] >= 0 &&
-          std::binary_search(cascade_sources_.begin(), cascade_sources_.end(), fleet[d].upstream[e])) {
-        ++dependants;
-        break;
-      }
+  const size_t dependants = bound_dependants();
   return {200, json{{"status", "ok"},
                     {"previous", scenario_name(previous)},
                     {"scenario", scenario_name(sc)},
@@ -245,6 +205,60 @@ ControlReply ScenarioControl::apply(Scenario sc, std::vector<int> servers, bool 
                     {"ramp_steps", ramp},
                     {"effective_step", E},
                     {"effective_time", format_iso8601(tE)}}};
+}
+
+int ScenarioControl::add_incident_rows(int server, Scenario sc, Role role, int64_t E, int ramp) {
+  const auto& fleet = engine_.fleet();
+  const auto i = static_cast<size_t>(server);
+  const EpochMs tE = engine_.time_of(E);
+  IncidentRow r;
+  r.id = incident_id('Z', fleet[i].name, tE) + "-" + std::to_string(rows_.size());
+  r.server_name = fleet[i].name;
+  r.profile = fleet[i].profile;
+  r.kind = std::string(scenario_name(sc));
+  r.start = tE;
+  r.peak = engine_.time_of(E + ramp - 1);
+  if (role == Role::cascade_source) {
+    r.metric = fleet[i].profile == Profile::conductor_mgmt ? "cpu" : "iowait";
+  } else {
+    r.metric = "cpu";
+    r.peak_target = role == Role::critical ? family_targets(Family::cpu, fleet[i].profile).critical_peak
+                                           : family_targets(Family::cpu, fleet[i].profile).degrading_peak;
+  }
+  const int row = static_cast<int>(rows_.size());
+  rows_.push_back(r);
+  if (role != Role::cascade_source) return row;
+  for (size_t d = 0; d < fleet.size(); ++d)
+    for (size_t e = 0; e < kCascadeEdges.size(); ++e) {
+      if (fleet[d].upstream[e] != server) continue;
+      IncidentRow dr;
+      dr.id = r.id + ">" + fleet[d].name;
+      dr.server_name = fleet[d].name;
+      dr.profile = fleet[d].profile;
+      dr.kind = r.kind;
+      for (int x = 0; x < kCascadeEdges[e].num_effects; ++x) {
+        if (x) dr.effect += '+';
+        dr.effect += kEffectNames[static_cast<int>(kCascadeEdges[e].effects[x].effect)];
+      }
+      dr.start = tE;
+      dr.peak = r.peak;
+      dr.parent_id = r.id;
+      rows_.push_back(dr);
+    }
+  return row;
+}
+
+size_t ScenarioControl::bound_dependants() const {
+  const auto& fleet = engine_.fleet();
+  size_t dependants = 0;
+  for (size_t d = 0; d < fleet.size() && !cascade_sources_.empty(); ++d)
+    for (size_t e = 0; e < kCascadeEdges.size(); ++e)
+      if (fleet[d].upstream[e] >= 0 &&
+          std::binary_search(cascade_sources_.begin(), cascade_sources_.end(), fleet[d].upstream[e])) {
+        ++dependants;
+        break;
+      }
+  return dependants;
 }
 
 ControlReply ScenarioControl::status() const {

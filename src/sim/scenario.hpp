@@ -64,6 +64,10 @@ class ScenarioControl {
   static ControlReply error(int status, std::string code, std::string message);
   nlohmann::json names(const std::vector<int>& servers) const;
   void close_row(size_t server, EpochMs end);
+  // Ground truth of an overlay starting at step E on `server`: its row (returned), and one per
+  // dependant bound to it when it is a cascade source.
+  int add_incident_rows(int server, Scenario sc, Role role, int64_t E, int ramp);
+  size_t bound_dependants() const;  // servers bound to one of cascade_sources_
 
   const FleetEngine& engine_;
   mutable std::mutex mutex_;
