@@ -152,6 +152,12 @@ std::string render_current_for(const httplib::Request& req, const serve::Forecas
   return render_current(service, snap, chosen, page, metrics, quantiles, filtered);
 }
 
+// What the full body depends on besides the snapshot (the model served): the body cache's key,
+// the same for the cycle that renders ahead and the request that reads.
+std::string full_body_key(const serve::ForecastService& service, const serve::PredictionSnapshot& snap) {
+  return model_json(service.model(), snap).dump();
+}
+
 }  // namespace
 
 void add_prediction_routes(ApiServer& api, std::shared_ptr<serve::ForecastService> service) {
@@ -163,8 +169,7 @@ void add_prediction_routes(ApiServer& api, std::shared_ptr<serve::ForecastServic
   cycle->add_cycle_listener([cycle, full_bodies](const serve::PredictionSnapshot&, std::span<const risk::AlertEvent>) {
     const auto snap = cycle->snapshot();  // the one just published: this runs on the cycle's thread
     const httplib::Request no_parameters;
-    full_bodies->warm(snap, model_json(cycle->model(), *snap).dump(),
-                      [&] { return render_current_for(no_parameters, *cycle, *snap); });
+    full_bodies->warm(snap, full_body_key(*cycle, *snap), [&] { return render_current_for(no_parameters, *cycle, *snap); });
   });
   api.get("/predictions/current", Role::read, [service, full_bodies](const httplib::Request& req, httplib::Response& res) {
     const auto snap = service->snapshot();
@@ -173,7 +178,7 @@ void add_prediction_routes(ApiServer& api, std::shared_ptr<serve::ForecastServic
       send_body(res, render());
       return;
     }
-    const auto plain = full_bodies->plain(snap, model_json(service->model(), *snap).dump(), render);
+    const auto plain = full_bodies->plain(snap, full_body_key(*service, *snap), render);
     const bool gzip = accepts_gzip(req);
     send_shared_body(res, gzip ? full_bodies->gzipped(plain) : plain, gzip);
   });

@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <string>
 
 namespace nordiq {
@@ -22,10 +21,7 @@ void set_batch_nice(int nice) { g_batch_nice.store(std::clamp(nice, 0, 19), std:
 
 int batch_nice() { return g_batch_nice.load(std::memory_order_relaxed); }
 
-int this_thread_nice() {
-  errno = 0;  // getpriority may legitimately return -1
-  return ::getpriority(PRIO_PROCESS, this_tid());
-}
+int this_thread_nice() { return ::getpriority(PRIO_PROCESS, this_tid()); }
 
 bool enter_batch_priority() {
   const int wanted = batch_nice();

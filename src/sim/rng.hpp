@@ -11,7 +11,7 @@
 
 namespace nordiq::sim {
 
-inline constexpr uint64_t kGolden = kGoldenGamma;  // splitmix64 itself: core/rng.hpp
+// splitmix64 itself: core/rng.hpp
 
 inline uint64_t fnv1a64(std::string_view s) {
   uint64_t h = 0xcbf29ce484222325ull;
@@ -37,10 +37,10 @@ class Rng {
   // The sub-stream `id` of a server key K (or of the seed, for the control stream); `week` keys the
   // incident and cascade streams so a week's schedule never depends on other weeks.
   static Rng substream(uint64_t key, StreamId id) {
-    return Rng(key ^ (static_cast<uint64_t>(id) * kGolden));
+    return Rng(key ^ (static_cast<uint64_t>(id) * kGoldenGamma));
   }
   static Rng substream(uint64_t key, StreamId id, int64_t week) {
-    return Rng(key ^ (static_cast<uint64_t>(id) * kGolden) ^
+    return Rng(key ^ (static_cast<uint64_t>(id) * kGoldenGamma) ^
                splitmix64(static_cast<uint64_t>(week) ^ 0x5EEDBA5Eull));
   }
 

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "e2e/daemon.hpp"
+#include "e2e/external_process.hpp"  // eventually()
 
 namespace nordiq::e2e {
 namespace {
@@ -116,11 +117,9 @@ std::vector<int> nice_of_threads_named(pid_t pid, const std::string& name) {
 
 // Waits (no timing assertion: a deadline for a condition) until `n` threads named `name` exist.
 std::vector<int> wait_for_threads_named(pid_t pid, const std::string& name, size_t n) {
-  std::vector<int> nice = nice_of_threads_named(pid, name);
-  for (int i = 0; i < 300 && nice.size() != n; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    nice = nice_of_threads_named(pid, name);
-  }
+  std::vector<int> nice;
+  eventually(std::chrono::seconds(30), [&] { return (nice = nice_of_threads_named(pid, name)).size() == n; },
+             std::chrono::milliseconds(100));
   return nice;
 }
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "e2e/daemon.hpp"
+#include "e2e/external_process.hpp"  // eventually()
 #include "e2e/feed_records.hpp"
 
 namespace nordiq::e2e {
@@ -123,10 +124,10 @@ size_t metric_value(const std::string& exposition, const std::string& name) {
 // connections, for up to 30 s (a deadline for a condition, not a timing assertion); the last count.
 size_t wait_for_open_connections(httplib::Client& c, size_t n) {
   size_t open = 0;
-  for (int i = 0; i < 300 && open != n; ++i) {
+  eventually(std::chrono::seconds(30), [&] {
     if (auto res = c.Get("/metrics"); res && res->status == 200) open = metric_value(res->body, "nordiq_http_connections_open");
-    if (open != n) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+    return open == n;
+  }, std::chrono::milliseconds(100));
   return open;
 }
 
