@@ -50,6 +50,18 @@ float* Arena::take_zero(size_t n) {
   return p;
 }
 
+nn::Prepared Ctx::prepared() const {
+  nn::Prepared p;
+  p.P = P;
+  p.kappa = kappa;
+  p.PT = PT;
+  p.interp = interp;
+  p.eps = eps;
+  p.dropout = dropout;
+  p.rng = rng;
+  return p;
+}
+
 // ---- dropout ----------------------------------------------------------------------------------
 
 const float* dropout_forward(const float* x, int ldx, int rows, int n, float*& mask, const Ctx& c) {
@@ -58,10 +70,7 @@ const float* dropout_forward(const float* x, int ldx, int rows, int n, float*& m
   const size_t N = size_t(rows) * n;
   mask = c.acts->take(N);
   float* y = c.acts->take(N);
-  const float keep = 1.0f / (1.0f - c.dropout);
-  for (size_t i = 0; i < N; ++i) mask[i] = c.rng->uniform() < c.dropout ? 0.0f : keep;
-  for (int r = 0; r < rows; ++r)
-    for (int j = 0; j < n; ++j) y[size_t(r) * n + j] = x[size_t(r) * ldx + j] * mask[size_t(r) * n + j];
+  nn::dropout_forward(y, mask, x, ldx, rows, n, c.dropout, *c.rng);
   return y;
 }
 
@@ -88,18 +97,6 @@ void interp_backward(float* dx, int lddx, const float* dy, int rows, const nn::I
       d[t.i0[size_t(j)]] += t.l0[size_t(j)] * g[j];
       d[t.i1[size_t(j)]] += t.l1[size_t(j)] * g[j];
     }
-  }
-}
-
-// Same arithmetic as the inference kernel (layers.cpp), so training and serving agree bit for bit.
-void layer_norm_rows(float* y, const float* x, int rows, int n, const float* gamma, const float* beta, float eps) {
-  for (int r = 0; r < rows; ++r) {
-    const float* xr = x + size_t(r) * n;
-    float* yr = y + size_t(r) * n;
-    const float mu = vm::sum(xr, n) / static_cast<float>(n);
-    const float var = vm::sum_sq_dev(xr, n, mu) / static_cast<float>(n);
-    const float rs = 1.0f / std::sqrt(var + eps);
-    for (int j = 0; j < n; ++j) yr[j] = (xr[j] - mu) * rs * gamma[j] + beta[j];
   }
 }
 
@@ -143,25 +140,12 @@ void softmax_backward(float* ds, const float* p, const float* dp, int rows, int 
 // ---- ResampleNorm -------------------------------------------------------------------------------
 
 void resample_forward(ResAct& a, const float* x, int ldx, int rows, const ResampleNormW& r, const Ctx& c) {
-  const int m = r.out;
-  a.x = x;
-  a.ldx = ldx;
-  a.rows = rows;
-  a.u = nullptr;
-  const float* u = x;
-  int ldu = ldx;
-  if (r.in != r.out) {
-    a.u = c.acts->take(size_t(rows) * m);
-    nn::interp_forward(a.u, x, ldx, rows, c.table(r.in, r.out));
-    u = a.u;
-    ldu = m;
-  }
-  a.pre = c.acts->take(size_t(rows) * m);
-  a.out = c.acts->take(size_t(rows) * m);
-  const float* kappa = c.kappa + r.mask;
-  for (int i = 0; i < rows; ++i)
-    for (int j = 0; j < m; ++j) a.pre[size_t(i) * m + j] = u[size_t(i) * ldu + j] * kappa[j];
-  layer_norm_rows(a.out, a.pre, rows, m, c.P + r.norm.w, c.P + r.norm.b, c.eps);
+  const size_t n = size_t(rows) * r.out;
+  float* u = r.in != r.out ? c.acts->take(n) : nullptr;
+  float* pre = c.acts->take(n);
+  float* out = c.acts->take(n);
+  nn::resample_norm_forward(out, x, ldx, rows, r, c.prepared(), u, pre);
+  a = ResAct{x, ldx, rows, u, pre, out};
 }
 
 void resample_backward(float* dx, int lddx, const float* dy, const ResAct& a, const ResampleNormW& r, const Ctx& c,
@@ -194,27 +178,23 @@ void resample_backward(float* dx, int lddx, const float* dy, const ResAct& a, co
 void gan_forward(GanAct& a, const float* x, int ldx, int rows, const float* skip, int ld_skip, const GateAddNormW& g,
                  bool dropout, const Ctx& c) {
   const int o = g.out, in = g.glu.in;
-  a.x = x;
-  a.ldx = ldx;
   a.rows = rows;
-  a.mask = nullptr;
   a.xd = x;
+  a.ldx = ldx;
+  float* mask = nullptr;
   if (dropout && c.dropout > 0.0f) {
-    a.xd = dropout_forward(x, ldx, rows, in, a.mask, c);
+    a.xd = dropout_forward(x, ldx, rows, in, mask, c);
     a.ldx = in;  // from here on the (dropped) input is dense
   }
-  a.u = c.acts->take(size_t(rows) * 2 * o);
-  a.pre = c.acts->take(size_t(rows) * o);
-  a.out = c.acts->take(size_t(rows) * o);
-  nn::linear_forward(a.u, 2 * o, a.xd, a.ldx, rows, g.glu, c.P);
-  for (int r = 0; r < rows; ++r) {
-    const float* ur = a.u + size_t(r) * 2 * o;
-    const float* sr = skip + size_t(r) * ld_skip;
-    float* pr = a.pre + size_t(r) * o;
-    vm::sigmoid_n(pr, ur + o, o);
-    for (int j = 0; j < o; ++j) pr[j] = ur[j] * pr[j] + sr[j];
-  }
-  layer_norm_rows(a.out, a.pre, rows, o, c.P + g.norm.w, c.P + g.norm.b, c.eps);
+  a.mask = mask;
+  float* u = c.acts->take(size_t(rows) * 2 * o);
+  float* pre = c.acts->take(size_t(rows) * o);
+  float* out = c.acts->take(size_t(rows) * o);
+  nn::linear_forward(u, 2 * o, a.xd, a.ldx, rows, g.glu, c.P, false, c.PT);
+  nn::gate_add_norm_forward(out, u, skip, ld_skip, rows, o, c.P + g.norm.w, c.P + g.norm.b, c.eps, pre);
+  a.u = u;
+  a.pre = pre;
+  a.out = out;
 }
 
 void gan_backward(float* dx, int lddx, float* dskip, int ld_dskip, const float* dy, const GanAct& a,
@@ -255,36 +235,27 @@ void grn_train_forward(GrnAct& a, const float* x, int ldx, int rows, const float
   a.rows = rows;
   a.ctx = g.ctx ? ctx : nullptr;
   a.rows_per_ctx = rows_per_ctx;
-  const float* skip = x;
-  int ld_skip = ldx;
-  if (g.resample) {
-    resample_forward(a.res, x, ldx, rows, g.res, c);
-    skip = a.res.out;
-    ld_skip = g.out;
-  }
-  const int hd = g.hidden;
-  const size_t n = size_t(rows) * hd;
-  a.eta1 = c.acts->take(n);
-  a.eta2 = c.acts->take(n);
-  a.eta3 = c.acts->take(n);
-  nn::linear_forward(a.eta1, hd, x, ldx, rows, g.fc1, c.P);
-  if (a.ctx) {
-    const int groups = rows / rows_per_ctx;
-    const size_t mark = c.scratch->mark();
-    float* proj = c.scratch->take(size_t(groups) * hd);
-    nn::linear_forward(proj, hd, a.ctx, g.ctx, groups, g.context, c.P);
-    for (int r = 0; r < rows; ++r) {
-      float* f = a.eta1 + size_t(r) * hd;
-      const float* p = proj + size_t(r / rows_per_ctx) * hd;
-      for (int j = 0; j < hd; ++j) f[j] += p[j];
-    }
-    c.scratch->release(mark);
-  }
-  vm::exp_n(a.eta2, a.eta1, static_cast<ptrdiff_t>(n));
-  for (size_t i = 0; i < n; ++i) a.eta2[i] = a.eta1[i] > 0.0f ? a.eta1[i] : a.eta2[i] - 1.0f;
-  nn::linear_forward(a.eta3, hd, a.eta2, hd, rows, g.fc2, c.P);
-  gan_forward(a.gate, a.eta3, hd, rows, skip, ld_skip, g.gate, true, c);
+  const int groups = rows / rows_per_ctx;
+  float* cursor = c.acts->take(nn::grn_acts_floats(g, rows, groups, c.keep()));
+  a.act = nn::grn_acts_take(g, rows, groups, cursor, c.keep());
+  nn::grn_forward(a.act, x, ldx, rows, a.ctx, rows_per_ctx, g, c.prepared());
 }
+
+namespace {
+// The backward's views of what nn::grn_forward kept: its gate, and its resample path.
+GanAct gate_of(const GrnAct& a, const GrnW& g) {
+  GanAct v;
+  v.xd = a.act.mask ? a.act.dropped : a.act.fc2;
+  v.mask = a.act.mask;
+  v.ldx = g.hidden;
+  v.rows = a.rows;
+  v.u = a.act.glu;
+  v.pre = a.act.gate_pre;
+  v.out = a.act.out;
+  return v;
+}
+ResAct resample_of(const GrnAct& a) { return ResAct{a.x, a.ldx, a.rows, a.act.res_interp, a.act.res_pre, a.act.resid}; }
+}  // namespace
 
 void grn_backward(float* dx, int lddx, float* dctx, const float* dy, const GrnAct& a, const GrnW& g, const Ctx& c,
                   float* G) {
@@ -299,12 +270,12 @@ void grn_backward(float* dx, int lddx, float* dctx, const float* dy, const GrnAc
     ld_dskip = lddx;
   }
   float* d3 = c.scratch->take_zero(size_t(rows) * hd);
-  gan_backward(d3, hd, dskip, ld_dskip, dy, a.gate, g.gate, c, G);
+  gan_backward(d3, hd, dskip, ld_dskip, dy, gate_of(a, g), g.gate, c, G);
   float* d2 = c.scratch->take_zero(size_t(rows) * hd);
-  grad::linear_backward(d2, hd, G, d3, hd, a.eta2, hd, rows, g.fc2, c.P);
+  grad::linear_backward(d2, hd, G, d3, hd, a.act.elu, hd, rows, g.fc2, c.P);
   // ELU'(η1) = 1 for η1 > 0, e^η1 = ELU(η1) + 1 otherwise
   const size_t n = size_t(rows) * hd;
-  for (size_t i = 0; i < n; ++i) d2[i] *= a.eta1[i] > 0.0f ? 1.0f : a.eta2[i] + 1.0f;
+  for (size_t i = 0; i < n; ++i) d2[i] *= a.act.fc1[i] > 0.0f ? 1.0f : a.act.elu[i] + 1.0f;
   grad::linear_backward(dx, lddx, G, d2, hd, a.x, a.ldx, rows, g.fc1, c.P);
   if (a.ctx) {
     // The context is one row per group of rows: sum dη1 per group, then one small product.
@@ -317,7 +288,7 @@ void grn_backward(float* dx, int lddx, float* dctx, const float* dy, const GrnAc
     }
     grad::linear_backward(dctx, g.ctx, G, s, hd, a.ctx, g.ctx, groups, g.context, c.P);
   }
-  if (g.resample) resample_backward(dx, lddx, dskip, a.res, g.res, c, G);
+  if (g.resample) resample_backward(dx, lddx, dskip, resample_of(a), g.res, c, G);
   c.scratch->release(mark);
 }
 
@@ -325,56 +296,48 @@ void grn_backward(float* dx, int lddx, float* dctx, const float* dy, const GrnAc
 
 void vsn_train_forward(VsnAct& a, const float* flat, int rows, const float* context, int rows_per_ctx, const VsnW& v,
                        int H, const Ctx& c) {
-  const int n = v.n(), S = v.flat_width;
   a.rows = rows;
+  a.rows_per_ctx = rows_per_ctx;
   a.flat = flat;
-  grn_train_forward(a.flat_grn, flat, S, rows, context, rows_per_ctx, v.flat, c);
-  a.weights = c.acts->take(size_t(rows) * n);
-  nn::softmax_rows(a.weights, a.flat_grn.out(), rows, n);
-  a.grn.assign(size_t(n), GrnAct{});
-  a.cat.assign(size_t(n), ResAct{});
-  a.out = c.acts->take_zero(size_t(rows) * H);
-  for (int i = 0; i < n; ++i) {
-    const auto& var = v.vars[size_t(i)];
-    if (var.categorical) resample_forward(a.cat[size_t(i)], flat + var.flat_offset, S, rows, var.cat_norm, c);
-    else grn_train_forward(a.grn[size_t(i)], flat + var.flat_offset, S, rows, nullptr, 1, var.grn, c);
-    const float* xi = a.xi(size_t(i), var.categorical);
-    for (int r = 0; r < rows; ++r) {  // variables in order: the engine's reduction order
-      const float wv = a.weights[size_t(r) * n + i];
-      const float* x = xi + size_t(r) * H;
-      float* o = a.out + size_t(r) * H;
-      for (int j = 0; j < H; ++j) o[j] += wv * x[j];
-    }
-  }
+  a.ctx = v.flat.ctx ? context : nullptr;
+  const int groups = rows / rows_per_ctx;
+  float* cursor = c.acts->take(nn::vsn_acts_floats(v, rows, groups, true, c.keep()));
+  nn::vsn_acts_take(a.act, v, rows, groups, true, cursor, c.keep());
+  nn::vsn_forward(a.act, flat, rows, a.ctx, rows_per_ctx, v, H, c.prepared());
 }
 
 void vsn_backward(float* dF, float* dcontext, const float* dy, const VsnAct& a, const VsnW& v, int H, const Ctx& c,
                   float* G) {
   const int n = v.n(), S = v.flat_width, rows = a.rows;
+  const nn::VsnActs& act = a.act;
   const size_t mark = c.scratch->mark();
   float* dw = c.scratch->take(size_t(rows) * n);
   for (int r = 0; r < rows; ++r)
     for (int i = 0; i < n; ++i) {
-      const float* x = a.xi(size_t(i), v.vars[size_t(i)].categorical) + size_t(r) * H;
+      const float* x = act.vars[size_t(i)].out + size_t(r) * H;
       const float* g = dy + size_t(r) * H;
       float s = 0.0f;
       for (int j = 0; j < H; ++j) s += g[j] * x[j];
       dw[size_t(r) * n + i] = s;
     }
   float* dlogits = c.scratch->take(size_t(rows) * n);
-  softmax_backward(dlogits, a.weights, dw, rows, n);
-  grn_backward(dF, S, dcontext, dlogits, a.flat_grn, v.flat, c, G);
+  softmax_backward(dlogits, act.weights, dw, rows, n);
+  grn_backward(dF, S, dcontext, dlogits, GrnAct{a.flat, a.ctx, S, rows, a.rows_per_ctx, act.flat}, v.flat, c, G);
   float* dxi = c.scratch->take(size_t(rows) * H);
   for (int i = 0; i < n; ++i) {
     const auto& var = v.vars[size_t(i)];
+    const nn::GrnActs& vi = act.vars[size_t(i)];
     for (int r = 0; r < rows; ++r) {
-      const float wv = a.weights[size_t(r) * n + i];
+      const float wv = act.weights[size_t(r) * n + i];
       const float* g = dy + size_t(r) * H;
       float* d = dxi + size_t(r) * H;
       for (int j = 0; j < H; ++j) d[j] = wv * g[j];
     }
-    if (var.categorical) resample_backward(dF + var.flat_offset, S, dxi, a.cat[size_t(i)], var.cat_norm, c, G);
-    else grn_backward(dF + var.flat_offset, S, nullptr, dxi, a.grn[size_t(i)], var.grn, c, G);
+    const float* xi = a.flat + var.flat_offset;
+    if (var.categorical)
+      resample_backward(dF + var.flat_offset, S, dxi, ResAct{xi, S, rows, vi.res_interp, vi.res_pre, vi.out}, var.cat_norm, c, G);
+    else
+      grn_backward(dF + var.flat_offset, S, nullptr, dxi, GrnAct{xi, nullptr, S, rows, 1, vi}, var.grn, c, G);
   }
   c.scratch->release(mark);
 }

@@ -1,5 +1,7 @@
-// Training versions of the TFT blocks: each forward keeps what its backward needs (llm.c style,
-// in one arena), each `*_backward` sits beside its forward. Equations: docs/TFT.md §3–6, 8, 12.
+// The TFT's blocks for training: each `*_backward` sits beside the forward it differentiates.
+// The forwards here are thin: they take room in the arena for what the backward needs and call
+// the serving blocks of tft/layers.hpp (the one forward), which keep those activations and apply
+// dropout (nn::Keep, nn::Prepared::dropout). Equations: docs/TFT.md §3–6, 8, 12.
 //
 // Conventions (all functions):
 // - row-major float arrays, shapes in the signature, parameters as offsets into P (and the
@@ -44,18 +46,14 @@ class Arena {
   size_t block_ = 0, used_ = 0;
 };
 
-// Counter-based generator (splitmix64) for dropout masks: deterministic per seed.
-struct Rng {
-  uint64_t state = 0;
-  uint64_t next() { return splitmix64_next(state); }
-  float uniform() { return float(next() >> 40) * (1.0f / 16777216.0f); }  // [0, 1)
-};
+using Rng = nn::Rng;  // dropout masks: deterministic per seed
 
 // What every block needs besides its inputs: parameters, gate factors κ = 2σ(mask) (at the mask
 // offsets), interpolation tables, ε, dropout rate/RNG, and the arenas.
 struct Ctx {
   const float* P = nullptr;
   const float* kappa = nullptr;
+  const float* PT = nullptr;  // transposed 2-D weights (nn::prepare_transposed), or null
   const std::map<std::pair<int, int>, nn::InterpTable>* interp = nullptr;
   float eps = 1e-5f;
   float dropout = 0.0f;
@@ -63,6 +61,9 @@ struct Ctx {
   Arena* acts = nullptr;     // forward activations (live until backward)
   Arena* scratch = nullptr;  // temporaries of one backward call (mark/release)
   const nn::InterpTable& table(int n, int m) const { return interp->at({n, m}); }
+  // The serving blocks' view: same parameters, unfolded, with this context's dropout.
+  nn::Prepared prepared() const;
+  nn::Keep keep() const { return {true, dropout > 0.0f}; }
 };
 
 // ---- dropout ----------------------------------------------------------------------------------
@@ -73,8 +74,7 @@ void dropout_backward(float* dx, int lddx, const float* dy, int rows, int n, con
 
 // ---- primitives -----------------------------------------------------------------------------
 void interp_backward(float* dx, int lddx, const float* dy, int rows, const nn::InterpTable& t);
-// y = LN(x) per row; the backward recomputes μ and 1/σ from x (the stored LN input).
-void layer_norm_rows(float* y, const float* x, int rows, int n, const float* gamma, const float* beta, float eps);
+// Backward of nn::layer_norm_forward; recomputes μ and 1/σ from x (the stored LN input).
 void layer_norm_backward(float* dx, int lddx, float* dgamma, float* dbeta, const float* dy, const float* x, int rows,
                          int n, const float* gamma, float eps);
 void softmax_backward(float* ds, const float* p, const float* dp, int rows, int n);
@@ -83,7 +83,7 @@ void softmax_backward(float* ds, const float* p, const float* dp, int rows, int 
 struct ResAct {
   const float* x = nullptr;
   int ldx = 0, rows = 0;
-  float *u = nullptr, *pre = nullptr, *out = nullptr;  // u = Interp(x) (null if in == out)
+  const float *u = nullptr, *pre = nullptr, *out = nullptr;  // u = Interp(x) (null if in == out)
 };
 void resample_forward(ResAct& a, const float* x, int ldx, int rows, const ResampleNormW& r, const Ctx& c);
 void resample_backward(float* dx, int lddx, const float* dy, const ResAct& a, const ResampleNormW& r, const Ctx& c,
@@ -91,10 +91,9 @@ void resample_backward(float* dx, int lddx, const float* dy, const ResAct& a, co
 
 // GateAddNorm (§3.7): y = LN(GLU(Lin(dropout(x))) + skip).
 struct GanAct {
-  const float* x = nullptr;  // input (not owned)
-  const float* xd = nullptr;  // dropped input (== x without dropout)
-  float* mask = nullptr;
-  float *u = nullptr, *pre = nullptr, *out = nullptr;  // u [rows, 2o], pre = GLU + skip
+  const float* xd = nullptr;  // the input as the GLU read it (dropped, or the input itself)
+  const float* mask = nullptr;
+  const float *u = nullptr, *pre = nullptr, *out = nullptr;  // u [rows, 2o], pre = GLU + skip
   int ldx = 0, rows = 0;
 };
 void gan_forward(GanAct& a, const float* x, int ldx, int rows, const float* skip, int ld_skip, const GateAddNormW& g,
@@ -103,15 +102,14 @@ void gan_forward(GanAct& a, const float* x, int ldx, int rows, const float* skip
 void gan_backward(float* dx, int lddx, float* dskip, int ld_dskip, const float* dy, const GanAct& a,
                   const GateAddNormW& g, const Ctx& c, float* G);
 
-// GRN (§3.8) with dropout at the gate's GLU input (§8).
+// GRN (§3.8) with dropout at the gate's GLU input (§8): its inputs and the serving block's
+// activations (fc1 = η1 after the context, elu = η2, fc2 = η3; nn::GrnActs).
 struct GrnAct {
   const float* x = nullptr;
   const float* ctx = nullptr;
   int ldx = 0, rows = 0, rows_per_ctx = 1;
-  ResAct res;                                     // resample path (in ≠ out)
-  float *eta1 = nullptr, *eta2 = nullptr, *eta3 = nullptr;
-  GanAct gate;
-  float* out() const { return gate.out; }
+  nn::GrnActs act;
+  float* out() const { return act.out; }
 };
 void grn_train_forward(GrnAct& a, const float* x, int ldx, int rows, const float* ctx, int rows_per_ctx, const GrnW& g,
                        const Ctx& c);
@@ -122,14 +120,11 @@ void grn_backward(float* dx, int lddx, float* dctx, const float* dy, const GrnAc
 // Variable selection network (§4) on the flattened input F [rows, S] (embeddings and prescaled
 // reals in place; F must stay alive until the backward). out [rows, H], weights [rows, n].
 struct VsnAct {
-  int rows = 0;
+  int rows = 0, rows_per_ctx = 1;
   const float* flat = nullptr;
-  GrnAct flat_grn;             // → logits
-  float* weights = nullptr;    // softmax(logits)
-  std::vector<GrnAct> grn;     // real variables
-  std::vector<ResAct> cat;     // categorical variables
-  float* out = nullptr;
-  const float* xi(size_t v, bool categorical) const { return categorical ? cat[v].out : grn[v].out(); }
+  const float* ctx = nullptr;
+  nn::VsnActs act;  // every variable's activations kept
+  float* out() const { return act.out; }
 };
 void vsn_train_forward(VsnAct& a, const float* flat, int rows, const float* ctx, int rows_per_ctx, const VsnW& v, int H,
                        const Ctx& c);

@@ -169,6 +169,7 @@ struct Engine::Impl {
   }
 
   bool prepared = false;
+  bool fold = true;  // Engine::set_folding
 
   // Derived weights, recomputed when the parameters may have changed (first forward, or after
   // Engine::reload_parameters()).
@@ -210,7 +211,7 @@ struct Engine::Impl {
     };
     lstm(w.lstm_encoder, der.enc_whh_t, der.enc_bias);
     lstm(w.lstm_decoder, der.dec_whh_t, der.dec_bias);
-    der.folds = nn::fold_network(w, P, der.kappa.data());
+    der.folds = fold ? nn::fold_network(w, P, der.kappa.data()) : nn::Folds{};
     for (auto& arena : ws) arena->servers = -1;  // the compact inputs' widths may have changed
     trace_ws.servers = -1;
     prep.P = P;
@@ -404,6 +405,12 @@ Engine::~Engine() = default;
 
 void Engine::reload_parameters() {
   std::lock_guard call(impl_->call_mu);
+  impl_->prepared = false;
+}
+
+void Engine::set_folding(bool on) {
+  std::lock_guard call(impl_->call_mu);
+  impl_->fold = on;
   impl_->prepared = false;
 }
 

@@ -68,6 +68,11 @@ class Engine {
   void reload_parameters();
   int threads() const;
 
+  // Serving folds what is linear between non-linearities (tft/folded.hpp): the same network
+  // within float rounding, and faster. Off, the engine runs the blocks exactly as training does
+  // (the test that holds the two forwards to the same numbers). On by default.
+  void set_folding(bool on);
+
   // Validates the inputs (lengths in range, codes in range) and throws std::invalid_argument
   // naming the bad field; then runs the forward pass. No allocation once warmed up for a shape.
   void forward(const ForwardInputs& in, const ForwardOutputs& out);

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <cstdlib>
+#include <stdexcept>
 
 #include "tft/folded.hpp"
 #include "tft/gemm.hpp"
@@ -20,6 +21,17 @@ float sigmoid(float x) {
   float y;
   vm::sigmoid_n(&y, &x, 1);
   return y;
+}
+
+void dropout_forward(float* y, float* mask, const float* x, int ldx, int rows, int n, float rate, Rng& rng) {
+  const float keep = 1.0f / (1.0f - rate);
+  for (int r = 0; r < rows; ++r) {
+    float* mr = mask + size_t(r) * n;
+    for (int j = 0; j < n; ++j) mr[j] = rng.uniform() < rate ? 0.0f : keep;
+    const float* xr = x + size_t(r) * ldx;
+    float* yr = y + size_t(r) * n;
+    for (int j = 0; j < n; ++j) yr[j] = xr[j] * mr[j];
+  }
 }
 
 InterpTable InterpTable::make(int n, int m) {
@@ -182,10 +194,12 @@ void layer_norm_forward(float* y, const float* x, int rows, int n, const float* 
   for (int r = 0; r < rows; ++r) norm_row(y + size_t(r) * n, x + size_t(r) * n, n, gamma, beta, eps);
 }
 
-void resample_norm_forward(float* y, const float* x, int ldx, int rows, const ResampleNormW& rn, const Prepared& p) {
+void resample_norm_forward(float* y, const float* x, int ldx, int rows, const ResampleNormW& rn, const Prepared& p,
+                           float* keep_interp, float* keep_pre) {
   const int m = rn.out;
   if (rn.in != rn.out) {
     interp_forward(y, x, ldx, rows, p.table(rn.in, rn.out));
+    if (keep_interp) std::memcpy(keep_interp, y, sizeof(float) * size_t(rows) * size_t(m));
   } else {
     for (int r = 0; r < rows; ++r) std::memcpy(y + size_t(r) * m, x + size_t(r) * ldx, sizeof(float) * size_t(m));
   }
@@ -202,13 +216,14 @@ void resample_norm_forward(float* y, const float* x, int ldx, int rows, const Re
 #else
     for (int j = 0; j < m; ++j) yr[j] *= kappa[j];
 #endif
+    if (keep_pre) std::memcpy(keep_pre + size_t(r) * m, yr, sizeof(float) * size_t(m));
     if (r % 2 == 1) norm_rows2(yr - m, yr, m, g, b, p.eps);  // pairs of rows: overlapping latency
   }
   if (rows % 2 == 1) norm_row(y + size_t(rows - 1) * m, y + size_t(rows - 1) * m, m, g, b, p.eps);
 }
 
 void gate_add_norm_forward(float* y, const float* u, const float* skip, int ld_skip, int rows, int o,
-                           const float* gamma, const float* beta, float eps) {
+                           const float* gamma, const float* beta, float eps, float* keep_pre) {
   for (int r = 0; r < rows; ++r) {
     const float* ur = u + size_t(r) * 2 * o;
     const float* sr = skip + size_t(r) * ld_skip;
@@ -223,15 +238,18 @@ void gate_add_norm_forward(float* y, const float* u, const float* skip, int ld_s
     vm::sigmoid_n(yr, ur + o, o);
     for (int j = 0; j < o; ++j) yr[j] = ur[j] * yr[j] + sr[j];
 #endif
+    if (keep_pre) std::memcpy(keep_pre + size_t(r) * o, yr, sizeof(float) * size_t(o));
     if (r % 2 == 1) norm_rows2(yr - o, yr, o, gamma, beta, eps);  // pairs of rows: overlapping latency
   }
   if (rows % 2 == 1) norm_row(y + size_t(rows - 1) * o, y + size_t(rows - 1) * o, o, gamma, beta, eps);
 }
 
-size_t grn_acts_floats(const GrnW& g, int rows, int groups) {
-  const size_t R = size_t(rows);
-  return 3 * R * size_t(g.hidden) + (g.ctx ? size_t(groups) * size_t(g.hidden) : 0) + R * 2 * size_t(g.out) +
-         (g.resample ? R * size_t(g.out) : 0) + R * size_t(g.out) + 6 * 16;
+size_t grn_acts_floats(const GrnW& g, int rows, int groups, Keep keep) {
+  const size_t R = size_t(rows), hd = size_t(g.hidden), o = size_t(g.out);
+  size_t n = 3 * R * hd + (g.ctx ? size_t(groups) * hd : 0) + R * 2 * o + (g.resample ? R * o : 0) + R * o + 6 * 16;
+  if (keep.train) n += (g.resample ? 2 * R * o : 0) + R * o + 3 * 16;
+  if (keep.train && keep.dropout) n += 2 * R * hd + 2 * 16;
+  return n;
 }
 
 namespace {
@@ -242,7 +260,7 @@ float* take(float*& cursor, size_t n) {
 }
 }  // namespace
 
-GrnActs grn_acts_take(const GrnW& g, int rows, int groups, float*& cursor) {
+GrnActs grn_acts_take(const GrnW& g, int rows, int groups, float*& cursor, Keep keep) {
   const size_t R = size_t(rows);
   GrnActs a;
   a.fc1 = take(cursor, R * size_t(g.hidden));
@@ -252,6 +270,15 @@ GrnActs grn_acts_take(const GrnW& g, int rows, int groups, float*& cursor) {
   a.glu = take(cursor, R * 2 * size_t(g.out));
   if (g.resample) a.resid = take(cursor, R * size_t(g.out));
   a.out = take(cursor, R * size_t(g.out));
+  if (keep.train) {
+    if (g.resample && g.res.in != g.res.out) a.res_interp = take(cursor, R * size_t(g.out));
+    if (g.resample) a.res_pre = take(cursor, R * size_t(g.out));
+    a.gate_pre = take(cursor, R * size_t(g.out));
+  }
+  if (keep.train && keep.dropout) {
+    a.mask = take(cursor, R * size_t(g.hidden));
+    a.dropped = take(cursor, R * size_t(g.hidden));
+  }
   return a;
 }
 
@@ -280,7 +307,13 @@ void grn_glu_input(const GrnActs& a, int rows, const GrnW& g, const Prepared& p)
     return;
   }
   linear_forward(a.fc2, hdim, a.elu, hdim, rows, g.fc2, p.P, false, p.PT);
-  linear_forward(a.glu, 2 * g.out, a.fc2, hdim, rows, g.gate.glu, p.P, false, p.PT);
+  const float* glu_in = a.fc2;
+  if (p.dropout > 0.0f) {  // training: §8's dropout at the GLU input
+    if (!a.mask) throw std::logic_error("grn forward: dropout without mask buffers (Keep.dropout)");
+    dropout_forward(a.dropped, a.mask, a.fc2, hdim, rows, hdim, p.dropout, *p.rng);
+    glu_in = a.dropped;
+  }
+  linear_forward(a.glu, 2 * g.out, glu_in, hdim, rows, g.gate.glu, p.P, false, p.PT);
 }
 
 void grn_forward(const GrnActs& a, const float* x, int ldx, int rows, const float* context, int rows_per_ctx,
@@ -288,7 +321,7 @@ void grn_forward(const GrnActs& a, const float* x, int ldx, int rows, const floa
   const float* skip = x;
   int ld_skip = ldx;
   if (g.resample) {
-    resample_norm_forward(a.resid, x, ldx, rows, g.res, p);
+    resample_norm_forward(a.resid, x, ldx, rows, g.res, p, a.res_interp, a.res_pre);
     skip = a.resid;
     ld_skip = g.out;
   }
@@ -296,7 +329,8 @@ void grn_forward(const GrnActs& a, const float* x, int ldx, int rows, const floa
   grn_add_context(a, rows, context, rows_per_ctx, g, p);
   grn_elu(a, rows, g);
   grn_glu_input(a, rows, g, p);
-  gate_add_norm_forward(a.out, a.glu, skip, ld_skip, rows, g.out, p.P + g.gate.norm.w, p.P + g.gate.norm.b, p.eps);
+  gate_add_norm_forward(a.out, a.glu, skip, ld_skip, rows, g.out, p.P + g.gate.norm.w, p.P + g.gate.norm.b, p.eps,
+                        a.gate_pre);
 }
 
 void softmax_rows(float* y, const float* x, int rows, int n) {
@@ -311,11 +345,27 @@ void softmax_rows(float* y, const float* x, int rows, int n) {
   }
 }
 
-size_t vsn_acts_floats(const VsnW& v, int rows, int groups, bool keep_vars) {
-  size_t total = grn_acts_floats(v.flat, rows, groups) + 2 * size_t(rows) * size_t(v.n()) + 64;
+namespace {
+// A categorical variable's ResampleNorm: out, and with keep.train its interpolated input and pre-norm values.
+size_t cat_acts_floats(const VsnVarW& var, int rows, Keep keep) {
+  const size_t n = size_t(rows) * size_t(var.cat_norm.out) + 16;
+  return keep.train ? (var.cat_norm.in != var.cat_norm.out ? 3 : 2) * n : n;
+}
+GrnActs cat_acts_take(const VsnVarW& var, int rows, float*& cursor, Keep keep) {
+  const size_t n = size_t(rows) * size_t(var.cat_norm.out);
+  GrnActs a;
+  a.out = take(cursor, n);
+  if (keep.train && var.cat_norm.in != var.cat_norm.out) a.res_interp = take(cursor, n);
+  if (keep.train) a.res_pre = take(cursor, n);
+  return a;
+}
+}  // namespace
+
+size_t vsn_acts_floats(const VsnW& v, int rows, int groups, bool keep_vars, Keep keep) {
+  size_t total = grn_acts_floats(v.flat, rows, groups, keep) + 2 * size_t(rows) * size_t(v.n()) + 64;
   size_t per_var_max = 0;
   for (const auto& var : v.vars) {
-    const size_t need = var.categorical ? size_t(rows) * size_t(var.cat_norm.out) + 16 : grn_acts_floats(var.grn, rows, groups);
+    const size_t need = var.categorical ? cat_acts_floats(var, rows, keep) : grn_acts_floats(var.grn, rows, groups, keep);
     total += keep_vars ? need : 0;
     per_var_max = std::max(per_var_max, need);
   }
@@ -323,8 +373,8 @@ size_t vsn_acts_floats(const VsnW& v, int rows, int groups, bool keep_vars) {
   return total + (keep_vars ? 0 : per_var_max) + size_t(rows) * size_t(H) + 16;
 }
 
-void vsn_acts_take(VsnActs& a, const VsnW& v, int rows, int groups, bool keep_vars, float*& cursor) {
-  a.flat = grn_acts_take(v.flat, rows, groups, cursor);
+void vsn_acts_take(VsnActs& a, const VsnW& v, int rows, int groups, bool keep_vars, float*& cursor, Keep keep) {
+  a.flat = grn_acts_take(v.flat, rows, groups, cursor, keep);
   a.weights = take(cursor, size_t(rows) * size_t(v.n()));
   a.vars.resize(v.vars.size());
   float* shared = cursor;
@@ -333,12 +383,7 @@ void vsn_acts_take(VsnActs& a, const VsnW& v, int rows, int groups, bool keep_va
     const auto& var = v.vars[i];
     float* start = keep_vars ? cursor : shared;
     float* c = start;
-    if (var.categorical) {
-      a.vars[i] = GrnActs{};
-      a.vars[i].out = take(c, size_t(rows) * size_t(var.cat_norm.out));
-    } else {
-      a.vars[i] = grn_acts_take(var.grn, rows, groups, c);
-    }
+    a.vars[i] = var.categorical ? cat_acts_take(var, rows, c, keep) : grn_acts_take(var.grn, rows, groups, c, keep);
     per_var_max = std::max(per_var_max, size_t(c - start));
     if (keep_vars) cursor = c;
   }
@@ -360,7 +405,7 @@ void vsn_forward(VsnActs& a, const float* flat, int rows, const float* context, 
       const auto& var = v.vars[size_t(i)];
       const GrnActs va = grn_acts_rows(a.vars[size_t(i)], var, r0);
       const float* xi = flat + size_t(r0) * S + var.flat_offset;
-      if (var.categorical) resample_norm_forward(va.out, xi, S, nr, var.cat_norm, p);
+      if (var.categorical) resample_norm_forward(va.out, xi, S, nr, var.cat_norm, p, va.res_interp, va.res_pre);
       else grn_forward(va, xi, S, nr, nullptr, 1, var.grn, p);
       vsn_accumulate(a, va.out, v, i, r0, nr, hidden);
     }
@@ -368,18 +413,21 @@ void vsn_forward(VsnActs& a, const float* flat, int rows, const float* context, 
 }
 
 GrnActs grn_acts_rows(const GrnActs& full, const VsnVarW& var, int r0) {
+  auto at = [r = size_t(r0)](float* p, size_t width) { return p ? p + r * width : nullptr; };
+  const size_t hd = var.categorical ? 0 : size_t(var.grn.hidden);
+  const size_t o = var.categorical ? size_t(var.cat_norm.out) : size_t(var.grn.out);
   GrnActs a = full;
-  if (var.categorical) {
-    a.out = full.out + size_t(r0) * size_t(var.cat_norm.out);
-    return a;
-  }
-  const size_t hd = size_t(var.grn.hidden), o = size_t(var.grn.out), r = size_t(r0);
-  a.fc1 = full.fc1 + r * hd;
-  a.elu = full.elu + r * hd;
-  a.fc2 = full.fc2 + r * hd;
-  a.glu = full.glu + r * 2 * o;
-  if (full.resid) a.resid = full.resid + r * o;
-  a.out = full.out + r * o;
+  a.fc1 = at(full.fc1, hd);
+  a.elu = at(full.elu, hd);
+  a.fc2 = at(full.fc2, hd);
+  a.glu = at(full.glu, 2 * o);
+  a.resid = at(full.resid, o);
+  a.out = at(full.out, o);
+  a.res_interp = at(full.res_interp, o);
+  a.res_pre = at(full.res_pre, o);
+  a.gate_pre = at(full.gate_pre, o);
+  a.mask = at(full.mask, hd);
+  a.dropped = at(full.dropped, hd);
   return a;
 }
 

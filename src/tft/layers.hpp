@@ -1,7 +1,8 @@
 // The TFT's blocks as plain forward functions over flat, row-major float arrays (llm.c style):
 // outputs first, shapes in the signature, parameters as pointers into the one parameter buffer.
-// Each block stores in its activation struct what its backward pass will need, so a
-// `*_backward` can sit beside each function later. Equations: docs/TFT.md §3–6.
+// They are the ONE forward of each block: serving calls them (engine.cpp), and so does training
+// (backward.cpp), which asks them to keep what its `*_backward` needs (the `train` activations
+// below) and to apply dropout where TFT.md §8 puts it. Equations: docs/TFT.md §3–6.
 #pragma once
 
 #include <cstddef>
@@ -10,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/rng.hpp"
 #include "tft/model.hpp"
 
 namespace nordiq::tft::nn {
@@ -26,6 +28,17 @@ struct InterpTable {
 
 // Derived, read-only data a forward needs besides the parameters: the ResampleNorm gate
 // factors κ = 2σ(mask) (stored at the mask's offset), and interpolation tables per size pair.
+// Training only: dropout's random stream (splitmix64: deterministic per seed).
+struct Rng {
+  uint64_t state = 0;
+  uint64_t next() { return splitmix64_next(state); }
+  float uniform() { return float(next() >> 40) * (1.0f / 16777216.0f); }  // [0, 1)
+};
+
+// Inverted dropout (TFT.md §8): y[rows, n] = x ⊙ mask, mask[rows, n] ∈ {0, 1/(1−rate)} drawn
+// per element in row order.
+void dropout_forward(float* y, float* mask, const float* x, int ldx, int rows, int n, float rate, Rng& rng);
+
 struct Prepared {
   const float* P = nullptr;      // parameters
   const float* kappa = nullptr;  // same indexing as P; valid at ResampleNorm mask offsets
@@ -33,6 +46,8 @@ struct Prepared {
   const std::map<std::pair<int, int>, InterpTable>* interp = nullptr;
   float eps = 1e-5f;
   const Folds* folds = nullptr;  // inference-time folds (serving); null: the blocks as trained
+  float dropout = 0.0f;          // training only: the rate at the GRNs' GLU input (§8); 0 serving
+  Rng* rng = nullptr;            // training only: the masks' stream
   const InterpTable& table(int n, int m) const { return interp->at({n, m}); }
 };
 
@@ -52,27 +67,41 @@ void interp_forward(float* y, const float* x, int ldx, int rows, const InterpTab
 // y = LayerNorm(x) per row (y may alias x).
 void layer_norm_forward(float* y, const float* x, int rows, int n, const float* gamma, const float* beta, float eps);
 
-// y[rows, out] = LayerNorm(Interp(x) ⊙ κ) (no interpolation if in == out).
-void resample_norm_forward(float* y, const float* x, int ldx, int rows, const ResampleNormW& r, const Prepared& p);
+// y[rows, out] = LayerNorm(Interp(x) ⊙ κ) (no interpolation if in == out). Training keeps
+// Interp(x) in keep_interp (in ≠ out only) and the LayerNorm's input in keep_pre [rows, out].
+void resample_norm_forward(float* y, const float* x, int ldx, int rows, const ResampleNormW& r, const Prepared& p,
+                           float* keep_interp = nullptr, float* keep_pre = nullptr);
 
 // y[rows, o] = LayerNorm(u[:, :o] ⊙ σ(u[:, o:]) + skip), u = the GLU's linear output [rows, 2o].
+// Training keeps the LayerNorm's input in keep_pre [rows, o].
 void gate_add_norm_forward(float* y, const float* u, const float* skip, int ld_skip, int rows, int o,
-                           const float* gamma, const float* beta, float eps);
+                           const float* gamma, const float* beta, float eps, float* keep_pre = nullptr);
 
 // Activations of one GRN application (TFT.md §3.8). Sizes: fc1/elu/fc2 [rows, hidden],
 // ctx_proj [groups, hidden], glu [rows, 2·out], resid [rows, out] (resample only), out [rows, out].
+// With train, also what the backward needs: res_interp [rows, out] (resample with in ≠ out),
+// res_pre and gate_pre [rows, out] (the LayerNorms' inputs); with dropout, mask and dropped
+// [rows, hidden] (fc2's output as the GLU read it). A categorical VSN variable uses out,
+// res_interp and res_pre (its ResampleNorm).
 struct GrnActs {
   float *fc1 = nullptr, *elu = nullptr, *fc2 = nullptr, *ctx_proj = nullptr, *glu = nullptr,
         *resid = nullptr, *out = nullptr;
+  float *res_interp = nullptr, *res_pre = nullptr, *gate_pre = nullptr, *mask = nullptr, *dropped = nullptr;
 };
-size_t grn_acts_floats(const GrnW& g, int rows, int groups);
-GrnActs grn_acts_take(const GrnW& g, int rows, int groups, float*& cursor);
+// What an arena must keep of each block: serving keeps nothing extra (the default).
+struct Keep {
+  bool train = false;    // the backward's activations
+  bool dropout = false;  // dropout masks (train only)
+};
+size_t grn_acts_floats(const GrnW& g, int rows, int groups, Keep keep = {});
+GrnActs grn_acts_take(const GrnW& g, int rows, int groups, float*& cursor, Keep keep = {});
 
 // context: [rows / rows_per_ctx, ctx] (one context row per group of consecutive rows), or null.
 void grn_forward(const GrnActs& a, const float* x, int ldx, int rows, const float* context, int rows_per_ctx,
                  const GrnW& g, const Prepared& p);
 // The GRN's steps after fc1, shared with the folded forms (tft/folded.hpp): fc1 += the context
-// projection; a.elu = ELU(a.fc1); a.glu = Lin_glu(fc2(a.elu)) (one folded GEMM when p.folds has g).
+// projection; a.elu = ELU(a.fc1); a.glu = Lin_glu(fc2(a.elu)) (one folded GEMM when p.folds has g;
+// dropout between fc2 and the GLU when p.dropout > 0, into a.dropped with a.mask).
 void grn_add_context(const GrnActs& a, int rows, const float* context, int rows_per_ctx, const GrnW& g, const Prepared& p);
 void grn_elu(const GrnActs& a, int rows, const GrnW& g);
 void grn_glu_input(const GrnActs& a, int rows, const GrnW& g, const Prepared& p);
@@ -85,9 +114,10 @@ struct VsnActs {
   std::vector<GrnActs> vars;    // per variable (categoricals use only .out); may share memory
   float* out = nullptr;
 };
-// keep_vars=false: every variable's intermediates share one region (inference); true: all kept.
-size_t vsn_acts_floats(const VsnW& v, int rows, int groups, bool keep_vars);
-void vsn_acts_take(VsnActs& a, const VsnW& v, int rows, int groups, bool keep_vars, float*& cursor);
+// keep_vars=false: every variable's intermediates share one region (inference); true: all kept
+// (a trace; training, which also passes keep.train).
+size_t vsn_acts_floats(const VsnW& v, int rows, int groups, bool keep_vars, Keep keep = {});
+void vsn_acts_take(VsnActs& a, const VsnW& v, int rows, int groups, bool keep_vars, float*& cursor, Keep keep = {});
 void vsn_forward(VsnActs& a, const float* flat, int rows, const float* context, int rows_per_ctx,
                  const VsnW& v, int hidden, const Prepared& p);
 // VSNs run in blocks of rows, all variables per block: one variable's intermediates for a block

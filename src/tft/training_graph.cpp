@@ -44,7 +44,7 @@ GateAddNormW post_lstm_gate(const TftWeights& w, int H) {
 struct TrainingGraph::Impl {
   const Model& model;
   std::map<std::pair<int, int>, nn::InterpTable> interp;
-  std::vector<float> kappa, enc_whh_t, dec_whh_t, enc_bias, dec_bias;
+  std::vector<float> kappa, PT, enc_bias, dec_bias;  // PT: transposed weights, as the engine reads them
   Arena acts, scratch;
   grad::Rng rng;
   Ctx ctx;
@@ -83,6 +83,7 @@ struct TrainingGraph::Impl {
                           &w.static_enrichment, &w.pos_wise_ff})
       nn::add_interp_tables(interp, *g);
     kappa.assign(m.table().total(), 0.0f);
+    PT.assign(m.table().total(), 0.0f);
     ctx.interp = &interp;
     ctx.eps = m.config().layer_norm_eps;
     ctx.rng = &rng;
@@ -129,18 +130,18 @@ struct TrainingGraph::Impl {
     const TftWeights& w = model.weights();
     const int H = c.hidden;
     nn::prepare_kappa(model.table(), P, kappa.data());
-    auto lstm = [&](const LstmW& l, std::vector<float>& wt, std::vector<float>& bias) {
-      wt.resize(size_t(H) * 4 * H);
+    // The same derived weights as the engine's, so the narrow layers take the same GEMM kernel
+    // (gemm::kmajor) and training and serving compute the same numbers.
+    nn::prepare_transposed(model.table(), P, PT.data());
+    auto lstm_bias = [&](const LstmW& l, std::vector<float>& bias) {
       bias.resize(size_t(4) * H);
-      const float* whh = P + l.hh.w;
-      for (int n = 0; n < 4 * H; ++n)
-        for (int k = 0; k < H; ++k) wt[size_t(k) * 4 * H + n] = whh[size_t(n) * H + k];
       for (int n = 0; n < 4 * H; ++n) bias[size_t(n)] = P[l.ih.b + size_t(n)] + P[l.hh.b + size_t(n)];
     };
-    lstm(w.lstm_encoder, enc_whh_t, enc_bias);
-    lstm(w.lstm_decoder, dec_whh_t, dec_bias);
+    lstm_bias(w.lstm_encoder, enc_bias);
+    lstm_bias(w.lstm_decoder, dec_bias);
     ctx.P = P;
     ctx.kappa = kappa.data();
+    ctx.PT = PT.data();
   }
 
   // ---- VSN ----------------------------------------------------------------------------------
@@ -156,7 +157,7 @@ struct TrainingGraph::Impl {
     a.flat = acts.take(size_t(a.rows) * S);
     nn::vsn_gather(a.flat, v, ctx.P, in.x_cat, c.n_cat(), in.x_cont, c.n_real(), T, B, step0, steps, valid);
     grad::vsn_train_forward(a.act, a.flat, a.rows, context, rows_per_ctx, v, H, ctx);
-    a.out = a.act.out;
+    a.out = a.act.out();
   }
 
   void vsn_backward(const VsnAct& a, const VsnW& v, const float* dy, float* dcontext, float* G, float* dx_cont) {
@@ -237,14 +238,15 @@ struct TrainingGraph::Impl {
     enc_h = acts.take(size_t(B) * H);
     enc_c = acts.take(size_t(B) * H);
     lstm_scratch = acts.take(size_t(B) * 4 * H);
-    gemm::linear(gemm::Shape{RE, 4 * H, H, H, 4 * H, false}, e_vsn.out, P + w.lstm_encoder.ih.w, enc_bias.data(), enc_gates);
+    const float* PTd = PT.data();
+    gemm::kmajor(gemm::Shape{RE, 4 * H, H, H, 4 * H, false}, e_vsn.out, PTd + w.lstm_encoder.ih.w, enc_bias.data(), enc_gates);
     std::memcpy(h_state, cgrn[1].out(), sizeof(float) * size_t(B) * H);
     std::memcpy(c_state, cgrn[2].out(), sizeof(float) * size_t(B) * H);
-    nn::lstm_forward(lstm_out, size_t(T) * H, h_state, c_state, enc_gates, enc_cells, x.encoder_lengths, B, E, H, enc_whh_t.data(), lstm_scratch);
+    nn::lstm_forward(lstm_out, size_t(T) * H, h_state, c_state, enc_gates, enc_cells, x.encoder_lengths, B, E, H, PTd + w.lstm_encoder.hh.w, lstm_scratch);
     std::memcpy(enc_h, h_state, sizeof(float) * size_t(B) * H);
     std::memcpy(enc_c, c_state, sizeof(float) * size_t(B) * H);
-    gemm::linear(gemm::Shape{RD, 4 * H, H, H, 4 * H, false}, d_vsn.out, P + w.lstm_decoder.ih.w, dec_bias.data(), dec_gates);
-    nn::lstm_forward(lstm_out + size_t(E) * H, size_t(T) * H, h_state, c_state, dec_gates, dec_cells, x.decoder_lengths, B, D, H, dec_whh_t.data(), lstm_scratch);
+    gemm::kmajor(gemm::Shape{RD, 4 * H, H, H, 4 * H, false}, d_vsn.out, PTd + w.lstm_decoder.ih.w, dec_bias.data(), dec_gates);
+    nn::lstm_forward(lstm_out + size_t(E) * H, size_t(T) * H, h_state, c_state, dec_gates, dec_cells, x.decoder_lengths, B, D, H, PTd + w.lstm_decoder.hh.w, lstm_scratch);
     // post-LSTM gate (dropout on its input), static enrichment
     grad::gan_forward(post_lstm, lstm_out, H, RT, vsn_all, H, post_lstm_gate(w, H), true, ctx);
     const float* phi = post_lstm.out;
@@ -261,10 +263,10 @@ struct TrainingGraph::Impl {
     K = acts.take(size_t(RT) * hd);
     V = acts.take(size_t(RT) * d);
     for (int i = 0; i < nh; ++i) {
-      nn::linear_forward(Q + i * d, hd, theta_dec, H, RD, w.attention.q[size_t(i)], P);
-      nn::linear_forward(K + i * d, hd, theta, H, RT, w.attention.k[size_t(i)], P);
+      nn::linear_forward(Q + i * d, hd, theta_dec, H, RD, w.attention.q[size_t(i)], P, false, PTd);
+      nn::linear_forward(K + i * d, hd, theta, H, RT, w.attention.k[size_t(i)], P, false, PTd);
     }
-    nn::linear_forward(V, d, theta, H, RT, w.attention.v, P);
+    nn::linear_forward(V, d, theta, H, RT, w.attention.v, P, false, PTd);
     heads = acts.take(size_t(RD) * hd);
     mean = acts.take(size_t(RD) * d);
     probs = acts.take(size_t(RD) * nh * T);
@@ -281,14 +283,14 @@ struct TrainingGraph::Impl {
         }
     }
     attn_pre = acts.take(size_t(RD) * H);
-    nn::linear_forward(attn_pre, H, mean, d, RD, w.attention.w_h, P);
+    nn::linear_forward(attn_pre, H, mean, d, RD, w.attention.w_h, P, false, PTd);
     attn_out = grad::dropout_forward(attn_pre, H, RD, H, attn_mask, ctx);
     grad::gan_forward(post_attn, attn_out, H, RD, theta_dec, H, w.post_attn, true, ctx);
     grad::grn_train_forward(pos_ff, post_attn.out, H, RD, nullptr, 1, w.pos_wise_ff, ctx);
     grad::gan_forward(pre_out, pos_ff.out(), H, RD, phi_dec, H, w.pre_output, false, ctx);
     z = acts.take(size_t(RD) * KQ);
     const int Qn = c.n_quantiles();
-    for (int k = 0; k < c.n_targets(); ++k) nn::linear_forward(z + k * Qn, KQ, pre_out.out, H, RD, w.output_layers[size_t(k)], P);
+    for (int k = 0; k < c.n_targets(); ++k) nn::linear_forward(z + k * Qn, KQ, pre_out.out, H, RD, w.output_layers[size_t(k)], P, false, PTd);
 
     normaliser = opt.normaliser_steps;
     per_target.assign(size_t(c.n_targets()), 0.0);
