@@ -1,5 +1,10 @@
 #include "tft/backward.hpp"
 
+// GCC 12 reports the undefined-vector idiom inside avx512fintrin.h's masked/reduce intrinsics as
+// "may be used uninitialized" at every inlining site; it is a false positive (as in layers.cpp).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -100,8 +105,53 @@ void interp_backward(float* dx, int lddx, const float* dy, int rows, const nn::I
   }
 }
 
+#if defined(__AVX512F__)
+namespace {
+// One row of layer_norm_backward, 16 lanes at a time. μ and 1/σ are recomputed exactly as the
+// forward computed them (nn::layer_norm_forward: the same masked sums and reductions).
+inline void layer_norm_backward_row(float* d, float* dgamma, float* dbeta, const float* gr, const float* xr, int n,
+                                    const float* gamma, float eps) {
+  __m512 acc = _mm512_setzero_ps();
+  for (int i = 0; i < n; i += 16) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(vm::tail_mask(n - i), xr + i));
+  const __m512 mu = _mm512_set1_ps(_mm512_reduce_add_ps(acc) / static_cast<float>(n));
+  acc = _mm512_setzero_ps();
+  for (int i = 0; i < n; i += 16) {
+    const __mmask16 m = vm::tail_mask(n - i);
+    const __m512 dev = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, xr + i), mu);
+    acc = _mm512_fmadd_ps(dev, dev, acc);
+  }
+  const __m512 rs = _mm512_set1_ps(1.0f / std::sqrt(_mm512_reduce_add_ps(acc) / static_cast<float>(n) + eps));
+  __m512 mg = _mm512_setzero_ps(), mgx = _mm512_setzero_ps();
+  for (int i = 0; i < n; i += 16) {  // masked lanes: dy = 0, so they add nothing
+    const __mmask16 m = vm::tail_mask(n - i);
+    const __m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, xr + i), mu), rs);
+    const __m512 gy = _mm512_maskz_loadu_ps(m, gr + i);
+    const __m512 g = _mm512_mul_ps(gy, _mm512_maskz_loadu_ps(m, gamma + i));
+    mg = _mm512_add_ps(mg, g);
+    mgx = _mm512_fmadd_ps(g, xh, mgx);
+    _mm512_mask_storeu_ps(dgamma + i, m, _mm512_fmadd_ps(gy, xh, _mm512_maskz_loadu_ps(m, dgamma + i)));
+    _mm512_mask_storeu_ps(dbeta + i, m, _mm512_add_ps(gy, _mm512_maskz_loadu_ps(m, dbeta + i)));
+  }
+  const __m512 a = _mm512_set1_ps(_mm512_reduce_add_ps(mg) / static_cast<float>(n));
+  const __m512 b = _mm512_set1_ps(_mm512_reduce_add_ps(mgx) / static_cast<float>(n));
+  for (int i = 0; i < n; i += 16) {  // dx += (γ·dy − a − x̂·b) / σ
+    const __mmask16 m = vm::tail_mask(n - i);
+    const __m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, xr + i), mu), rs);
+    const __m512 g = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, gr + i), _mm512_maskz_loadu_ps(m, gamma + i));
+    const __m512 dd = _mm512_mul_ps(rs, _mm512_sub_ps(_mm512_sub_ps(g, a), _mm512_mul_ps(xh, b)));
+    _mm512_mask_storeu_ps(d + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, d + i), dd));
+  }
+}
+}  // namespace
+#endif
+
 void layer_norm_backward(float* dx, int lddx, float* dgamma, float* dbeta, const float* dy, const float* x, int rows,
                          int n, const float* gamma, float eps) {
+#if defined(__AVX512F__)
+  for (int r = 0; r < rows; ++r)
+    layer_norm_backward_row(dx + size_t(r) * lddx, dgamma, dbeta, dy + size_t(r) * n, x + size_t(r) * n, n, gamma, eps);
+  return;
+#endif
   for (int r = 0; r < rows; ++r) {
     const float* xr = x + size_t(r) * n;
     const float* gr = dy + size_t(r) * n;
@@ -408,48 +458,53 @@ void lstm_backward(float* dx, float* dh0, float* dc0, const float* dout, size_t 
 
 // ---- attention ----------------------------------------------------------------------------------
 
+// Per server and head, as four small GEMMs over all T keys (masked keys have p = 0 exactly, so
+// they receive nothing and add nothing; V and K are finite everywhere):
+//   dA = dO·Vᵀ [D, T];  dS = P ⊙ (dA − rowsum(P ⊙ dA)) / √d;
+//   dV += Pᵀ·dO;  dQ_h += dS·K_h;  dK_h += dSᵀ·Q_h.
 void attention_backward(float* dQ, float* dK, float* dV, const float* dheads, const float* probs, const float* Q,
                         const float* K, const float* V, const int32_t* enc_len, int servers, int E, int D, int n_heads,
                         int d) {
+  (void)enc_len;  // the mask is in probs
   const int T = E + D, hd = n_heads * d;
   const float inv_scaler = 1.0f / std::sqrt(static_cast<float>(d));
-  std::vector<float> dA(static_cast<size_t>(T), 0.0f);
+  thread_local std::vector<float> vt, dO, dS, dSt, pt, kh, qh;  // reused: no allocation once warm
+  vt.resize(size_t(d) * T);
+  dO.resize(size_t(D) * d);
+  dS.resize(size_t(D) * T);
+  dSt.resize(size_t(T) * D);
+  pt.resize(size_t(T) * D);
+  kh.resize(size_t(T) * d);
+  qh.resize(size_t(D) * d);
+  // rows [rows, d] of head hh out of a [rows, h·d] array → dense [rows, d]
+  auto head_rows = [&](float* dst, const float* src, int rows, int hh) {
+    for (int r = 0; r < rows; ++r) std::memcpy(dst + size_t(r) * d, src + size_t(r) * hd + hh * d, sizeof(float) * size_t(d));
+  };
+  auto transpose = [](float* dst, const float* src, int rows, int cols, size_t ld_src) {  // [rows, cols] → [cols, rows]
+    for (int r = 0; r < rows; ++r)
+      for (int c = 0; c < cols; ++c) dst[size_t(c) * rows + r] = src[size_t(r) * ld_src + c];
+  };
   for (int b = 0; b < servers; ++b) {
-    const int le = std::min(enc_len[b], E);
-    const float* Vb = V + size_t(b) * T * d;
-    float* dVb = dV + size_t(b) * T * d;
-    const float* Kb = K + size_t(b) * T * hd;
-    float* dKb = dK + size_t(b) * T * hd;
-    for (int i = 0; i < D; ++i) {
-      for (int hh = 0; hh < n_heads; ++hh) {
-        const float* dO = dheads + ((size_t(b) * D + i) * n_heads + hh) * d;
-        const float* p = probs + ((size_t(b) * D + i) * n_heads + hh) * T;
-        const float* q = Q + (size_t(b) * D + i) * hd + hh * d;
-        float* dq = dQ + (size_t(b) * D + i) * hd + hh * d;
+    transpose(vt.data(), V + size_t(b) * T * d, T, d, size_t(d));
+    for (int hh = 0; hh < n_heads; ++hh) {
+      const float* P = probs + size_t(b) * D * n_heads * T + size_t(hh) * T;  // row i at P + i·h·T
+      const size_t ldp = size_t(n_heads) * T;
+      head_rows(dO.data(), dheads + size_t(b) * D * hd, D, hh);
+      gemm::small_kmajor(D, T, d, dO.data(), d, vt.data(), dS.data(), T, false);  // dA
+      for (int i = 0; i < D; ++i) {
+        const float* p = P + size_t(i) * ldp;
+        float* ds = dS.data() + size_t(i) * T;
         float s = 0.0f;
-        auto key = [&](int j) {
-          float a = 0.0f;
-          for (int k = 0; k < d; ++k) {
-            a += dO[k] * Vb[size_t(j) * d + k];
-            dVb[size_t(j) * d + k] += p[j] * dO[k];
-          }
-          dA[size_t(j)] = a;
-          s += p[j] * a;
-        };
-        for (int j = 0; j < le; ++j) key(j);
-        for (int j = E; j < E + i; ++j) key(j);
-        auto score = [&](int j) {
-          const float ds = p[j] * (dA[size_t(j)] - s) * inv_scaler;
-          const float* kj = Kb + size_t(j) * hd + hh * d;
-          float* dkj = dKb + size_t(j) * hd + hh * d;
-          for (int k = 0; k < d; ++k) {
-            dq[k] += ds * kj[k];
-            dkj[k] += ds * q[k];
-          }
-        };
-        for (int j = 0; j < le; ++j) score(j);
-        for (int j = E; j < E + i; ++j) score(j);
+        for (int j = 0; j < T; ++j) s += p[j] * ds[j];
+        for (int j = 0; j < T; ++j) ds[j] = p[j] * (ds[j] - s) * inv_scaler;
       }
+      transpose(pt.data(), P, D, T, ldp);
+      gemm::small_kmajor(T, d, D, pt.data(), D, dO.data(), dV + size_t(b) * T * d, d, true);
+      head_rows(kh.data(), K + size_t(b) * T * hd, T, hh);
+      gemm::small_kmajor(D, d, T, dS.data(), T, kh.data(), dQ + size_t(b) * D * hd + hh * d, hd, true);
+      transpose(dSt.data(), dS.data(), D, T, size_t(T));
+      head_rows(qh.data(), Q + size_t(b) * D * hd, D, hh);
+      gemm::small_kmajor(T, d, D, dSt.data(), D, qh.data(), dK + size_t(b) * T * hd + hh * d, hd, true);
     }
   }
 }
