@@ -164,8 +164,8 @@ SteadyState steady_state(const fs::path& data_dir, const fs::path& models_dir, i
 double training_windows_per_s(const fs::path& data_dir) {
   const train::History history = train::load_history(data_dir.string());
   train::TrainOptions o;
-  o.epochs = 1;
-  o.max_windows = 256;
+  o.epochs = kTrainingEpochs;
+  o.max_windows = kTrainingWindows;
   o.max_validation = 32;
   o.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   o.progress = false;

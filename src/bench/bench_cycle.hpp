@@ -38,7 +38,11 @@ struct SteadyState {
 SteadyState steady_state(const std::filesystem::path& data_dir, const std::filesystem::path& models_dir, int warmup,
                          int cycles);
 
-// Training speed (forward + backward + Adam) on the store's history, all hardware threads.
+// Training speed (forward + backward + Adam) on the store's history, all hardware threads:
+// kTrainingEpochs epochs of kTrainingWindows windows, so the first batch's warm-up (every arena
+// sized) is a small part of it.
+inline constexpr int kTrainingEpochs = 2;
+inline constexpr int kTrainingWindows = 256;
 double training_windows_per_s(const std::filesystem::path& data_dir);
 
 }  // namespace nordiq::bench
