@@ -49,6 +49,24 @@ bool accepts_gzip(const httplib::Request& req) {
   return false;
 }
 
+bool if_none_match(const httplib::Request& req, std::string_view etag) {
+  const std::string value = req.get_header_value("If-None-Match");
+  auto opaque = [](std::string_view tag) {  // W/"x" and "x" compare equal (weak comparison)
+    if (tag.substr(0, 2) == "W/") tag.remove_prefix(2);
+    return tag;
+  };
+  std::string_view header = value;
+  while (!header.empty()) {
+    const size_t comma = header.find(',');
+    std::string_view item = header.substr(0, comma);
+    header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item == "*" || (!item.empty() && opaque(item) == opaque(etag))) return true;
+  }
+  return false;
+}
+
 void send_shared_body(httplib::Response& res, std::shared_ptr<const std::string> body, bool gzipped) {
   res.status = 200;
   const size_t size = body->size();

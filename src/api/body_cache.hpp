@@ -90,6 +90,10 @@ class SnapshotBodyCache {
   Body gzipped_, gzipped_of_;
 };
 
+// Whether If-None-Match lists `etag` (weak comparison, RFC 9110 §13.1.2) or is "*": the client
+// holds this representation, and a 304 without the body answers it.
+bool if_none_match(const httplib::Request& req, std::string_view etag);
+
 // Sends a shared JSON body without copying it; `gzipped` adds Content-Encoding: gzip. Sent through
 // a content provider of known length: cpp-httplib 0.11 gzips a plain `res.body` again for clients
 // that accept gzip, but sends a provider's bytes as they are (tested in tests/e2e).

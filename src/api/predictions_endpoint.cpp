@@ -3,6 +3,8 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <functional>
+#include <random>
 
 #include "api/body_cache.hpp"
 #include "api/predictions_json.hpp"
@@ -158,6 +160,14 @@ std::string full_body_key(const serve::ForecastService& service, const serve::Pr
   return model_json(service.model(), snap).dump();
 }
 
+// The full body's entity tag: this process (a restart numbers its cycles from the start again),
+// the cycle, what else the body depends on (the key), and the encoding (a strong tag names one
+// representation). Pollers that send it back get a 304 until the next cycle.
+std::string full_body_etag(const serve::PredictionSnapshot& snap, const std::string& key, bool gzip) {
+  static const uint64_t process = std::random_device{}() * 0x100000000ull + std::random_device{}();
+  return fmt::format("\"{:x}-{}-{:x}{}\"", process, snap.cycle, std::hash<std::string>{}(key), gzip ? "-gz" : "");
+}
+
 }  // namespace
 
 void add_prediction_routes(ApiServer& api, std::shared_ptr<serve::ForecastService> service) {
@@ -178,9 +188,19 @@ void add_prediction_routes(ApiServer& api, std::shared_ptr<serve::ForecastServic
       send_body(res, render());
       return;
     }
-    const auto plain = full_bodies->plain(snap, full_body_key(*service, *snap), render);
+    const std::string key = full_body_key(*service, *snap);
+    const auto plain = full_bodies->plain(snap, key, render);  // cached: a 304 costs no render
     const bool gzip = accepts_gzip(req);
-    send_shared_body(res, gzip ? full_bodies->gzipped(plain) : plain, gzip);
+    const auto body = gzip ? full_bodies->gzipped(plain) : plain;
+    const std::string etag = full_body_etag(*snap, key, gzip);
+    res.set_header("ETag", etag);
+    res.set_header("Cache-Control", "no-cache");  // revalidate every time: a new cycle is a new body
+    if (if_none_match(req, etag)) {
+      res.status = 304;
+      res.set_header("Vary", "Accept-Encoding");
+      return;
+    }
+    send_shared_body(res, body, gzip);
   });
 
   api.get(R"(/predictions/([^/]+))", Role::read, [service](const httplib::Request& req, httplib::Response& res) {

@@ -114,6 +114,8 @@ ordered_json run_bench(const BenchFlags& f) {
   };
   out["feed_500"] = feed_json(http.feed_500);
   out["predictions_500"] = get_json(http.predictions_500);
+  out["predictions_500_revalidated"] = get_json(http.predictions_500_revalidated);
+  out["predictions_500_revalidated"]["not_modified_share"] = http.predictions_500_revalidated.not_modified_share;
   out["rss_mb"] = s.rss_mb;
   out["rss_growth_mb_1000_cycles"] = s.rss_growth_mb;
   out["sqlite_cache_growth_mb_1000_cycles"] = s.sqlite_growth_mb;
@@ -153,6 +155,10 @@ void print_table(const ordered_json& r) {
   fmt::print("GET /predictions/current, 500 servers, {} clients: p50 {:.1f} ms, p99 {:.1f} ms, {:.1f} requests/s\n",
              r["settings"]["get_clients"].get<int>(), pr["p50_ms"].get<double>(), pr["p99_ms"].get<double>(),
              pr["requests_per_s"].get<double>());
+  const auto& rv = r["predictions_500_revalidated"];
+  fmt::print("  the same clients revalidating (If-None-Match, {:.0f} % answered 304): p50 {:.2f} ms, p99 {:.1f} ms, {:.1f} requests/s\n",
+             100 * rv["not_modified_share"].get<double>(), rv["p50_ms"].get<double>(), rv["p99_ms"].get<double>(),
+             rv["requests_per_s"].get<double>());
   fmt::print("RSS after warm-up (20 servers): {:.1f} MB; growth over 1000 cycles: {:+.2f} MB, of which SQLite's page cache "
              "(bounded by PRAGMA cache_size) {:+.2f} MB; log lines per cycle: {:.2f}\n",
              r["rss_mb"].get<double>(), r["rss_growth_mb_1000_cycles"].get<double>(),

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <stdexcept>
 #include <string>
@@ -102,19 +103,27 @@ Latency measure_feed(httplib::Client& c, const std::vector<std::string>& names, 
   return summarize(ms, secs, double(posts) * double(names.size()));
 }
 
-// `clients` concurrent keep-alive clients, `requests` each.
-Latency measure_predictions(int port, int requests, int clients) {
+// `clients` concurrent keep-alive clients, `requests` each. Revalidating clients poll as a cache
+// does: each sends back the ETag it holds (If-None-Match) and gets a 304, or the new body and tag.
+Latency measure_predictions(int port, int requests, int clients, bool revalidate = false) {
   std::vector<std::vector<double>> per(static_cast<size_t>(clients));
+  std::atomic<int> not_modified{0};
   const auto t0 = Clock::now();
   std::vector<std::thread> pool;
   for (int k = 0; k < clients; ++k)
     pool.emplace_back([&, k] {
       httplib::Client cc("127.0.0.1", port);
       cc.set_read_timeout(60, 0);
+      std::string etag;
       for (int i = 0; i < requests; ++i) {
+        httplib::Headers headers;
+        if (revalidate && !etag.empty()) headers.emplace("If-None-Match", etag);
         const auto s = Clock::now();
-        auto r = cc.Get("/predictions/current");
-        if (r && r->status == 200) per[size_t(k)].push_back(std::chrono::duration<double, std::milli>(Clock::now() - s).count());
+        auto r = cc.Get("/predictions/current", headers);
+        if (!r || (r->status != 200 && r->status != 304)) continue;
+        per[size_t(k)].push_back(std::chrono::duration<double, std::milli>(Clock::now() - s).count());
+        not_modified += r->status == 304;
+        etag = r->get_header_value("ETag");
       }
     });
   for (auto& t : pool) t.join();
@@ -122,7 +131,9 @@ Latency measure_predictions(int port, int requests, int clients) {
   std::vector<double> all;
   for (auto& v : per) all.insert(all.end(), v.begin(), v.end());
   if (all.empty()) throw std::runtime_error("bench: every GET /predictions/current failed");
-  return summarize(all, secs, double(all.size()));
+  Latency l = summarize(all, secs, double(all.size()));
+  l.not_modified_share = double(not_modified.load()) / double(all.size());
+  return l;
 }
 
 std::string job_phase(httplib::Client& c) {
@@ -165,6 +176,7 @@ HttpResults measure_http(const fs::path& data_dir, const fs::path& models_dir, i
   const EpochMs from = last + 600'000;
   out.feed_500 = measure_feed(c, names, from, feed_posts);
   out.predictions_500 = measure_predictions(daemon.port(), get_requests_per_client, clients);
+  out.predictions_500_revalidated = measure_predictions(daemon.port(), get_requests_per_client, clients, true);
   if (!during_training) return out;
   auto r = c.Post("/admin/trigger-training", R"({"epochs": 100, "days": 3, "max_windows": 100000})", "application/json");
   if (!r || r->status != 202) throw std::runtime_error("bench: POST /admin/trigger-training failed");

@@ -11,10 +11,12 @@ namespace nordiq::bench {
 struct Latency {
   double p50_ms = 0, p99_ms = 0, per_s = 0;  // per_s: records/s (feed) or requests/s (GET)
   int requests = 0;
+  double not_modified_share = 0;  // GETs answered 304 (revalidating clients)
 };
 
 struct HttpResults {
   Latency feed_500, predictions_500;
+  Latency predictions_500_revalidated;  // the same clients sending back the ETag they hold
   // The same again while a retraining job (POST /admin/trigger-training) runs in the daemon.
   bool during_training = false;
   Latency feed_500_training, predictions_500_training;

@@ -204,6 +204,48 @@ TEST_F(ForecastE2E, GzipReadersGetTheSameCurrentForecastsCompressedOnce) {
   EXPECT_EQ(from_gzip["predictions"], from_plain["predictions"]);
 }
 
+// Pollers revalidate the full body with its entity tag: 304 and no body until the next cycle
+// publishes a new one. The plain and gzip bodies are two representations with their own tags.
+TEST_F(ForecastE2E, PollersRevalidatingTheCurrentForecastsGet304UntilTheNextCycle) {
+  wait_for_forecasts(daemon, kServers.size(), 29);
+  httplib::Client raw = daemon.client(kKey);
+  raw.set_decompress(false);
+  const httplib::Headers identity = {{"Accept-Encoding", "identity"}};
+  const auto first = raw.Get("/predictions/current", identity);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->status, 200);
+  const std::string etag = first->get_header_value("ETag");
+  ASSERT_EQ(etag.front(), '"') << etag;
+  EXPECT_EQ(first->get_header_value("Cache-Control"), "no-cache");
+
+  for (const std::string& held : {etag, "\"stale\", W/" + etag, std::string("*")}) {
+    const auto again = raw.Get("/predictions/current", {{"Accept-Encoding", "identity"}, {"If-None-Match", held}});
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->status, 304) << held;
+    EXPECT_TRUE(again->body.empty());
+    EXPECT_EQ(again->get_header_value("ETag"), etag);
+  }
+  const auto other = raw.Get("/predictions/current", {{"Accept-Encoding", "identity"}, {"If-None-Match", "\"stale\""}});
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->status, 200);
+  EXPECT_EQ(other->body, first->body);
+  const auto gzipped = raw.Get("/predictions/current", {{"Accept-Encoding", "gzip"}, {"If-None-Match", etag}});
+  ASSERT_TRUE(gzipped);
+  EXPECT_EQ(gzipped->status, 200) << "the gzip body is another representation";
+  EXPECT_NE(gzipped->get_header_value("ETag"), etag);
+
+  std::vector<TestRecord> step;  // closes step 29: a new cycle, a new body
+  for (size_t s = 0; s < kServers.size(); ++s)
+    step.push_back(calm_record(kServers[s], static_cast<int>(s), t0 + 30 * 300'000LL, 30));
+  post(daemon, step);
+  wait_for_forecasts(daemon, kServers.size(), 30);
+  const auto next = raw.Get("/predictions/current", {{"Accept-Encoding", "identity"}, {"If-None-Match", etag}});
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->status, 200);
+  EXPECT_NE(next->get_header_value("ETag"), etag);
+  EXPECT_EQ(json::parse(next->body)["predictions"]["ppml0001"]["steps"], 30);
+}
+
 // Issue #10 item 3: every served forecast is scored against the actuals as they arrive, and the
 // daemon says how well it does and which forecaster serves what.
 TEST_F(ForecastE2E, AccuracyOfServedForecastsIsTrackedInDriftStatusStatusAndMetrics) {
