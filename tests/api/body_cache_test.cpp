@@ -55,6 +55,23 @@ TEST(BodyCache, ReadsAcceptEncodingWithItsQualities) {
   EXPECT_FALSE(accepts_gzip(httplib::Request{}));
 }
 
+TEST(BodyCache, IfNoneMatchComparesEntityTagsWeakly) {
+  auto with = [](const std::string& value) {
+    httplib::Request req;
+    req.headers.emplace("If-None-Match", value);
+    return req;
+  };
+  const std::string tag = "\"ab12-7-ff\"";
+  EXPECT_TRUE(if_none_match(with(tag), tag));
+  EXPECT_TRUE(if_none_match(with("W/" + tag), tag));
+  EXPECT_TRUE(if_none_match(with("\"x\",  " + tag + " "), tag));
+  EXPECT_TRUE(if_none_match(with("*"), tag));
+  EXPECT_FALSE(if_none_match(with("\"ab12-7-ff-gz\""), tag));
+  EXPECT_FALSE(if_none_match(with("ab12-7-ff"), tag)) << "an unquoted tag is not the tag";
+  EXPECT_FALSE(if_none_match(with(""), tag));
+  EXPECT_FALSE(if_none_match(httplib::Request{}, tag));
+}
+
 TEST(BodyCache, RendersOncePerSnapshotAndKeyAndCompressesOncePerBody) {
   SnapshotBodyCache<Snap> cache;
   int renders = 0;
