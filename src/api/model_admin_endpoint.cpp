@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "api/predictions_setup.hpp"
+#include "serve/model_loading.hpp"
 #include "core/time.hpp"
 #include "lifecycle/model_registry.hpp"
 #include "lifecycle/training_job.hpp"
@@ -37,7 +37,7 @@ class ModelAdmin {
     const fs::path file = lifecycle::model_file(options_.models_dir, name);
     auto model = lifecycle::load_validated_model(file, options_.store.window.step_seconds);
     serve::ModelStatus status;
-    auto forecaster = make_tft_model(std::move(model), name, file, options_, status);
+    auto forecaster = serve::make_tft_model(std::move(model), name, file, options_.forecast_threads, status);
     status.info["loaded_at"] = format_iso8601(now_ms());
     const std::string previous = service_->model().name;
     service_->replace_model(std::move(forecaster), status);
@@ -60,21 +60,7 @@ class ModelAdmin {
   }
 
  private:
-  // The served model's name, replaced atomically: a crash leaves the old name or the new one.
-  void remember(const std::string& name) {
-    const fs::path file = options_.store.data_dir / kServedModelFile, tmp = file.string() + ".tmp";
-    {
-      std::ofstream out(tmp, std::ios::trunc);
-      out << name << '\n';
-      if (!out.flush()) {
-        spdlog::warn("model: could not write {}: a restart serves the previous choice", tmp.string());
-        return;
-      }
-    }
-    std::error_code ec;
-    fs::rename(tmp, file, ec);
-    if (ec) spdlog::warn("model: could not replace {}: {}", file.string(), ec.message());
-  }
+  void remember(const std::string& name) { serve::remember_served_model(options_.store.data_dir, name); }
 
   const ServeOptions& options_;
   std::shared_ptr<serve::ForecastService> service_;

@@ -11,7 +11,7 @@
 #include <sqlite3.h>
 
 #include "api/predictions_json.hpp"
-#include "api/predictions_setup.hpp"
+#include "serve/model_loading.hpp"
 #include "bench/bench_machine.hpp"
 #include "ingest/feed_parser.hpp"
 #include "lifecycle/model_registry.hpp"
@@ -36,11 +36,11 @@ constexpr int64_t kStepMs = kStepSeconds * 1000LL;
 
 std::unique_ptr<serve::ForecastService> open_service(FleetStore& store, const fs::path& models_dir, const std::string& model,
                                                    serve::ModelStatus& status) {
-  api::ServeOptions options;
-  options.models_dir = models_dir;
-  options.model = model;
-  options.store.window.step_seconds = kStepSeconds;
-  auto forecaster = api::make_forecaster(options, status);
+  serve::ModelChoice choice;
+  choice.models_dir = models_dir;
+  choice.model = model;
+  choice.step_seconds = kStepSeconds;
+  auto forecaster = serve::make_forecaster(choice, status);
   auto service = std::make_unique<serve::ForecastService>(store, std::move(forecaster), status);
   service->set_renderer(api::render_server_fragments);  // a cycle renders what GETs serve: measured with it
   return service;
