@@ -150,8 +150,13 @@ void layer_norm_backward(float* dx, int lddx, float* dgamma, float* dbeta, const
 #if defined(__AVX512F__)
   for (int r = 0; r < rows; ++r)
     layer_norm_backward_row(dx + size_t(r) * lddx, dgamma, dbeta, dy + size_t(r) * n, x + size_t(r) * n, n, gamma, eps);
-  return;
+#else
+  layer_norm_backward_reference(dx, lddx, dgamma, dbeta, dy, x, rows, n, gamma, eps);
 #endif
+}
+
+void layer_norm_backward_reference(float* dx, int lddx, float* dgamma, float* dbeta, const float* dy, const float* x,
+                                   int rows, int n, const float* gamma, float eps) {
   for (int r = 0; r < rows; ++r) {
     const float* xr = x + size_t(r) * n;
     const float* gr = dy + size_t(r) * n;
@@ -505,6 +510,52 @@ void attention_backward(float* dQ, float* dK, float* dV, const float* dheads, co
       transpose(dSt.data(), dS.data(), D, T, size_t(T));
       head_rows(qh.data(), Q + size_t(b) * D * hd, D, hh);
       gemm::small_kmajor(T, d, D, dSt.data(), D, qh.data(), dK + size_t(b) * T * hd + hh * d, hd, true);
+    }
+  }
+}
+
+void attention_backward_reference(float* dQ, float* dK, float* dV, const float* dheads, const float* probs,
+                                  const float* Q, const float* K, const float* V, const int32_t* enc_len, int servers,
+                                  int E, int D, int n_heads, int d) {
+  const int T = E + D, hd = n_heads * d;
+  const float inv_scaler = 1.0f / std::sqrt(static_cast<float>(d));
+  std::vector<float> dA(static_cast<size_t>(T), 0.0f);
+  for (int b = 0; b < servers; ++b) {
+    const int le = std::min(enc_len[b], E);
+    const float* Vb = V + size_t(b) * T * d;
+    float* dVb = dV + size_t(b) * T * d;
+    const float* Kb = K + size_t(b) * T * hd;
+    float* dKb = dK + size_t(b) * T * hd;
+    for (int i = 0; i < D; ++i) {
+      for (int hh = 0; hh < n_heads; ++hh) {
+        const float* dO = dheads + ((size_t(b) * D + i) * n_heads + hh) * d;
+        const float* p = probs + ((size_t(b) * D + i) * n_heads + hh) * T;
+        const float* q = Q + (size_t(b) * D + i) * hd + hh * d;
+        float* dq = dQ + (size_t(b) * D + i) * hd + hh * d;
+        float s = 0.0f;
+        auto key = [&](int j) {  // valid keys: encoder 0..le-1 and decoder E..E+i-1
+          float a = 0.0f;
+          for (int k = 0; k < d; ++k) {
+            a += dO[k] * Vb[size_t(j) * d + k];
+            dVb[size_t(j) * d + k] += p[j] * dO[k];
+          }
+          dA[size_t(j)] = a;
+          s += p[j] * a;
+        };
+        for (int j = 0; j < le; ++j) key(j);
+        for (int j = E; j < E + i; ++j) key(j);
+        auto score = [&](int j) {
+          const float ds = p[j] * (dA[size_t(j)] - s) * inv_scaler;
+          const float* kj = Kb + size_t(j) * hd + hh * d;
+          float* dkj = dKb + size_t(j) * hd + hh * d;
+          for (int k = 0; k < d; ++k) {
+            dq[k] += ds * kj[k];
+            dkj[k] += ds * q[k];
+          }
+        };
+        for (int j = 0; j < le; ++j) score(j);
+        for (int j = E; j < E + i; ++j) score(j);
+      }
     }
   }
 }

@@ -77,6 +77,9 @@ void interp_backward(float* dx, int lddx, const float* dy, int rows, const nn::I
 // Backward of nn::layer_norm_forward; recomputes μ and 1/σ from x (the stored LN input).
 void layer_norm_backward(float* dx, int lddx, float* dgamma, float* dbeta, const float* dy, const float* x, int rows,
                          int n, const float* gamma, float eps);
+// Its scalar twin (double sums), compiled in every build: the reference of tests/tft/kernels_test.cpp.
+void layer_norm_backward_reference(float* dx, int lddx, float* dgamma, float* dbeta, const float* dy, const float* x,
+                                   int rows, int n, const float* gamma, float eps);
 void softmax_backward(float* ds, const float* p, const float* dp, int rows, int n);
 
 // ResampleNorm(in→out) (§3.6).
@@ -147,5 +150,9 @@ void lstm_backward(float* dx, float* dh0, float* dc0, const float* dout, size_t 
 void attention_backward(float* dQ, float* dK, float* dV, const float* dheads, const float* probs, const float* Q,
                         const float* K, const float* V, const int32_t* enc_len, int servers, int E, int D, int n_heads,
                         int d);
+// Its twin, key by key over the unmasked keys only (the mask from enc_len): the reference.
+void attention_backward_reference(float* dQ, float* dK, float* dV, const float* dheads, const float* probs,
+                                  const float* Q, const float* K, const float* V, const int32_t* enc_len, int servers,
+                                  int E, int D, int n_heads, int d);
 
 }  // namespace nordiq::tft::grad

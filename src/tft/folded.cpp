@@ -217,7 +217,7 @@ void var_epilogue32(const VsnActs* acts, int i, int n, int r0, const GrnActs& a,
 void folded_var_forward(const VsnActs* acts, const VsnW& v, int i, int r0, const GrnActs& a, const float* x, int ldx,
                         int rows, const FoldedVar& f, const Prepared& p) {
   const GrnW& g = v.vars[size_t(i)].grn;
-  const int hidden = g.hidden, out = g.out;
+  const int out = g.out;
   fc1_elu(a, x, ldx, rows, g, f);
   grn_glu_input(a, rows, g, p);
 #if defined(__AVX512F__)

@@ -36,6 +36,16 @@ ThreadContext& context() {
 
 }  // namespace
 
+void matmul_reference(int M, int N, int K, const float* A, int a_rs, int a_cs, const float* B, int b_rs, int b_cs,
+                      float* C, int ldc, bool accumulate) {
+  for (int i = 0; i < M; ++i)
+    for (int j = 0; j < N; ++j) {
+      double acc = accumulate ? C[size_t(i) * ldc + j] : 0.0;
+      for (int k = 0; k < K; ++k) acc += double(A[size_t(i) * a_rs + size_t(k) * a_cs]) * B[size_t(k) * b_rs + size_t(j) * b_cs];
+      C[size_t(i) * ldc + j] = float(acc);
+    }
+}
+
 void matmul(int M, int N, int K, const float* A, int a_rs, int a_cs, const float* B, int b_rs, int b_cs, float* C,
             int ldc, bool accumulate) {
   if (M <= 0 || N <= 0) return;

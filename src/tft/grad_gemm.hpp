@@ -12,6 +12,10 @@ namespace nordiq::tft::grad {
 // of B is B[k·b_rs + j·b_cs]; C is row-major with leading dimension ldc.
 void matmul(int M, int N, int K, const float* A, int a_rs, int a_cs, const float* B, int b_rs, int b_cs, float* C,
             int ldc, bool accumulate);
+// The slow, obvious twin of matmul (double accumulation), compiled in every build: the tests'
+// reference (tests/tft/kernels_test.cpp).
+void matmul_reference(int M, int N, int K, const float* A, int a_rs, int a_cs, const float* B, int b_rs, int b_cs,
+                      float* C, int ldc, bool accumulate);
 
 // Backward of y[rows, out] = x[rows, in] (stride ldx) · Wᵀ + b, accumulating:
 //   dx (+)= dy · W  (if dx is non-null; stride lddx),  G[l.w] += dyᵀ x,  G[l.b] += Σ_rows dy.

@@ -4,6 +4,8 @@
 // (tails included, via masked loads) goes through the same vector code, so results do not
 // depend on an element's position. Reductions use 16 independent lanes summed in a fixed order:
 // vectorised without -ffast-math and deterministic.
+// `vm::ref` holds the scalar twins (libm), compiled in every build: the kernels' reference in
+// tests/tft/kernels_test.cpp, and the kernels themselves where AVX-512 is not available.
 #pragma once
 
 #include <cmath>
@@ -14,6 +16,28 @@
 #endif
 
 namespace nordiq::tft::vm {
+
+namespace ref {
+inline void exp_n(float* y, const float* x, ptrdiff_t n) {
+  for (ptrdiff_t i = 0; i < n; ++i) y[i] = std::exp(x[i]);
+}
+inline void sigmoid_n(float* y, const float* x, ptrdiff_t n) {
+  for (ptrdiff_t i = 0; i < n; ++i) y[i] = 1.0f / (1.0f + std::exp(-x[i]));
+}
+inline void tanh_n(float* y, const float* x, ptrdiff_t n) {
+  for (ptrdiff_t i = 0; i < n; ++i) y[i] = std::tanh(x[i]);
+}
+inline float max_n(const float* x, ptrdiff_t n) {
+  float m = -INFINITY;
+  for (ptrdiff_t i = 0; i < n; ++i) m = x[i] > m ? x[i] : m;
+  return m;
+}
+inline float exp_shifted_sum(float* y, const float* x, ptrdiff_t n, float shift, float scale) {
+  float total = 0.0f;
+  for (ptrdiff_t i = 0; i < n; ++i) total += y[i] = std::exp((x[i] - shift) * scale);
+  return total;
+}
+}  // namespace ref
 
 #if defined(__AVX512F__)
 inline __m512 exp16(__m512 x) {
@@ -72,21 +96,21 @@ inline void exp_n(float* y, const float* x, ptrdiff_t n) {
 #if defined(__AVX512F__)
   map(y, x, n, [](__m512 v) { return exp16(v); }, 0);
 #else
-  for (ptrdiff_t i = 0; i < n; ++i) y[i] = std::exp(x[i]);
+  ref::exp_n(y, x, n);
 #endif
 }
 inline void sigmoid_n(float* y, const float* x, ptrdiff_t n) {
 #if defined(__AVX512F__)
   map(y, x, n, [](__m512 v) { return sigmoid16(v); }, 0);
 #else
-  for (ptrdiff_t i = 0; i < n; ++i) y[i] = 1.0f / (1.0f + std::exp(-x[i]));
+  ref::sigmoid_n(y, x, n);
 #endif
 }
 inline void tanh_n(float* y, const float* x, ptrdiff_t n) {
 #if defined(__AVX512F__)
   map(y, x, n, [](__m512 v) { return tanh16(v); }, 0);
 #else
-  for (ptrdiff_t i = 0; i < n; ++i) y[i] = std::tanh(x[i]);
+  ref::tanh_n(y, x, n);
 #endif
 }
 
@@ -97,9 +121,7 @@ inline float max_n(const float* x, ptrdiff_t n) {
   for (ptrdiff_t i = 0; i < n; i += 16) m = _mm512_mask_max_ps(m, tail_mask(n - i), m, _mm512_maskz_loadu_ps(tail_mask(n - i), x + i));
   return _mm512_reduce_max_ps(m);
 #else
-  float m = -INFINITY;
-  for (ptrdiff_t i = 0; i < n; ++i) m = x[i] > m ? x[i] : m;
-  return m;
+  return ref::max_n(x, n);
 #endif
 }
 
@@ -144,9 +166,7 @@ inline float exp_shifted_sum(float* y, const float* x, ptrdiff_t n, float shift,
   }
   return _mm512_reduce_add_ps(acc);
 #else
-  float total = 0.0f;
-  for (ptrdiff_t i = 0; i < n; ++i) total += y[i] = std::exp((x[i] - shift) * scale);
-  return total;
+  return ref::exp_shifted_sum(y, x, n, shift, scale);
 #endif
 }
 // y[i] *= s.
