@@ -14,119 +14,9 @@
 #include "tft/folded.hpp"
 #include "tft/gemm.hpp"
 #include "tft/layers.hpp"
+#include "tft/network.hpp"
 
 namespace nordiq::tft {
-namespace {
-
-using nn::GrnActs;
-using nn::VsnActs;
-
-float* take(float*& cursor, size_t n) {
-  float* p = cursor;
-  cursor += (n + 15) / 16 * 16;
-  return p;
-}
-
-// Weights derived from the parameters before every forward (cheap, and so always in sync with
-// a parameter buffer a trainer is updating): concatenated Q/K projections and output heads,
-// transposed recurrent LSTM weights, summed LSTM biases, ResampleNorm gate factors.
-struct Derived {
-  std::vector<float> kappa, PT;           // gate factors; transposed 2-D weights (same offsets)
-  std::vector<float> q_wt, q_b, k_wt, k_b;  // [H, h·d] (transposed), [h·d]
-  std::vector<float> out_wt, out_b;         // [H, K·Q] (transposed), [K·Q]
-  std::vector<float> enc_whh_t, dec_whh_t, enc_bias, dec_bias;
-  std::map<std::pair<int, int>, nn::InterpTable> interp;
-  nn::Folds folds;  // single-variable GRNs and fc2 ∘ GLU, folded (tft/folded.hpp)
-};
-
-// Activation arena of one chunk of servers: one allocation, laid out from (config, servers, E, D).
-struct Workspace {
-  std::vector<float> mem;
-  int servers = 0, E = 0, D = 0;
-  bool keep = false;
-  float *s_flat, *e_flat, *d_flat;
-  float *s_z, *e_z, *d_z;  // the folded VSNs' compact inputs (tft/folded.hpp)
-  VsnActs s_vsn, e_vsn, d_vsn;
-  GrnActs ctx[4];  // variable selection, initial hidden, initial cell, enrichment
-  float *vsn_all, *enc_gates, *dec_gates, *lstm_out, *h, *c, *enc_h, *enc_c, *lstm_scratch;
-  float *post_glu, *phi;
-  GrnActs enrich;
-  float *theta_dec, *phi_dec, *Q, *K, *V, *heads, *heads_mean, *probs, *attn_scratch, *attn_out;
-  float *post_attn_glu, *alpha;
-  GrnActs pos_ff;
-  float *pre_glu, *omega, *z;
-
-  // Lays the arena out; with base == nullptr only measures. Returns floats used.
-  size_t layout(const Model& m, const nn::Folds& folded, float* base) {
-    const ModelConfig& cfg = m.config();
-    const TftWeights& w = m.weights();
-    const int B = servers, T = E + D, H = cfg.hidden, hd = cfg.heads * cfg.head_dim, KQ = cfg.n_targets() * cfg.n_quantiles();
-    const size_t RE = size_t(B) * E, RD = size_t(B) * D, RT = size_t(B) * T;
-    float* cur = base;
-    auto grab = [&](size_t n) { return take(cur, n); };
-    // the flattened inputs: only for the trace, or a VSN served unfolded
-    auto flat_width = [&](const VsnW& v) { return keep || !folded.vsn_of(v) ? size_t(v.flat_width) : 0; };
-    auto z_width = [&](const VsnW& v) { return folded.vsn_of(v) ? size_t(folded.vsn_of(v)->width) : 0; };
-    s_flat = grab(size_t(B) * flat_width(w.static_vsn));
-    e_flat = grab(RE * flat_width(w.encoder_vsn));
-    d_flat = grab(RD * flat_width(w.decoder_vsn));
-    s_z = grab(size_t(B) * z_width(w.static_vsn));
-    e_z = grab(RE * z_width(w.encoder_vsn));
-    d_z = grab(RD * z_width(w.decoder_vsn));
-    nn::vsn_acts_take(s_vsn, w.static_vsn, B, B, keep, cur);
-    nn::vsn_acts_take(e_vsn, w.encoder_vsn, int(RE), B, keep, cur);
-    nn::vsn_acts_take(d_vsn, w.decoder_vsn, int(RD), B, keep, cur);
-    ctx[0] = nn::grn_acts_take(w.ctx_variable_selection, B, B, cur);
-    ctx[1] = nn::grn_acts_take(w.ctx_initial_hidden, B, B, cur);
-    ctx[2] = nn::grn_acts_take(w.ctx_initial_cell, B, B, cur);
-    ctx[3] = nn::grn_acts_take(w.ctx_enrichment, B, B, cur);
-    vsn_all = grab(RT * H);
-    enc_gates = grab(RE * 4 * H);
-    dec_gates = grab(RD * 4 * H);
-    lstm_out = grab(RT * H);
-    h = grab(size_t(B) * H);
-    c = grab(size_t(B) * H);
-    enc_h = grab(size_t(B) * H);
-    enc_c = grab(size_t(B) * H);
-    lstm_scratch = grab(size_t(B) * 4 * H);
-    post_glu = grab(RT * 2 * H);
-    phi = grab(RT * H);
-    enrich = nn::grn_acts_take(w.static_enrichment, int(RT), B, cur);
-    theta_dec = grab(RD * H);
-    phi_dec = grab(RD * H);
-    Q = grab(RD * hd);
-    K = grab(RT * hd);
-    V = grab(RT * cfg.head_dim);
-    heads = grab(RD * hd);
-    heads_mean = grab(RD * cfg.head_dim);
-    probs = grab(RD * cfg.heads * T);
-    attn_scratch = grab(size_t(T) * (cfg.head_dim + 1));
-    attn_out = grab(RD * H);
-    post_attn_glu = grab(RD * 2 * H);
-    alpha = grab(RD * H);
-    pos_ff = nn::grn_acts_take(w.pos_wise_ff, int(RD), B, cur);
-    pre_glu = grab(RD * 2 * H);
-    omega = grab(RD * H);
-    z = grab(RD * KQ);
-    return size_t(cur - base);
-  }
-
-  void ensure(const Model& m, const nn::Folds& folded, int servers_, int E_, int D_, bool keep_) {
-    if (servers_ == servers && E_ == E && D_ == D && keep_ == keep && !mem.empty()) return;
-    servers = servers_;
-    E = E_;
-    D = D_;
-    keep = keep_;
-    // measure with a fake base, then allocate only if the arena must grow
-    float dummy_base[16];
-    const size_t need = layout(m, folded, dummy_base) + 64;
-    if (mem.size() < need) mem.assign(need, 0.0f);
-    auto* base = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(mem.data()) + 63) & ~uintptr_t(63));
-    layout(m, folded, base);
-  }
-};
-
-}  // namespace
 
 struct Engine::Impl {
   const Model& model;
@@ -146,27 +36,7 @@ struct Engine::Impl {
   std::mutex call_mu;  // one forward at a time per engine (the pool and arenas are shared)
   nn::SharedInputs enc_shared, dec_shared;  // per forward: inputs the whole batch shares
 
-  explicit Impl(const Model& m) : model(m) {
-    const TftWeights& w = m.weights();
-    der.kappa.assign(m.table().total(), 0.0f);
-    der.PT.assign(m.table().total(), 0.0f);
-    auto add_vsn = [&](const VsnW& v) {
-      nn::add_interp_tables(der.interp, v.flat);
-      for (const auto& var : v.vars) {
-        if (var.categorical) {
-          if (var.cat_norm.in != var.cat_norm.out && !der.interp.count({var.cat_norm.in, var.cat_norm.out}))
-            der.interp[{var.cat_norm.in, var.cat_norm.out}] = nn::InterpTable::make(var.cat_norm.in, var.cat_norm.out);
-        } else {
-          nn::add_interp_tables(der.interp, var.grn);
-        }
-      }
-    };
-    add_vsn(w.static_vsn);
-    add_vsn(w.encoder_vsn);
-    add_vsn(w.decoder_vsn);
-    prep.interp = &der.interp;
-    prep.eps = m.config().layer_norm_eps;
-  }
+  explicit Impl(const Model& m) : model(m), der(m) {}
 
   bool prepared = false;
   bool fold = true;  // Engine::set_folding
@@ -175,49 +45,10 @@ struct Engine::Impl {
   // Engine::reload_parameters()).
   void prepare() {
     if (prepared) return;
-    const ModelConfig& c = model.config();
-    const TftWeights& w = model.weights();
-    const float* P = model.params();
-    nn::prepare_kappa(model.table(), P, der.kappa.data());
-    nn::prepare_transposed(model.table(), P, der.PT.data());
-    const float* PT = der.PT.data();
-    const int H = c.hidden, d = c.head_dim, hd = c.heads * d;
-    // concatenated per-head projections, transposed: column block i = head i
-    der.q_wt.resize(size_t(H) * hd);
-    der.k_wt.resize(size_t(H) * hd);
-    der.q_b.resize(size_t(hd));
-    der.k_b.resize(size_t(hd));
-    for (int i = 0; i < c.heads; ++i) {
-      for (int k = 0; k < H; ++k)
-        for (int j = 0; j < d; ++j) {
-          der.q_wt[size_t(k) * hd + size_t(i) * d + j] = PT[w.attention.q[size_t(i)].w + size_t(k) * d + j];
-          der.k_wt[size_t(k) * hd + size_t(i) * d + j] = PT[w.attention.k[size_t(i)].w + size_t(k) * d + j];
-        }
-      std::memcpy(&der.q_b[size_t(i) * d], P + w.attention.q[size_t(i)].b, sizeof(float) * size_t(d));
-      std::memcpy(&der.k_b[size_t(i) * d], P + w.attention.k[size_t(i)].b, sizeof(float) * size_t(d));
-    }
-    const int Q = c.n_quantiles(), K = c.n_targets(), KQ = K * Q;
-    der.out_wt.resize(size_t(H) * KQ);
-    der.out_b.resize(size_t(KQ));
-    for (int k = 0; k < K; ++k) {
-      for (int h = 0; h < H; ++h)
-        for (int q = 0; q < Q; ++q) der.out_wt[size_t(h) * KQ + size_t(k) * Q + q] = PT[w.output_layers[size_t(k)].w + size_t(h) * Q + q];
-      std::memcpy(&der.out_b[size_t(k) * Q], P + w.output_layers[size_t(k)].b, sizeof(float) * size_t(Q));
-    }
-    auto lstm = [&](const LstmW& l, std::vector<float>& wt, std::vector<float>& bias) {
-      wt.assign(PT + l.hh.w, PT + l.hh.w + size_t(H) * 4 * H);
-      bias.resize(size_t(4) * H);
-      for (int n = 0; n < 4 * H; ++n) bias[size_t(n)] = P[l.ih.b + size_t(n)] + P[l.hh.b + size_t(n)];
-    };
-    lstm(w.lstm_encoder, der.enc_whh_t, der.enc_bias);
-    lstm(w.lstm_decoder, der.dec_whh_t, der.dec_bias);
-    der.folds = fold ? nn::fold_network(w, P, der.kappa.data()) : nn::Folds{};
+    der.update(model, model.params(), fold);
     for (auto& arena : ws) arena->servers = -1;  // the compact inputs' widths may have changed
     trace_ws.servers = -1;
-    prep.P = P;
-    prep.kappa = der.kappa.data();
-    prep.PT = PT;
-    prep.folds = &der.folds;
+    prep = der.prepared(model, model.params());
     prepared = true;
   }
 
@@ -268,128 +99,6 @@ struct Engine::Impl {
       check_vsn(w.static_vsn, 0, 1);
       check_vsn(w.encoder_vsn, 0, le);
       check_vsn(w.decoder_vsn, in.encoder_steps, T);
-    }
-  }
-
-  // The whole network for servers [b0, b0 + n) of the batch (docs/TFT.md §7).
-  void run_chunk(Workspace& s, const ForwardInputs& in, const ForwardOutputs& out, int b0, int n) {
-    const ModelConfig& c = model.config();
-    const TftWeights& w = model.weights();
-    const float* P = model.params();
-    const int E = in.encoder_steps, D = in.decoder_steps, T = E + D, H = c.hidden, d = c.head_dim, nh = c.heads;
-    const int hd = nh * d, KQ = c.n_targets() * c.n_quantiles();
-    const int RE = n * E, RD = n * D, RT = n * T;
-    const int32_t* x_cat = in.x_cat ? in.x_cat + size_t(b0) * T * c.n_cat() : nullptr;
-    const float* x_cont = in.x_cont + size_t(b0) * T * c.n_real();
-    const int32_t* enc_len = in.encoder_lengths + b0;
-    const int32_t* dec_len = in.decoder_lengths + b0;
-
-    // one VSN over steps step0.. of each server: folded on its compact inputs where it could be
-    auto vsn = [&](nn::VsnActs& a, float* flat, float* z, const VsnW& v, int step0, int steps, const int32_t* valid,
-                   const float* context, const nn::SharedInputs* shared) {
-      const nn::FoldedVsn* folded = der.folds.vsn_of(v);
-      if (s.keep || !folded) nn::vsn_gather(flat, v, P, x_cat, c.n_cat(), x_cont, c.n_real(), T, n, step0, steps, valid);
-      if (!folded) return nn::vsn_forward(a, flat, n * steps, context, steps, v, H, prep);
-      nn::folded_vsn_gather(z, v, *folded, P, x_cat, c.n_cat(), x_cont, c.n_real(), T, n, step0, steps, valid);
-      nn::folded_vsn_forward(a, z, n * steps, context, steps, v, *folded, H, prep, s.keep ? nullptr : shared);
-    };
-    // 1–2. static VSN on step 0
-    vsn(s.s_vsn, s.s_flat, s.s_z, w.static_vsn, 0, 1, nullptr, nullptr, nullptr);
-    // 3. static covariate encoders
-    const GrnW* ctxw[4] = {&w.ctx_variable_selection, &w.ctx_initial_hidden, &w.ctx_initial_cell, &w.ctx_enrichment};
-    for (int i = 0; i < 4; ++i) nn::grn_forward(s.ctx[i], s.s_vsn.out, H, n, nullptr, 1, *ctxw[i], prep);
-    const float* c_s = s.ctx[0].out;
-    // 4. encoder / decoder VSNs with context c_s (padded encoder steps read as zeros)
-    vsn(s.e_vsn, s.e_flat, s.e_z, w.encoder_vsn, 0, E, enc_len, c_s, &enc_shared);
-    vsn(s.d_vsn, s.d_flat, s.d_z, w.decoder_vsn, E, D, nullptr, c_s, &dec_shared);
-    for (int b = 0; b < n; ++b) {
-      std::memcpy(s.vsn_all + size_t(b) * T * H, s.e_vsn.out + size_t(b) * E * H, sizeof(float) * size_t(E) * H);
-      std::memcpy(s.vsn_all + (size_t(b) * T + E) * H, s.d_vsn.out + size_t(b) * D * H, sizeof(float) * size_t(D) * H);
-    }
-    // 5. LSTMs: input projections as one GEMM over all rows, then the recurrence
-    const float* PT = der.PT.data();
-    gemm::Shape g{RE, 4 * H, H, H, 4 * H, false};
-    gemm::kmajor(g, s.e_vsn.out, PT + w.lstm_encoder.ih.w, der.enc_bias.data(), s.enc_gates);
-    std::memcpy(s.h, s.ctx[1].out, sizeof(float) * size_t(n) * H);
-    std::memcpy(s.c, s.ctx[2].out, sizeof(float) * size_t(n) * H);
-    nn::lstm_forward(s.lstm_out, size_t(T) * H, s.h, s.c, s.enc_gates, nullptr, enc_len, n, E, H, der.enc_whh_t.data(), s.lstm_scratch);
-    std::memcpy(s.enc_h, s.h, sizeof(float) * size_t(n) * H);
-    std::memcpy(s.enc_c, s.c, sizeof(float) * size_t(n) * H);
-    g.M = RD;
-    gemm::kmajor(g, s.d_vsn.out, PT + w.lstm_decoder.ih.w, der.dec_bias.data(), s.dec_gates);
-    nn::lstm_forward(s.lstm_out + size_t(E) * H, size_t(T) * H, s.h, s.c, s.dec_gates, nullptr, dec_len, n, D, H, der.dec_whh_t.data(), s.lstm_scratch);
-    // 6. post-LSTM gate (shared weights for both halves): φ = LN(GLU(lstm) + vsn)
-    nn::linear_forward(s.post_glu, 2 * H, s.lstm_out, H, RT, w.post_lstm_glu, P, false, PT);
-    nn::gate_add_norm_forward(s.phi, s.post_glu, s.vsn_all, H, RT, H, P + w.post_lstm_norm.w, P + w.post_lstm_norm.b, prep.eps);
-    // 7. static enrichment with context c_e
-    nn::grn_forward(s.enrich, s.phi, H, RT, s.ctx[3].out, T, w.static_enrichment, prep);
-    const float* theta = s.enrich.out;
-    for (int b = 0; b < n; ++b) {
-      std::memcpy(s.theta_dec + size_t(b) * D * H, theta + (size_t(b) * T + E) * H, sizeof(float) * size_t(D) * H);
-      std::memcpy(s.phi_dec + size_t(b) * D * H, s.phi + (size_t(b) * T + E) * H, sizeof(float) * size_t(D) * H);
-    }
-    // 8. attention
-    gemm::kmajor(gemm::Shape{RD, hd, H, H, hd, false}, s.theta_dec, der.q_wt.data(), der.q_b.data(), s.Q);
-    gemm::kmajor(gemm::Shape{RT, hd, H, H, hd, false}, theta, der.k_wt.data(), der.k_b.data(), s.K);
-    nn::linear_forward(s.V, d, theta, H, RT, w.attention.v, P, false, PT);
-    float* probs = out.attention ? out.attention + size_t(b0) * D * nh * T : s.probs;
-    nn::attention_forward(probs, s.heads, s.heads_mean, s.Q, s.K, s.V, enc_len, n, E, D, nh, d, s.attn_scratch);
-    nn::linear_forward(s.attn_out, H, s.heads_mean, d, RD, w.attention.w_h, P, false, PT);
-    // 9. post-attention gate, 10. position-wise GRN, 11. pre-output gate (skip φ_dec)
-    nn::linear_forward(s.post_attn_glu, 2 * H, s.attn_out, H, RD, w.post_attn.glu, P, false, PT);
-    nn::gate_add_norm_forward(s.alpha, s.post_attn_glu, s.theta_dec, H, RD, H, P + w.post_attn.norm.w, P + w.post_attn.norm.b, prep.eps);
-    nn::grn_forward(s.pos_ff, s.alpha, H, RD, nullptr, 1, w.pos_wise_ff, prep);
-    nn::linear_forward(s.pre_glu, 2 * H, s.pos_ff.out, H, RD, w.pre_output.glu, P, false, PT);
-    nn::gate_add_norm_forward(s.omega, s.pre_glu, s.phi_dec, H, RD, H, P + w.pre_output.norm.w, P + w.pre_output.norm.b, prep.eps);
-    // 12. the K output heads as one GEMM: z [rows, K·Q] is exactly the [B, D, K, Q] layout
-    float* z = out.prediction_normalized ? out.prediction_normalized + size_t(b0) * D * KQ : s.z;
-    gemm::kmajor(gemm::Shape{RD, KQ, H, H, KQ, false}, s.omega, der.out_wt.data(), der.out_b.data(), z);
-    // 13. de-normalisation
-    if (out.prediction) {
-      const int K = c.n_targets(), Qn = c.n_quantiles();
-      for (int b = 0; b < n; ++b) {
-        const float* ts = in.target_scale + size_t(b0 + b) * K * 2;
-        for (int t = 0; t < D; ++t) {
-          const float* zr = z + (size_t(b) * D + t) * KQ;
-          float* pr = out.prediction + ((size_t(b0 + b) * D) + t) * KQ;
-          for (int k = 0; k < K; ++k)
-            for (int q = 0; q < Qn; ++q) pr[k * Qn + q] = zr[k * Qn + q] * ts[2 * k + 1] + ts[2 * k];
-        }
-      }
-    }
-    // variable-selection weights
-    if (out.static_weights)
-      std::memcpy(out.static_weights + size_t(b0) * w.static_vsn.n(), s.s_vsn.weights, sizeof(float) * size_t(n) * w.static_vsn.n());
-    if (out.encoder_weights)
-      std::memcpy(out.encoder_weights + size_t(b0) * E * w.encoder_vsn.n(), s.e_vsn.weights, sizeof(float) * size_t(RE) * w.encoder_vsn.n());
-    if (out.decoder_weights)
-      std::memcpy(out.decoder_weights + size_t(b0) * D * w.decoder_vsn.n(), s.d_vsn.weights, sizeof(float) * size_t(RD) * w.decoder_vsn.n());
-    reduce_interpretation(s, out, probs, enc_len, dec_len, b0, n, E, D, nh);
-  }
-
-  // Per-server means of the attention rows and variable weights over the valid steps.
-  void reduce_interpretation(const Workspace& s, const ForwardOutputs& out, const float* probs, const int32_t* enc_len,
-                             const int32_t* dec_len, int b0, int n, int E, int D, int nh) const {
-    const TftWeights& w = model.weights();
-    const int T = E + D;
-    auto mean_rows = [](float* dst, const float* rows, size_t stride, int count, int width) {
-      std::fill(dst, dst + width, 0.0f);
-      for (int r = 0; r < count; ++r) {
-        const float* row = rows + size_t(r) * stride;
-        for (int i = 0; i < width; ++i) dst[i] += row[i];
-      }
-      const float inv = count > 0 ? 1.0f / float(count) : 0.0f;
-      for (int i = 0; i < width; ++i) dst[i] *= inv;
-    };
-    for (int b = 0; b < n; ++b) {
-      if (out.attention_mean)  // rows (t, head) of server b are contiguous: [D, h, T]
-        mean_rows(out.attention_mean + size_t(b0 + b) * T, probs + size_t(b) * D * nh * T, size_t(T), dec_len[b] * nh, T);
-      if (out.encoder_importance)
-        mean_rows(out.encoder_importance + size_t(b0 + b) * w.encoder_vsn.n(), s.e_vsn.weights + size_t(b) * E * w.encoder_vsn.n(),
-                  size_t(w.encoder_vsn.n()), enc_len[b], w.encoder_vsn.n());
-      if (out.decoder_importance)
-        mean_rows(out.decoder_importance + size_t(b0 + b) * w.decoder_vsn.n(), s.d_vsn.weights + size_t(b) * D * w.decoder_vsn.n(),
-                  size_t(w.decoder_vsn.n()), dec_len[b], w.decoder_vsn.n());
     }
   }
 
@@ -448,7 +157,7 @@ void Engine::forward(const ForwardInputs& in, const ForwardOutputs& out) {
     Workspace& w = *impl_->ws[size_t(worker)];
     const int b0 = i * per, n = std::min(per, in.batch - b0);
     w.ensure(m, impl_->der.folds, per, in.encoder_steps, in.decoder_steps, false);
-    impl_->run_chunk(w, in, out, b0, n);
+    run_network(w, m, m.params(), impl_->der, impl_->prep, in, out, b0, n, &impl_->enc_shared, &impl_->dec_shared);
   });
 }
 
@@ -463,7 +172,7 @@ void Engine::forward_traced(const ForwardInputs& in, const ForwardOutputs& out, 
   Workspace& s = impl_->trace_ws;
   const int B = in.batch, E = in.encoder_steps, D = in.decoder_steps, T = E + D;
   s.ensure(m, impl_->der.folds, B, E, D, true);
-  impl_->run_chunk(s, in, out, 0, B);
+  run_network(s, m, m.params(), impl_->der, impl_->prep, in, out, 0, B, nullptr, nullptr);
 
   const ModelConfig& c = m.config();
   const TftWeights& w = m.weights();
@@ -476,7 +185,7 @@ void Engine::forward_traced(const ForwardInputs& in, const ForwardOutputs& out, 
     sink(name, shape, std::span<const float>(data, n));
   };
   // [rows, H] per variable → [rows, H, n]
-  auto var_outputs = [&](const std::string& name, std::vector<int64_t> shape, const VsnActs& a, const VsnW& v, size_t rows) {
+  auto var_outputs = [&](const std::string& name, std::vector<int64_t> shape, const nn::VsnActs& a, const VsnW& v, size_t rows) {
     const size_t n = size_t(v.n());
     buf.assign(rows * size_t(H) * n, 0.0f);
     for (size_t i = 0; i < n; ++i)

@@ -12,6 +12,7 @@
 #include "tft/grad_gemm.hpp"
 #include "tft/layers.hpp"
 #include "tft/loss.hpp"
+#include "tft/network.hpp"
 
 namespace nordiq::tft {
 namespace {
@@ -20,15 +21,12 @@ using grad::Arena;
 using grad::Ctx;
 using grad::GanAct;
 using grad::GrnAct;
-using grad::ResAct;
 
 // A VSN application (§4): which input steps its rows read, plus the block's activations.
-struct VsnAct {
-  int rows = 0, T = 0, step0 = 0, steps = 0;  // row (b, t) reads input step step0 + t
-  const int32_t* valid = nullptr;             // per server: steps at or past it are padding
-  float* flat = nullptr;                      // F [rows, S]
+struct VsnView {
+  int T = 0, step0 = 0, steps = 0;  // row (b, t) reads input step step0 + t
+  const int32_t* valid = nullptr;   // per server: steps at or past it are padding
   grad::VsnAct act;
-  float* out = nullptr;
 };
 
 GateAddNormW post_lstm_gate(const TftWeights& w, int H) {
@@ -39,13 +37,28 @@ GateAddNormW post_lstm_gate(const TftWeights& w, int H) {
   return g;
 }
 
+// The backward's views of a gate the network ran: its input as the GLU read it (dropped or not),
+// the mask, the GLU's linear output, the LayerNorm's input and the output.
+GanAct gate_view(const float* in, const float* mask, const float* glu, const float* pre, const float* out, int H, int rows) {
+  GanAct g;
+  g.xd = in;
+  g.mask = mask;
+  g.u = glu;
+  g.pre = pre;
+  g.out = out;
+  g.ldx = H;
+  g.rows = rows;
+  return g;
+}
+
 }  // namespace
 
 struct TrainingGraph::Impl {
   const Model& model;
-  std::map<std::pair<int, int>, nn::InterpTable> interp;
-  std::vector<float> kappa, PT, enc_bias, dec_bias;  // PT: transposed weights, as the engine reads them
-  Arena acts, scratch;
+  Derived der;      // derived from the parameters of each forward
+  nn::Prepared prep;
+  Workspace ws;     // every activation of the last forward (tft/network.hpp)
+  Arena scratch;    // the backward's temporaries
   grad::Rng rng;
   Ctx ctx;
   ForwardInputs in;
@@ -53,41 +66,11 @@ struct TrainingGraph::Impl {
   double normaliser = 0, loss_value = 0;
   std::vector<double> per_target;
 
-  // activations
-  VsnAct s_vsn, e_vsn, d_vsn;
-  GrnAct cgrn[4];
-  float *vsn_all, *enc_gates, *dec_gates, *enc_cells, *dec_cells, *lstm_out, *h_state, *c_state, *enc_h, *enc_c, *lstm_scratch;
-  GanAct post_lstm;
-  GrnAct enrich;
-  float *theta_dec, *phi_dec, *Q, *K, *V, *heads, *heads_mask, *mean, *probs, *attn_pre, *attn_mask;
-  const float* attn_out;
-  GanAct post_attn;
-  GrnAct pos_ff;
-  GanAct pre_out;
-  float* z;
-
-  explicit Impl(const Model& m) : model(m) {
-    const TftWeights& w = m.weights();
-    for (const VsnW* v : {&w.static_vsn, &w.encoder_vsn, &w.decoder_vsn}) {
-      nn::add_interp_tables(interp, v->flat);
-      for (const auto& var : v->vars) {
-        if (var.categorical) {
-          if (var.cat_norm.in != var.cat_norm.out && !interp.count({var.cat_norm.in, var.cat_norm.out}))
-            interp[{var.cat_norm.in, var.cat_norm.out}] = nn::InterpTable::make(var.cat_norm.in, var.cat_norm.out);
-        } else {
-          nn::add_interp_tables(interp, var.grn);
-        }
-      }
-    }
-    for (const GrnW* g : {&w.ctx_variable_selection, &w.ctx_initial_hidden, &w.ctx_initial_cell, &w.ctx_enrichment,
-                          &w.static_enrichment, &w.pos_wise_ff})
-      nn::add_interp_tables(interp, *g);
-    kappa.assign(m.table().total(), 0.0f);
-    PT.assign(m.table().total(), 0.0f);
-    ctx.interp = &interp;
+  explicit Impl(const Model& m) : model(m), der(m) {
+    ctx.interp = &der.interp;
     ctx.eps = m.config().layer_norm_eps;
     ctx.rng = &rng;
-    ctx.acts = &acts;
+    ctx.acts = &scratch;
     ctx.scratch = &scratch;
   }
 
@@ -125,44 +108,21 @@ struct TrainingGraph::Impl {
     }
   }
 
-  void prepare(const float* P) {
-    const ModelConfig& c = model.config();
-    const TftWeights& w = model.weights();
-    const int H = c.hidden;
-    nn::prepare_kappa(model.table(), P, kappa.data());
-    // The same derived weights as the engine's, so the narrow layers take the same GEMM kernel
-    // (gemm::kmajor) and training and serving compute the same numbers.
-    nn::prepare_transposed(model.table(), P, PT.data());
-    auto lstm_bias = [&](const LstmW& l, std::vector<float>& bias) {
-      bias.resize(size_t(4) * H);
-      for (int n = 0; n < 4 * H; ++n) bias[size_t(n)] = P[l.ih.b + size_t(n)] + P[l.hh.b + size_t(n)];
-    };
-    lstm_bias(w.lstm_encoder, enc_bias);
-    lstm_bias(w.lstm_decoder, dec_bias);
-    ctx.P = P;
-    ctx.kappa = kappa.data();
-    ctx.PT = PT.data();
+  // The VSN of steps step0.. of each server as run_network ran it.
+  VsnView vsn_view(const nn::VsnActs& acts, const float* flat, const VsnW& v, int step0, int steps, const int32_t* valid,
+                   const float* context) const {
+    VsnView view{in.encoder_steps + in.decoder_steps, step0, steps, valid, {}};
+    view.act.rows = in.batch * steps;
+    view.act.rows_per_ctx = steps;
+    view.act.flat = flat;
+    view.act.ctx = v.flat.ctx ? context : nullptr;
+    view.act.act = acts;
+    return view;
   }
 
-  // ---- VSN ----------------------------------------------------------------------------------
-  void vsn_forward(VsnAct& a, const VsnW& v, int step0, int steps, const int32_t* valid, const float* context,
-                   int rows_per_ctx) {
+  void vsn_backward(const VsnView& a, const VsnW& v, const float* dy, float* dcontext, float* G, float* dx_cont) {
     const ModelConfig& c = model.config();
-    const int B = in.batch, T = in.encoder_steps + in.decoder_steps, H = c.hidden, S = v.flat_width;
-    a.rows = B * steps;
-    a.T = T;
-    a.step0 = step0;
-    a.steps = steps;
-    a.valid = valid;
-    a.flat = acts.take(size_t(a.rows) * S);
-    nn::vsn_gather(a.flat, v, ctx.P, in.x_cat, c.n_cat(), in.x_cont, c.n_real(), T, B, step0, steps, valid);
-    grad::vsn_train_forward(a.act, a.flat, a.rows, context, rows_per_ctx, v, H, ctx);
-    a.out = a.act.out();
-  }
-
-  void vsn_backward(const VsnAct& a, const VsnW& v, const float* dy, float* dcontext, float* G, float* dx_cont) {
-    const ModelConfig& c = model.config();
-    const int H = c.hidden, S = v.flat_width, rows = a.rows;
+    const int H = c.hidden, S = v.flat_width, rows = a.act.rows;
     const size_t mark = scratch.mark();
     float* dF = scratch.take_zero(size_t(rows) * S);
     grad::vsn_backward(dF, dcontext, dy, a.act, v, H, ctx, G);
@@ -200,102 +160,31 @@ struct TrainingGraph::Impl {
   }
 
   // ---- forward ------------------------------------------------------------------------------
+  // The network's one forward (tft/network.hpp), unfolded, keeping what the backward reads.
   double forward(const float* P, const ForwardInputs& x, const float* targets, const TrainStepOptions& opt) {
     validate(x);
     gemm::pin_library_threads_to_one();
     in = x;
     y = targets;
-    acts.reset();
     scratch.reset();
-    prepare(P);
-    ctx.dropout = opt.dropout;
+    der.update(model, P, false);
+    prep = der.prepared(model, P);
+    prep.dropout = opt.dropout;
+    prep.rng = &rng;
     rng.state = opt.seed * 0x2545F4914F6CDD1Dull + 0x9E3779B97F4A7C15ull;
+    ctx.P = P;
+    ctx.kappa = der.kappa.data();
+    ctx.PT = der.PT.data();
+    ctx.dropout = opt.dropout;
+    ws.ensure(model, der.folds, x.batch, x.encoder_steps, x.decoder_steps, false, nn::Keep{true, opt.dropout > 0.0f});
+    run_network(ws, model, P, der, prep, x, ForwardOutputs{}, 0, x.batch, nullptr, nullptr);
+
     const ModelConfig& c = model.config();
-    const TftWeights& w = model.weights();
-    const int B = x.batch, E = x.encoder_steps, D = x.decoder_steps, T = E + D, H = c.hidden, d = c.head_dim;
-    const int nh = c.heads, hd = nh * d, KQ = c.n_targets() * c.n_quantiles();
-    const int RE = B * E, RD = B * D, RT = B * T;
-
-    vsn_forward(s_vsn, w.static_vsn, 0, 1, nullptr, nullptr, 1);
-    const GrnW* cw[4] = {&w.ctx_variable_selection, &w.ctx_initial_hidden, &w.ctx_initial_cell, &w.ctx_enrichment};
-    for (int i = 0; i < 4; ++i) grad::grn_train_forward(cgrn[i], s_vsn.out, H, B, nullptr, 1, *cw[i], ctx);
-    const float* c_s = cgrn[0].out();
-    vsn_forward(e_vsn, w.encoder_vsn, 0, E, x.encoder_lengths, c_s, E);
-    vsn_forward(d_vsn, w.decoder_vsn, E, D, nullptr, c_s, D);
-    vsn_all = acts.take(size_t(RT) * H);
-    for (int b = 0; b < B; ++b) {
-      std::memcpy(vsn_all + size_t(b) * T * H, e_vsn.out + size_t(b) * E * H, sizeof(float) * size_t(E) * H);
-      std::memcpy(vsn_all + (size_t(b) * T + E) * H, d_vsn.out + size_t(b) * D * H, sizeof(float) * size_t(D) * H);
-    }
-    // LSTMs (§5): the recurrence of the inference engine, keeping gates and cells.
-    enc_gates = acts.take(size_t(RE) * 4 * H);
-    dec_gates = acts.take(size_t(RD) * 4 * H);
-    enc_cells = acts.take(size_t(RE) * H);
-    dec_cells = acts.take(size_t(RD) * H);
-    lstm_out = acts.take(size_t(RT) * H);
-    h_state = acts.take(size_t(B) * H);
-    c_state = acts.take(size_t(B) * H);
-    enc_h = acts.take(size_t(B) * H);
-    enc_c = acts.take(size_t(B) * H);
-    lstm_scratch = acts.take(size_t(B) * 4 * H);
-    const float* PTd = PT.data();
-    gemm::kmajor(gemm::Shape{RE, 4 * H, H, H, 4 * H, false}, e_vsn.out, PTd + w.lstm_encoder.ih.w, enc_bias.data(), enc_gates);
-    std::memcpy(h_state, cgrn[1].out(), sizeof(float) * size_t(B) * H);
-    std::memcpy(c_state, cgrn[2].out(), sizeof(float) * size_t(B) * H);
-    nn::lstm_forward(lstm_out, size_t(T) * H, h_state, c_state, enc_gates, enc_cells, x.encoder_lengths, B, E, H, PTd + w.lstm_encoder.hh.w, lstm_scratch);
-    std::memcpy(enc_h, h_state, sizeof(float) * size_t(B) * H);
-    std::memcpy(enc_c, c_state, sizeof(float) * size_t(B) * H);
-    gemm::kmajor(gemm::Shape{RD, 4 * H, H, H, 4 * H, false}, d_vsn.out, PTd + w.lstm_decoder.ih.w, dec_bias.data(), dec_gates);
-    nn::lstm_forward(lstm_out + size_t(E) * H, size_t(T) * H, h_state, c_state, dec_gates, dec_cells, x.decoder_lengths, B, D, H, PTd + w.lstm_decoder.hh.w, lstm_scratch);
-    // post-LSTM gate (dropout on its input), static enrichment
-    grad::gan_forward(post_lstm, lstm_out, H, RT, vsn_all, H, post_lstm_gate(w, H), true, ctx);
-    const float* phi = post_lstm.out;
-    grad::grn_train_forward(enrich, phi, H, RT, cgrn[3].out(), T, w.static_enrichment, ctx);
-    const float* theta = enrich.out();
-    theta_dec = acts.take(size_t(RD) * H);
-    phi_dec = acts.take(size_t(RD) * H);
-    for (int b = 0; b < B; ++b) {
-      std::memcpy(theta_dec + size_t(b) * D * H, theta + (size_t(b) * T + E) * H, sizeof(float) * size_t(D) * H);
-      std::memcpy(phi_dec + size_t(b) * D * H, phi + (size_t(b) * T + E) * H, sizeof(float) * size_t(D) * H);
-    }
-    // attention (§6) with dropout on each head's output and after w_h (§8)
-    Q = acts.take(size_t(RD) * hd);
-    K = acts.take(size_t(RT) * hd);
-    V = acts.take(size_t(RT) * d);
-    for (int i = 0; i < nh; ++i) {
-      nn::linear_forward(Q + i * d, hd, theta_dec, H, RD, w.attention.q[size_t(i)], P, false, PTd);
-      nn::linear_forward(K + i * d, hd, theta, H, RT, w.attention.k[size_t(i)], P, false, PTd);
-    }
-    nn::linear_forward(V, d, theta, H, RT, w.attention.v, P, false, PTd);
-    heads = acts.take(size_t(RD) * hd);
-    mean = acts.take(size_t(RD) * d);
-    probs = acts.take(size_t(RD) * nh * T);
-    float* attn_scratch = acts.take(size_t(T) * (d + 1));
-    nn::attention_forward(probs, heads, mean, Q, K, V, x.encoder_lengths, B, E, D, nh, d, attn_scratch);
-    heads_mask = nullptr;
-    if (ctx.dropout > 0.0f) {
-      const float* dropped = grad::dropout_forward(heads, hd, RD, hd, heads_mask, ctx);
-      for (int r = 0; r < RD; ++r)
-        for (int k = 0; k < d; ++k) {
-          float acc = 0.0f;
-          for (int hh = 0; hh < nh; ++hh) acc += dropped[size_t(r) * hd + hh * d + k];
-          mean[size_t(r) * d + k] = acc / static_cast<float>(nh);
-        }
-    }
-    attn_pre = acts.take(size_t(RD) * H);
-    nn::linear_forward(attn_pre, H, mean, d, RD, w.attention.w_h, P, false, PTd);
-    attn_out = grad::dropout_forward(attn_pre, H, RD, H, attn_mask, ctx);
-    grad::gan_forward(post_attn, attn_out, H, RD, theta_dec, H, w.post_attn, true, ctx);
-    grad::grn_train_forward(pos_ff, post_attn.out, H, RD, nullptr, 1, w.pos_wise_ff, ctx);
-    grad::gan_forward(pre_out, pos_ff.out(), H, RD, phi_dec, H, w.pre_output, false, ctx);
-    z = acts.take(size_t(RD) * KQ);
-    const int Qn = c.n_quantiles();
-    for (int k = 0; k < c.n_targets(); ++k) nn::linear_forward(z + k * Qn, KQ, pre_out.out, H, RD, w.output_layers[size_t(k)], P, false, PTd);
-
     normaliser = opt.normaliser_steps;
     per_target.assign(size_t(c.n_targets()), 0.0);
-    loss_value = targets ? quantile_loss(z, targets, x.decoder_lengths, c.quantiles.data(),
-                                         {B, D, c.n_targets(), Qn}, normaliser, nullptr, per_target.data())
+    loss_value = targets ? quantile_loss(ws.z, targets, x.decoder_lengths, c.quantiles.data(),
+                                         {x.batch, x.decoder_steps, c.n_targets(), c.n_quantiles()}, normaliser, nullptr,
+                                         per_target.data())
                          : 0.0;
     return loss_value;
   }
@@ -310,6 +199,19 @@ struct TrainingGraph::Impl {
     const int nh = c.heads, hd = nh * d, Qn = c.n_quantiles(), KQ = c.n_targets() * Qn;
     const int RE = B * E, RD = B * D, RT = B * T;
     Arena& g = scratch;  // activation gradients live until the end of backward
+    // What run_network kept, under the names of the equations.
+    const Workspace& f = ws;
+    const bool drop = ctx.dropout > 0.0f;
+    const float *z = f.z, *Q = f.Q, *K = f.K, *V = f.V, *probs = f.probs, *mean = f.heads_mean;
+    const float *heads_mask = f.heads_mask, *attn_mask = f.attn_mask, *theta_dec = f.theta_dec, *lstm_out = f.lstm_out;
+    const GanAct pre_out = gate_view(f.pos_ff.out, nullptr, f.pre_glu, f.pre_pre, f.omega, H, RD);
+    const GrnAct pos_ff{f.alpha, nullptr, H, RD, 1, f.pos_ff};
+    const float* attn_in = drop ? f.post_attn_in : f.attn_out;  // the post-attention gate's input as its GLU read it
+    const GanAct post_attn = gate_view(attn_in, f.post_attn_mask, f.post_attn_glu, f.post_attn_pre, f.alpha, H, RD);
+    const GrnAct enrich{f.phi, f.ctx[3].out, H, RT, T, f.enrich};
+    const GanAct post_lstm = gate_view(drop ? f.post_in : f.lstm_out, f.post_mask, f.post_glu, f.post_pre, f.phi, H, RT);
+    const GrnAct cgrn[4] = {{f.s_vsn.out, nullptr, H, B, 1, f.ctx[0]}, {f.s_vsn.out, nullptr, H, B, 1, f.ctx[1]},
+                            {f.s_vsn.out, nullptr, H, B, 1, f.ctx[2]}, {f.s_vsn.out, nullptr, H, B, 1, f.ctx[3]}};
     auto emit = [&](const std::string& name, std::vector<int64_t> shape, const float* data) {
       if (!sink) return;
       size_t n = 1;
@@ -386,13 +288,13 @@ struct TrainingGraph::Impl {
     float* dd = g.take_zero(size_t(RD) * H);
     float* dh_enc = g.take_zero(size_t(B) * H);
     float* dc_enc = g.take_zero(size_t(B) * H);
-    grad::lstm_backward(dd, dh_enc, dc_enc, dlstm + size_t(E) * H, size_t(T) * H, nullptr, nullptr, d_vsn.out, dec_gates,
-                         dec_cells, lstm_out + size_t(E) * H, size_t(T) * H, enc_h, enc_c, in.decoder_lengths, B, D,
+    grad::lstm_backward(dd, dh_enc, dc_enc, dlstm + size_t(E) * H, size_t(T) * H, nullptr, nullptr, f.d_vsn.out, f.dec_gates,
+                         f.dec_cells, lstm_out + size_t(E) * H, size_t(T) * H, f.enc_h, f.enc_c, in.decoder_lengths, B, D,
                          w.lstm_decoder, ctx, G);
     emit("gt.lstm_encoder.h_n", {B, H}, dh_enc);
     emit("gt.lstm_encoder.c_n", {B, H}, dc_enc);
-    grad::lstm_backward(de, dctx[1], dctx[2], dlstm, size_t(T) * H, dh_enc, dc_enc, e_vsn.out, enc_gates, enc_cells,
-                         lstm_out, size_t(T) * H, cgrn[1].out(), cgrn[2].out(), in.encoder_lengths, B, E, w.lstm_encoder,
+    grad::lstm_backward(de, dctx[1], dctx[2], dlstm, size_t(T) * H, dh_enc, dc_enc, f.e_vsn.out, f.enc_gates, f.enc_cells,
+                         lstm_out, size_t(T) * H, f.ctx[1].out, f.ctx[2].out, in.encoder_lengths, B, E, w.lstm_encoder,
                          ctx, G);
     for (int b = 0; b < B; ++b) {
       for (size_t j = 0; j < size_t(E) * H; ++j) de[size_t(b) * E * H + j] += dvsn_all[size_t(b) * T * H + j];
@@ -400,8 +302,9 @@ struct TrainingGraph::Impl {
     }
     emit("gt.encoder_vsn.output", {B, E, H}, de);
     emit("gt.decoder_vsn.output", {B, D, H}, dd);
-    vsn_backward(d_vsn, w.decoder_vsn, dd, dctx[0], G, dx_cont);
-    vsn_backward(e_vsn, w.encoder_vsn, de, dctx[0], G, dx_cont);
+    vsn_backward(vsn_view(f.d_vsn, f.d_flat, w.decoder_vsn, E, D, nullptr, f.ctx[0].out), w.decoder_vsn, dd, dctx[0], G, dx_cont);
+    vsn_backward(vsn_view(f.e_vsn, f.e_flat, w.encoder_vsn, 0, E, in.encoder_lengths, f.ctx[0].out), w.encoder_vsn, de, dctx[0], G,
+                 dx_cont);
     emit("gt.ctx_variable_selection", {B, H}, dctx[0]);
     emit("gt.ctx_initial_hidden", {B, H}, dctx[1]);
     emit("gt.ctx_initial_cell", {B, H}, dctx[2]);
@@ -410,7 +313,7 @@ struct TrainingGraph::Impl {
     const GrnW* cw[4] = {&w.ctx_variable_selection, &w.ctx_initial_hidden, &w.ctx_initial_cell, &w.ctx_enrichment};
     for (int i = 0; i < 4; ++i) grad::grn_backward(ds, H, nullptr, dctx[i], cgrn[i], *cw[i], ctx, G);
     emit("gt.static_embedding", {B, H}, ds);
-    vsn_backward(s_vsn, w.static_vsn, ds, nullptr, G, dx_cont);
+    vsn_backward(vsn_view(f.s_vsn, f.s_flat, w.static_vsn, 0, 1, nullptr, nullptr), w.static_vsn, ds, nullptr, G, dx_cont);
     scratch.reset();
   }
 };
@@ -422,7 +325,7 @@ double TrainingGraph::forward(const float* P, const ForwardInputs& in, const flo
   return impl_->forward(P, in, y, options);
 }
 void TrainingGraph::backward(float* G, float* dx_cont, const GradTraceSink* sink) { impl_->backward(G, dx_cont, sink); }
-const float* TrainingGraph::prediction_normalized() const { return impl_->z; }
+const float* TrainingGraph::prediction_normalized() const { return impl_->ws.z; }
 double TrainingGraph::loss() const { return impl_->loss_value; }
 const std::vector<double>& TrainingGraph::loss_per_target() const { return impl_->per_target; }
 
