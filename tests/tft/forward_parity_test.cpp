@@ -1,8 +1,8 @@
-// Training and serving call the same block functions (tft/layers.hpp) with the same GEMM kernels
-// (issue #12). With dropout off, the training forward must therefore give the engine's numbers
-// exactly when the engine runs unfolded, and within the golden README's tolerance for
-// prediction_normalized (§6) when it serves folded (tft/folded.hpp), for every model size we
-// ship or benchmark, on a ragged batch.
+// Training and serving run one forward (tft/network.hpp: run_network; issue #12), training on a
+// workspace that keeps what its backward reads, serving on chunks of servers. With dropout off,
+// the training forward must therefore give the engine's numbers exactly when the engine runs
+// unfolded, and within the golden README's tolerance for prediction_normalized (§6) when it
+// serves folded (tft/folded.hpp), for every model size we ship or benchmark, on a ragged batch.
 #include <gtest/gtest.h>
 
 #include <cmath>
