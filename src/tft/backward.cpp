@@ -299,15 +299,7 @@ void grn_train_forward(GrnAct& a, const float* x, int ldx, int rows, const float
 namespace {
 // The backward's views of what nn::grn_forward kept: its gate, and its resample path.
 GanAct gate_of(const GrnAct& a, const GrnW& g) {
-  GanAct v;
-  v.xd = a.act.mask ? a.act.dropped : a.act.fc2;
-  v.mask = a.act.mask;
-  v.ldx = g.hidden;
-  v.rows = a.rows;
-  v.u = a.act.glu;
-  v.pre = a.act.gate_pre;
-  v.out = a.act.out;
-  return v;
+  return GanAct{a.act.mask ? a.act.dropped : a.act.fc2, a.act.mask, a.act.glu, a.act.gate_pre, a.act.out, g.hidden, a.rows};
 }
 ResAct resample_of(const GrnAct& a) { return ResAct{a.x, a.ldx, a.rows, a.act.res_interp, a.act.res_pre, a.act.resid}; }
 }  // namespace

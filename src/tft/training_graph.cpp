@@ -37,20 +37,6 @@ GateAddNormW post_lstm_gate(const TftWeights& w, int H) {
   return g;
 }
 
-// The backward's views of a gate the network ran: its input as the GLU read it (dropped or not),
-// the mask, the GLU's linear output, the LayerNorm's input and the output.
-GanAct gate_view(const float* in, const float* mask, const float* glu, const float* pre, const float* out, int H, int rows) {
-  GanAct g;
-  g.xd = in;
-  g.mask = mask;
-  g.u = glu;
-  g.pre = pre;
-  g.out = out;
-  g.ldx = H;
-  g.rows = rows;
-  return g;
-}
-
 }  // namespace
 
 struct TrainingGraph::Impl {
@@ -190,131 +176,180 @@ struct TrainingGraph::Impl {
   }
 
   // ---- backward -----------------------------------------------------------------------------
+  // §12 in the forward's reverse order, one phase per part of the network. Activation gradients
+  // live in the scratch arena until the end; parameter gradients accumulate into G.
+  struct Grads {
+    float *dtheta_dec, *dphi_dec, *dattn_out;  // from the output layers back to the attention
+    float *dtheta;                             // the enrichment's output, every step
+    float *dctx[4];                            // the four static contexts
+    float *dlstm, *dvsn_all;                   // the LSTMs' outputs, the VSNs' (skip of the post-LSTM gate)
+    float *de, *dd;                            // the encoder / decoder VSNs' outputs
+  };
+
   void backward(float* G, float* dx_cont, const GradTraceSink* sink) {
     if (!y) throw std::logic_error("TrainingGraph::backward: the last forward had no targets");
+    sink_ = sink;
+    Grads gr{};
+    output_backward(gr, G);
+    attention_backward(gr, G);
+    enrichment_backward(gr, G);
+    lstm_backward(gr, G);
+    inputs_backward(gr, G, dx_cont);
+    scratch.reset();
+  }
+
+  const GradTraceSink* sink_ = nullptr;
+  void emit(const std::string& name, std::vector<int64_t> shape, const float* data) const {
+    if (!sink_) return;
+    size_t n = 1;
+    for (auto s : shape) n *= size_t(s);
+    (*sink_)(name, shape, std::span<const float>(data, n));
+  }
+  // [B, T, H] → its steps t0.. (a copy, for the trace)
+  std::vector<float> part_;
+  const float* split(const float* src, int t0, int steps) {
+    const int B = in.batch, T = in.encoder_steps + in.decoder_steps, H = model.config().hidden;
+    part_.resize(size_t(B) * steps * H);
+    for (int b = 0; b < B; ++b)
+      std::memcpy(&part_[size_t(b) * steps * H], src + (size_t(b) * T + t0) * H, sizeof(float) * size_t(steps) * H);
+    return part_.data();
+  }
+  // dst[b, dst_t0 + t, :] += src[b, src_t0 + t, :] for t < steps, per server b (tensors of [B, steps, H]).
+  void add_steps(float* dst, int dst_steps, int dst_t0, const float* src, int src_steps, int src_t0, int steps) const {
+    const int H = model.config().hidden;
+    for (int b = 0; b < in.batch; ++b) {
+      float* o = dst + (size_t(b) * dst_steps + dst_t0) * H;
+      const float* i = src + (size_t(b) * src_steps + src_t0) * H;
+      for (size_t j = 0; j < size_t(steps) * H; ++j) o[j] += i[j];
+    }
+  }
+
+  // The quantile loss, the output layers, the pre-output gate, the position-wise GRN and the
+  // post-attention gate (a gate's view: its input as the GLU read it, the mask, the GLU's linear
+  // output, the LayerNorm's input, the output).
+  void output_backward(Grads& gr, float* G) {
     const ModelConfig& c = model.config();
     const TftWeights& w = model.weights();
-    const float* P = ctx.P;
-    const int B = in.batch, E = in.encoder_steps, D = in.decoder_steps, T = E + D, H = c.hidden, d = c.head_dim;
-    const int nh = c.heads, hd = nh * d, Qn = c.n_quantiles(), KQ = c.n_targets() * Qn;
-    const int RE = B * E, RD = B * D, RT = B * T;
-    Arena& g = scratch;  // activation gradients live until the end of backward
-    // What run_network kept, under the names of the equations.
     const Workspace& f = ws;
-    const bool drop = ctx.dropout > 0.0f;
-    const float *z = f.z, *Q = f.Q, *K = f.K, *V = f.V, *probs = f.probs, *mean = f.heads_mean;
-    const float *heads_mask = f.heads_mask, *attn_mask = f.attn_mask, *theta_dec = f.theta_dec, *lstm_out = f.lstm_out;
-    const GanAct pre_out = gate_view(f.pos_ff.out, nullptr, f.pre_glu, f.pre_pre, f.omega, H, RD);
-    const GrnAct pos_ff{f.alpha, nullptr, H, RD, 1, f.pos_ff};
-    const float* attn_in = drop ? f.post_attn_in : f.attn_out;  // the post-attention gate's input as its GLU read it
-    const GanAct post_attn = gate_view(attn_in, f.post_attn_mask, f.post_attn_glu, f.post_attn_pre, f.alpha, H, RD);
-    const GrnAct enrich{f.phi, f.ctx[3].out, H, RT, T, f.enrich};
-    const GanAct post_lstm = gate_view(drop ? f.post_in : f.lstm_out, f.post_mask, f.post_glu, f.post_pre, f.phi, H, RT);
-    const GrnAct cgrn[4] = {{f.s_vsn.out, nullptr, H, B, 1, f.ctx[0]}, {f.s_vsn.out, nullptr, H, B, 1, f.ctx[1]},
-                            {f.s_vsn.out, nullptr, H, B, 1, f.ctx[2]}, {f.s_vsn.out, nullptr, H, B, 1, f.ctx[3]}};
-    auto emit = [&](const std::string& name, std::vector<int64_t> shape, const float* data) {
-      if (!sink) return;
-      size_t n = 1;
-      for (auto s : shape) n *= size_t(s);
-      (*sink)(name, shape, std::span<const float>(data, n));
-    };
-    std::vector<float> part;
-    auto split = [&](const float* src, int t0, int steps) {  // [B, T, H] → [B, steps, H]
-      part.resize(size_t(B) * steps * H);
-      for (int b = 0; b < B; ++b)
-        std::memcpy(&part[size_t(b) * steps * H], src + (size_t(b) * T + t0) * H, sizeof(float) * size_t(steps) * H);
-      return part.data();
-    };
-
-    float* dz = g.take(size_t(RD) * KQ);
-    quantile_loss(z, y, in.decoder_lengths, c.quantiles.data(), {B, D, c.n_targets(), Qn}, normaliser, dz, nullptr);
+    const int B = in.batch, D = in.decoder_steps, H = c.hidden, Qn = c.n_quantiles(), KQ = c.n_targets() * Qn, RD = B * D;
+    float* dz = scratch.take(size_t(RD) * KQ);
+    quantile_loss(f.z, y, in.decoder_lengths, c.quantiles.data(), {B, D, c.n_targets(), Qn}, normaliser, dz, nullptr);
     emit("gt.prediction_normalized", {B, D, c.n_targets(), Qn}, dz);
-    float* domega = g.take_zero(size_t(RD) * H);
+    float* domega = scratch.take_zero(size_t(RD) * H);
     for (int k = 0; k < c.n_targets(); ++k)
-      grad::linear_backward(domega, H, G, dz + k * Qn, KQ, pre_out.out, H, RD, w.output_layers[size_t(k)], P);
+      grad::linear_backward(domega, H, G, dz + k * Qn, KQ, f.omega, H, RD, w.output_layers[size_t(k)], ctx.P);
     emit("gt.pre_output", {B, D, H}, domega);
-    float* dpsi = g.take_zero(size_t(RD) * H);
-    float* dphi_dec = g.take_zero(size_t(RD) * H);
-    grad::gan_backward(dpsi, H, dphi_dec, H, domega, pre_out, w.pre_output, ctx, G);
+    float* dpsi = scratch.take_zero(size_t(RD) * H);
+    gr.dphi_dec = scratch.take_zero(size_t(RD) * H);
+    const GanAct pre_out{f.pos_ff.out, nullptr, f.pre_glu, f.pre_pre, f.omega, H, RD};
+    grad::gan_backward(dpsi, H, gr.dphi_dec, H, domega, pre_out, w.pre_output, ctx, G);
     emit("gt.pos_wise_ff", {B, D, H}, dpsi);
-    float* dalpha = g.take_zero(size_t(RD) * H);
-    grad::grn_backward(dalpha, H, nullptr, dpsi, pos_ff, w.pos_wise_ff, ctx, G);
+    float* dalpha = scratch.take_zero(size_t(RD) * H);
+    grad::grn_backward(dalpha, H, nullptr, dpsi, GrnAct{f.alpha, nullptr, H, RD, 1, f.pos_ff}, w.pos_wise_ff, ctx, G);
     emit("gt.post_attn", {B, D, H}, dalpha);
-    float* dattn_out = g.take_zero(size_t(RD) * H);
-    float* dtheta_dec = g.take_zero(size_t(RD) * H);
-    grad::gan_backward(dattn_out, H, dtheta_dec, H, dalpha, post_attn, w.post_attn, ctx, G);
-    emit("gt.attn.output", {B, D, H}, dattn_out);
-    // attention
-    float* dattn_pre = g.take_zero(size_t(RD) * H);
-    grad::dropout_backward(dattn_pre, H, dattn_out, RD, H, attn_mask);
-    float* dmean = g.take_zero(size_t(RD) * d);
-    grad::linear_backward(dmean, d, G, dattn_pre, H, mean, d, RD, w.attention.w_h, P);
-    float* dheads = g.take(size_t(RD) * hd);
+    gr.dattn_out = scratch.take_zero(size_t(RD) * H);
+    gr.dtheta_dec = scratch.take_zero(size_t(RD) * H);
+    const float* attn_in = ctx.dropout > 0.0f ? f.post_attn_in : f.attn_out;  // as the gate's GLU read it
+    const GanAct post_attn{attn_in, f.post_attn_mask, f.post_attn_glu, f.post_attn_pre, f.alpha, H, RD};
+    grad::gan_backward(gr.dattn_out, H, gr.dtheta_dec, H, dalpha, post_attn, w.post_attn, ctx, G);
+    emit("gt.attn.output", {B, D, H}, gr.dattn_out);
+  }
+
+  // w_h and its dropout, the heads' mean and dropout, the attention core, the Q/K/V projections.
+  void attention_backward(Grads& gr, float* G) {
+    const ModelConfig& c = model.config();
+    const TftWeights& w = model.weights();
+    const Workspace& f = ws;
+    const int B = in.batch, E = in.encoder_steps, D = in.decoder_steps, T = E + D, H = c.hidden, d = c.head_dim;
+    const int nh = c.heads, hd = nh * d, RD = B * D, RT = B * T;
+    float* dattn_pre = scratch.take_zero(size_t(RD) * H);
+    grad::dropout_backward(dattn_pre, H, gr.dattn_out, RD, H, f.attn_mask);
+    float* dmean = scratch.take_zero(size_t(RD) * d);
+    grad::linear_backward(dmean, d, G, dattn_pre, H, f.heads_mean, d, RD, w.attention.w_h, ctx.P);
+    float* dheads = scratch.take(size_t(RD) * hd);
     for (int r = 0; r < RD; ++r)
       for (int hh = 0; hh < nh; ++hh)
         for (int k = 0; k < d; ++k) {
           const size_t i = size_t(r) * hd + hh * d + k;
-          dheads[i] = dmean[size_t(r) * d + k] / static_cast<float>(nh) * (heads_mask ? heads_mask[i] : 1.0f);
+          dheads[i] = dmean[size_t(r) * d + k] / static_cast<float>(nh) * (f.heads_mask ? f.heads_mask[i] : 1.0f);
         }
-    float* dQ = g.take_zero(size_t(RD) * hd);
-    float* dK = g.take_zero(size_t(RT) * hd);
-    float* dV = g.take_zero(size_t(RT) * d);
-    grad::attention_backward(dQ, dK, dV, dheads, probs, Q, K, V, in.encoder_lengths, B, E, D, nh, d);
-    const float* theta = enrich.out();
-    float* dtheta = g.take_zero(size_t(RT) * H);
+    float* dQ = scratch.take_zero(size_t(RD) * hd);
+    float* dK = scratch.take_zero(size_t(RT) * hd);
+    float* dV = scratch.take_zero(size_t(RT) * d);
+    grad::attention_backward(dQ, dK, dV, dheads, f.probs, f.Q, f.K, f.V, in.encoder_lengths, B, E, D, nh, d);
+    const float* theta = f.enrich.out;
+    gr.dtheta = scratch.take_zero(size_t(RT) * H);
     for (int i = 0; i < nh; ++i) {
-      grad::linear_backward(dtheta_dec, H, G, dQ + i * d, hd, theta_dec, H, RD, w.attention.q[size_t(i)], P);
-      grad::linear_backward(dtheta, H, G, dK + i * d, hd, theta, H, RT, w.attention.k[size_t(i)], P);
+      grad::linear_backward(gr.dtheta_dec, H, G, dQ + i * d, hd, f.theta_dec, H, RD, w.attention.q[size_t(i)], ctx.P);
+      grad::linear_backward(gr.dtheta, H, G, dK + i * d, hd, theta, H, RT, w.attention.k[size_t(i)], ctx.P);
     }
-    grad::linear_backward(dtheta, H, G, dV, d, theta, H, RT, w.attention.v, P);
-    for (int b = 0; b < B; ++b)
-      for (size_t j = 0; j < size_t(D) * H; ++j) dtheta[(size_t(b) * T + E) * H + j] += dtheta_dec[size_t(b) * D * H + j];
-    emit("gt.enriched", {B, T, H}, dtheta);
-    // static enrichment → φ (plus the pre-output skip on decoder rows), c_e
-    float* dphi = g.take_zero(size_t(RT) * H);
-    float* dctx[4];
-    for (auto& p : dctx) p = g.take_zero(size_t(B) * H);
-    grad::grn_backward(dphi, H, dctx[3], dtheta, enrich, w.static_enrichment, ctx, G);
-    for (int b = 0; b < B; ++b)
-      for (size_t j = 0; j < size_t(D) * H; ++j) dphi[(size_t(b) * T + E) * H + j] += dphi_dec[size_t(b) * D * H + j];
+    grad::linear_backward(gr.dtheta, H, G, dV, d, theta, H, RT, w.attention.v, ctx.P);
+    add_steps(gr.dtheta, T, E, gr.dtheta_dec, D, 0, D);
+    emit("gt.enriched", {B, T, H}, gr.dtheta);
+  }
+
+  // Static enrichment → φ (plus the pre-output skip on decoder rows) and c_e; the post-LSTM gate.
+  void enrichment_backward(Grads& gr, float* G) {
+    const ModelConfig& c = model.config();
+    const TftWeights& w = model.weights();
+    const Workspace& f = ws;
+    const int B = in.batch, E = in.encoder_steps, D = in.decoder_steps, T = E + D, H = c.hidden, RT = B * T;
+    float* dphi = scratch.take_zero(size_t(RT) * H);
+    for (auto& p : gr.dctx) p = scratch.take_zero(size_t(B) * H);
+    grad::grn_backward(dphi, H, gr.dctx[3], gr.dtheta, GrnAct{f.phi, f.ctx[3].out, H, RT, T, f.enrich}, w.static_enrichment,
+                       ctx, G);
+    add_steps(dphi, T, E, gr.dphi_dec, D, 0, D);
     emit("gt.post_lstm", {B, T, H}, dphi);
-    float* dlstm = g.take_zero(size_t(RT) * H);
-    float* dvsn_all = g.take_zero(size_t(RT) * H);
-    grad::gan_backward(dlstm, H, dvsn_all, H, dphi, post_lstm, post_lstm_gate(w, H), ctx, G);
-    emit("gt.lstm_encoder.out", {B, E, H}, split(dlstm, 0, E));
-    emit("gt.lstm_decoder.out", {B, D, H}, split(dlstm, E, D));
-    // LSTMs: decoder first; its initial-state gradient is the encoder's final-state gradient
-    float* de = g.take_zero(size_t(RE) * H);
-    float* dd = g.take_zero(size_t(RD) * H);
-    float* dh_enc = g.take_zero(size_t(B) * H);
-    float* dc_enc = g.take_zero(size_t(B) * H);
-    grad::lstm_backward(dd, dh_enc, dc_enc, dlstm + size_t(E) * H, size_t(T) * H, nullptr, nullptr, f.d_vsn.out, f.dec_gates,
-                         f.dec_cells, lstm_out + size_t(E) * H, size_t(T) * H, f.enc_h, f.enc_c, in.decoder_lengths, B, D,
-                         w.lstm_decoder, ctx, G);
+    gr.dlstm = scratch.take_zero(size_t(RT) * H);
+    gr.dvsn_all = scratch.take_zero(size_t(RT) * H);
+    const GanAct post_lstm{ctx.dropout > 0.0f ? f.post_in : f.lstm_out, f.post_mask, f.post_glu, f.post_pre, f.phi, H, RT};
+    grad::gan_backward(gr.dlstm, H, gr.dvsn_all, H, dphi, post_lstm, post_lstm_gate(w, H), ctx, G);
+    emit("gt.lstm_encoder.out", {B, E, H}, split(gr.dlstm, 0, E));
+    emit("gt.lstm_decoder.out", {B, D, H}, split(gr.dlstm, E, D));
+  }
+
+  // The LSTMs, decoder first: its initial-state gradient is the encoder's final-state gradient.
+  void lstm_backward(Grads& gr, float* G) {
+    const TftWeights& w = model.weights();
+    const Workspace& f = ws;
+    const int B = in.batch, E = in.encoder_steps, D = in.decoder_steps, T = E + D, H = model.config().hidden;
+    gr.de = scratch.take_zero(size_t(B) * E * H);
+    gr.dd = scratch.take_zero(size_t(B) * D * H);
+    float* dh_enc = scratch.take_zero(size_t(B) * H);
+    float* dc_enc = scratch.take_zero(size_t(B) * H);
+    grad::lstm_backward(gr.dd, dh_enc, dc_enc, gr.dlstm + size_t(E) * H, size_t(T) * H, nullptr, nullptr, f.d_vsn.out,
+                        f.dec_gates, f.dec_cells, f.lstm_out + size_t(E) * H, size_t(T) * H, f.enc_h, f.enc_c,
+                        in.decoder_lengths, B, D, w.lstm_decoder, ctx, G);
     emit("gt.lstm_encoder.h_n", {B, H}, dh_enc);
     emit("gt.lstm_encoder.c_n", {B, H}, dc_enc);
-    grad::lstm_backward(de, dctx[1], dctx[2], dlstm, size_t(T) * H, dh_enc, dc_enc, f.e_vsn.out, f.enc_gates, f.enc_cells,
-                         lstm_out, size_t(T) * H, f.ctx[1].out, f.ctx[2].out, in.encoder_lengths, B, E, w.lstm_encoder,
-                         ctx, G);
-    for (int b = 0; b < B; ++b) {
-      for (size_t j = 0; j < size_t(E) * H; ++j) de[size_t(b) * E * H + j] += dvsn_all[size_t(b) * T * H + j];
-      for (size_t j = 0; j < size_t(D) * H; ++j) dd[size_t(b) * D * H + j] += dvsn_all[(size_t(b) * T + E) * H + j];
-    }
-    emit("gt.encoder_vsn.output", {B, E, H}, de);
-    emit("gt.decoder_vsn.output", {B, D, H}, dd);
-    vsn_backward(vsn_view(f.d_vsn, f.d_flat, w.decoder_vsn, E, D, nullptr, f.ctx[0].out), w.decoder_vsn, dd, dctx[0], G, dx_cont);
-    vsn_backward(vsn_view(f.e_vsn, f.e_flat, w.encoder_vsn, 0, E, in.encoder_lengths, f.ctx[0].out), w.encoder_vsn, de, dctx[0], G,
-                 dx_cont);
-    emit("gt.ctx_variable_selection", {B, H}, dctx[0]);
-    emit("gt.ctx_initial_hidden", {B, H}, dctx[1]);
-    emit("gt.ctx_initial_cell", {B, H}, dctx[2]);
-    emit("gt.ctx_enrichment", {B, H}, dctx[3]);
-    float* ds = g.take_zero(size_t(B) * H);
+    grad::lstm_backward(gr.de, gr.dctx[1], gr.dctx[2], gr.dlstm, size_t(T) * H, dh_enc, dc_enc, f.e_vsn.out, f.enc_gates,
+                        f.enc_cells, f.lstm_out, size_t(T) * H, f.ctx[1].out, f.ctx[2].out, in.encoder_lengths, B, E,
+                        w.lstm_encoder, ctx, G);
+    add_steps(gr.de, E, 0, gr.dvsn_all, T, 0, E);  // the post-LSTM gate's skip
+    add_steps(gr.dd, D, 0, gr.dvsn_all, T, E, D);
+    emit("gt.encoder_vsn.output", {B, E, H}, gr.de);
+    emit("gt.decoder_vsn.output", {B, D, H}, gr.dd);
+  }
+
+  // The decoder and encoder VSNs, the static context GRNs, the static VSN (down to x_cont).
+  void inputs_backward(Grads& gr, float* G, float* dx_cont) {
+    const TftWeights& w = model.weights();
+    const Workspace& f = ws;
+    const int B = in.batch, E = in.encoder_steps, D = in.decoder_steps, H = model.config().hidden;
+    vsn_backward(vsn_view(f.d_vsn, f.d_flat, w.decoder_vsn, E, D, nullptr, f.ctx[0].out), w.decoder_vsn, gr.dd, gr.dctx[0],
+                 G, dx_cont);
+    vsn_backward(vsn_view(f.e_vsn, f.e_flat, w.encoder_vsn, 0, E, in.encoder_lengths, f.ctx[0].out), w.encoder_vsn, gr.de,
+                 gr.dctx[0], G, dx_cont);
+    emit("gt.ctx_variable_selection", {B, H}, gr.dctx[0]);
+    emit("gt.ctx_initial_hidden", {B, H}, gr.dctx[1]);
+    emit("gt.ctx_initial_cell", {B, H}, gr.dctx[2]);
+    emit("gt.ctx_enrichment", {B, H}, gr.dctx[3]);
+    float* ds = scratch.take_zero(size_t(B) * H);
     const GrnW* cw[4] = {&w.ctx_variable_selection, &w.ctx_initial_hidden, &w.ctx_initial_cell, &w.ctx_enrichment};
-    for (int i = 0; i < 4; ++i) grad::grn_backward(ds, H, nullptr, dctx[i], cgrn[i], *cw[i], ctx, G);
+    for (int i = 0; i < 4; ++i)
+      grad::grn_backward(ds, H, nullptr, gr.dctx[i], GrnAct{f.s_vsn.out, nullptr, H, B, 1, f.ctx[i]}, *cw[i], ctx, G);
     emit("gt.static_embedding", {B, H}, ds);
     vsn_backward(vsn_view(f.s_vsn, f.s_flat, w.static_vsn, 0, 1, nullptr, nullptr), w.static_vsn, ds, nullptr, G, dx_cont);
-    scratch.reset();
   }
 };
 
