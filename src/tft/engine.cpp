@@ -67,39 +67,8 @@ struct Engine::Impl {
   }
 
   void validate(const ForwardInputs& in) const {
-    const ModelConfig& c = model.config();
-    auto bad = [](const std::string& msg) { throw std::invalid_argument("tft forward: " + msg); };
-    if (in.batch < 0) bad("batch must be ≥ 0");
-    if (in.batch == 0) return;
-    if (in.encoder_steps < 1 || in.decoder_steps < 1) bad(fmt::format("encoder/decoder steps must be ≥ 1, got {}/{}", in.encoder_steps, in.decoder_steps));
-    if (!in.x_cat && c.n_cat() > 0) bad("x_cat is null");
-    if (!in.x_cont || !in.encoder_lengths || !in.decoder_lengths) bad("x_cont, encoder_lengths and decoder_lengths are required");
-    const int T = in.encoder_steps + in.decoder_steps;
-    const TftWeights& w = model.weights();
-    for (int b = 0; b < in.batch; ++b) {
-      const int le = in.encoder_lengths[b], ld = in.decoder_lengths[b];
-      if (le < 1 || le > in.encoder_steps) bad(fmt::format("encoder_lengths[{}] = {} outside 1..{}", b, le, in.encoder_steps));
-      if (ld < 1 || ld > in.decoder_steps) bad(fmt::format("decoder_lengths[{}] = {} outside 1..{}", b, ld, in.decoder_steps));
-      // every cell the network reads must hold a valid code / a finite value
-      auto check_vsn = [&](const VsnW& v, int t0, int t1) {
-        for (int t = t0; t < t1; ++t) {
-          const size_t cell = size_t(b) * T + size_t(t);
-          for (const auto& var : v.vars) {
-            if (var.categorical) {
-              const int code = in.x_cat[cell * size_t(c.n_cat()) + size_t(var.source)];
-              if (code < 0 || code >= var.classes)
-                bad(fmt::format("x_cat[{},{},{}] ({}) = {} outside 0..{}", b, t, var.source, var.name, code, var.classes - 1));
-            } else {
-              const float x = in.x_cont[cell * size_t(c.n_real()) + size_t(var.source)];
-              if (!std::isfinite(x)) bad(fmt::format("x_cont[{},{},{}] ({}) is not finite", b, t, var.source, var.name));
-            }
-          }
-        }
-      };
-      check_vsn(w.static_vsn, 0, 1);
-      check_vsn(w.encoder_vsn, 0, le);
-      check_vsn(w.decoder_vsn, in.encoder_steps, T);
-    }
+    if (in.batch < 0) throw std::invalid_argument("tft forward: batch must be ≥ 0");
+    if (in.batch > 0) validate_inputs(model, in, "tft forward");
   }
 
   void set_threads(int threads) {

@@ -1,6 +1,11 @@
 #include "tft/network.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
 #include <cstring>
 
 #include "tft/gemm.hpp"
@@ -73,6 +78,42 @@ const float* dropped(float* y, float* mask, const float* x, int rows, int n, con
 }
 
 }  // namespace
+
+// ---- inputs -------------------------------------------------------------------------------------
+
+void validate_inputs(const Model& m, const ForwardInputs& in, const char* who) {
+  const ModelConfig& c = m.config();
+  auto bad = [who](const std::string& msg) { throw std::invalid_argument(fmt::format("{}: {}", who, msg)); };
+  if (in.encoder_steps < 1 || in.decoder_steps < 1)
+    bad(fmt::format("encoder/decoder steps must be ≥ 1, got {}/{}", in.encoder_steps, in.decoder_steps));
+  if (!in.x_cat && c.n_cat() > 0) bad("x_cat is null");
+  if (!in.x_cont || !in.encoder_lengths || !in.decoder_lengths) bad("x_cont, encoder_lengths and decoder_lengths are required");
+  const int T = in.encoder_steps + in.decoder_steps;
+  const TftWeights& w = m.weights();
+  for (int b = 0; b < in.batch; ++b) {
+    const int le = in.encoder_lengths[b], ld = in.decoder_lengths[b];
+    if (le < 1 || le > in.encoder_steps) bad(fmt::format("encoder_lengths[{}] = {} outside 1..{}", b, le, in.encoder_steps));
+    if (ld < 1 || ld > in.decoder_steps) bad(fmt::format("decoder_lengths[{}] = {} outside 1..{}", b, ld, in.decoder_steps));
+    // every cell the network reads must hold a valid code / a finite value
+    auto check_vsn = [&](const VsnW& v, int t0, int t1) {
+      for (int t = t0; t < t1; ++t) {
+        const size_t cell = size_t(b) * T + size_t(t);
+        for (const auto& var : v.vars) {
+          if (var.categorical) {
+            const int code = in.x_cat[cell * size_t(c.n_cat()) + size_t(var.source)];
+            if (code < 0 || code >= var.classes)
+              bad(fmt::format("x_cat[{},{},{}] ({}) = {} outside 0..{}", b, t, var.source, var.name, code, var.classes - 1));
+          } else if (!std::isfinite(in.x_cont[cell * size_t(c.n_real()) + size_t(var.source)])) {
+            bad(fmt::format("x_cont[{},{},{}] ({}) is not finite", b, t, var.source, var.name));
+          }
+        }
+      }
+    };
+    check_vsn(w.static_vsn, 0, 1);
+    check_vsn(w.encoder_vsn, 0, le);
+    check_vsn(w.decoder_vsn, in.encoder_steps, T);
+  }
+}
 
 // ---- derived weights ----------------------------------------------------------------------------
 

@@ -62,6 +62,11 @@ struct Workspace {
   void ensure(const Model& m, const nn::Folds& folded, int servers, int E, int D, bool trace, nn::Keep keep = {});
 };
 
+// Throws std::invalid_argument, its message starting with `who` and naming the bad field, unless
+// every window of `in` (batch ≥ 1) has steps and lengths in range and every cell the network
+// reads holds a valid code / a finite value. Serving and training check their batches with it.
+void validate_inputs(const Model& m, const ForwardInputs& in, const char* who);
+
 // The network for servers [b0, b0 + n) of the batch into s (docs/TFT.md §7), with the parameters
 // P and the derived weights d (p: the blocks' view, with dropout when training). The outputs
 // `out` asks for are written at the chunk's rows; z stays in s.z otherwise. shared: the known

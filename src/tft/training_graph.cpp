@@ -61,38 +61,10 @@ struct TrainingGraph::Impl {
   }
 
   void validate(const ForwardInputs& x) const {
-    const ModelConfig& c = model.config();
-    auto bad = [](const std::string& msg) { throw std::invalid_argument("tft training batch: " + msg); };
-    if (x.batch < 1) bad("batch must be ≥ 1");
-    if (x.encoder_steps < 1 || x.decoder_steps < 1)
-      bad(fmt::format("encoder/decoder steps must be ≥ 1, got {}/{}", x.encoder_steps, x.decoder_steps));
-    if ((!x.x_cat && c.n_cat() > 0) || !x.x_cont || !x.encoder_lengths || !x.decoder_lengths)
-      bad("x_cat, x_cont, encoder_lengths and decoder_lengths are required");
-    const int T = x.encoder_steps + x.decoder_steps;
-    const TftWeights& w = model.weights();
-    for (int b = 0; b < x.batch; ++b) {
-      const int le = x.encoder_lengths[b], ld = x.decoder_lengths[b];
-      if (le < 1 || le > x.encoder_steps) bad(fmt::format("encoder_lengths[{}] = {} outside 1..{}", b, le, x.encoder_steps));
-      if (ld < 1 || ld > x.decoder_steps) bad(fmt::format("decoder_lengths[{}] = {} outside 1..{}", b, ld, x.decoder_steps));
-      auto check = [&](const VsnW& v, int t0, int t1) {
-        for (int t = t0; t < t1; ++t) {
-          const size_t cell = size_t(b) * T + size_t(t);
-          for (const auto& var : v.vars) {
-            if (var.categorical) {
-              const int code = x.x_cat[cell * size_t(c.n_cat()) + size_t(var.source)];
-              if (code < 0 || code >= var.classes)
-                bad(fmt::format("x_cat[{},{},{}] ({}) = {} outside 0..{}", b, t, var.source, var.name, code, var.classes - 1));
-            } else if (!std::isfinite(x.x_cont[cell * size_t(c.n_real()) + size_t(var.source)])) {
-              bad(fmt::format("x_cont[{},{},{}] ({}) is not finite", b, t, var.source, var.name));
-            }
-          }
-        }
-      };
-      check(w.static_vsn, 0, 1);
-      check(w.encoder_vsn, 0, le);
-      check(w.decoder_vsn, x.encoder_steps, T);
-    }
+    if (x.batch < 1) throw std::invalid_argument("tft training batch: batch must be ≥ 1");
+    validate_inputs(model, x, "tft training batch");
   }
+
 
   // The VSN of steps step0.. of each server as run_network ran it.
   VsnView vsn_view(const nn::VsnActs& acts, const float* flat, const VsnW& v, int step0, int steps, const int32_t* valid,
