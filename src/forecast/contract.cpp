@@ -14,8 +14,10 @@ InputContract build(InputSet inputs) {
   std::vector<const char*> suffixes;
   if (inputs != InputSet::base) suffixes = {"_lag_day", "_trend"};
   if (inputs == InputSet::anchored) suffixes.push_back("_anchor");
+  if (inputs == InputSet::hourly) suffixes.push_back("_hourly");
   for (const char* suffix : suffixes)
     for (const auto& t : c.targets) decoder_only.push_back(t + suffix);
+  if (inputs == InputSet::hourly) decoder_only.insert(decoder_only.end(), {"minute_sin", "minute_cos"});
   c.x_reals = {"encoder_length"};
   c.static_variables = {"profile", "encoder_length"};
   for (const auto& t : c.targets) {
@@ -40,9 +42,15 @@ InputContract build(InputSet inputs) {
 }  // namespace
 
 const InputContract& input_contract(InputSet inputs) {
-  static const InputContract anchored = build(InputSet::anchored), decoder = build(InputSet::decoder),
-                             base = build(InputSet::base);
-  return inputs == InputSet::anchored ? anchored : (inputs == InputSet::decoder ? decoder : base);
+  static const InputContract anchored = build(InputSet::anchored), hourly = build(InputSet::hourly),
+                             decoder = build(InputSet::decoder), base = build(InputSet::base);
+  switch (inputs) {
+    case InputSet::anchored: return anchored;
+    case InputSet::hourly: return hourly;
+    case InputSet::decoder: return decoder;
+    case InputSet::base: break;
+  }
+  return base;
 }
 
 }  // namespace nordiq::forecast

@@ -34,6 +34,18 @@
 //                                                   of the last 4 h + hour-of-day and
 //                                                   within-hour shapes); in version 3 the
 //                                                   targets are relative to it (normalizer.hpp).
+//   <metric>_hourly  (× 14)                         hourly models (in place of the anchor), known,
+//                                                   decoder only: the metric's within-hour shape
+//                                                   at the decoder step's minute of the hour: the
+//                                                   median over the encoder's last 4 hours of the
+//                                                   value at that minute minus the median of the
+//                                                   hour centred on it, ÷ scale. Hourly jobs
+//                                                   repeat at one slot of every hour; hour-of-day
+//                                                   cannot tell the slots of an hour apart, and
+//                                                   lag_day holds one noisy sample. A shape, not a
+//                                                   level: a level shift or a ramp reads as 0.
+//   minute_sin minute_cos                           hourly models, known, decoder only: the decoder
+//                                                   step's minute of the hour, 2π·minute/60.
 #pragma once
 
 #include <cstddef>
@@ -58,6 +70,9 @@ inline constexpr int col_lag_day(int k) { return kColRelativeTime + 1 + kNumMetr
 inline constexpr int col_trend(int k) { return col_lag_day(kNumMetrics) + k; }
 inline constexpr int col_anchor(int k) { return col_trend(kNumMetrics) + k; }
 inline constexpr int kNumCont = col_anchor(kNumMetrics);       // every input (the anchored contract)
+inline constexpr int col_hourly(int k) { return col_trend(kNumMetrics) + k; }  // hourly models: where anchored ones have the anchor
+inline constexpr int kColMinuteSin = col_hourly(kNumMetrics);  // then minute_cos
+inline constexpr int kNumContHourly = kColMinuteSin + 2;       // lag-day, trend, hourly medians, minute of the hour
 inline constexpr int kNumContDecoder = col_trend(kNumMetrics); // lag-day and trend, no anchor
 inline constexpr int kNumContBase = col_lag_day(0);            // no decoder-only input (reference models)
 inline constexpr float kTrendClamp = 8.f;
@@ -66,13 +81,22 @@ inline constexpr float kTrendClamp = 8.f;
 //   base      the reference tensors' models: no decoder-only input
 //   decoder   + lag-day and trend (normalizer version 2: targets relative to the present level)
 //   anchored  + the robust anchor (normalizer version 3: targets relative to the anchor)
-enum class InputSet : uint8_t { base, decoder, anchored };
+//   hourly    decoder's + each metric's last 4 hours at the step's minute of the hour, and that
+//             minute (normalizer version 2)
+enum class InputSet : uint8_t { base, decoder, anchored, hourly };
 inline constexpr int n_cont_of(InputSet s) {
-  return s == InputSet::anchored ? kNumCont : (s == InputSet::decoder ? kNumContDecoder : kNumContBase);
+  switch (s) {
+    case InputSet::anchored: return kNumCont;
+    case InputSet::hourly: return kNumContHourly;
+    case InputSet::decoder: return kNumContDecoder;
+    case InputSet::base: break;
+  }
+  return kNumContBase;
 }
 // The input set with `n_reals` columns; base for any other count (the contract check names it).
 inline constexpr InputSet input_set_of(size_t n_reals) {
   return n_reals == static_cast<size_t>(kNumCont)          ? InputSet::anchored
+         : n_reals == static_cast<size_t>(kNumContHourly)  ? InputSet::hourly
          : n_reals == static_cast<size_t>(kNumContDecoder) ? InputSet::decoder
                                                            : InputSet::base;
 }
@@ -87,8 +111,8 @@ struct InputContract {
   std::vector<std::string> targets;            // the 14 metrics
 };
 
-// The contract of each input set (decoder: what `nordiq train` writes by default, anchored with
-// --anchor); all three are served.
-const InputContract& input_contract(InputSet inputs = InputSet::decoder);
+// The contract of each input set (`nordiq train --inputs`: hourly by default, the default model's;
+// decoder; anchored, also --anchor); all four are served.
+const InputContract& input_contract(InputSet inputs = InputSet::hourly);
 
 }  // namespace nordiq::forecast

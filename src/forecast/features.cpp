@@ -1,6 +1,7 @@
 #include "forecast/features.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <fmt/core.h>
 #include <numbers>
@@ -46,6 +47,54 @@ void write_anchors(const WindowView& view, int begin, int enc, int dec, const No
       offsets[k] = std::isfinite(anchor) ? anchor - norm.center[k] : 0.f;
       row[col_anchor(k)] = std::clamp(offsets[k] / norm.scale[k], -kTrendClamp, kTrendClamp);
     }
+  }
+}
+
+// Hourly models: per slot of the hour (hour_steps of them), each metric's within-hour shape at
+// that slot: the median, over the encoder's last kHourlySamples hours, of the value at the slot
+// minus the median of the hour centred on it, normalised as a deviation (÷ scale). A job that
+// repeats at one minute of every hour keeps its height; a one-off burst is outvoted; a level
+// shift or a ramp leaves the centred medians with the value, so it reads as no shape at all.
+// Slot s is the one of the decoder step s + 1 steps after the encoder's last. 0 where absent.
+constexpr int kHourlySamples = 4;
+constexpr int kMaxHourSteps = 60;  // one-minute steps; coarser grids have fewer slots
+
+float shape_at(const float* x, int i, int half, std::array<float, 2 * kMaxHourSteps + 1>& around) {
+  const int n = 2 * half + 1;
+  std::copy(x + i - half, x + i + half + 1, around.begin());
+  std::nth_element(around.begin(), around.begin() + half, around.begin() + n);
+  return x[i] - around[half];
+}
+
+void write_hourly(const TransformedWindow& window, const Normalization& norm, int hour_steps, int dec,
+                  EpochMs first_decoder_step, int64_t step_ms, FeatureBatch& out, int b) {
+  std::array<std::array<float, kNumMetrics>, kMaxHourSteps> slot_shape{};
+  std::array<float, 2 * kMaxHourSteps + 1> around;
+  const int half = hour_steps / 2;
+  for (int s = 0; s < hour_steps; ++s) {
+    // the latest encoder step at the slot of decoder step s whose centred hour the encoder holds
+    int latest = window.len - 1 + (s + 1) - hour_steps;
+    while (latest + half > window.len - 1) latest -= hour_steps;
+    for (int k = 0; k < kNumMetrics; ++k) {
+      if (!window.present[k]) continue;
+      std::array<float, kHourlySamples> shape;
+      int n = 0;
+      for (int i = latest; i - half >= 0 && n < kHourlySamples; i -= hour_steps)
+        shape[n++] = shape_at(window.column(k), i, half, around);
+      if (n == 0) continue;
+      for (int a = 1; a < n; ++a)  // at most 4: insertion sort
+        for (int c = a; c > 0 && shape[c] < shape[c - 1]; --c) std::swap(shape[c], shape[c - 1]);
+      const float median = n % 2 ? shape[n / 2] : 0.5f * (shape[n / 2 - 1] + shape[n / 2]);
+      slot_shape[s][k] = median / norm.scale[k];
+    }
+  }
+  for (int j = 0; j < dec; ++j) {
+    float* row = out.cont_row(b, out.encoder + j);
+    for (int k = 0; k < kNumMetrics; ++k) row[col_hourly(k)] = slot_shape[j % hour_steps][k];
+    const EpochMs when = first_decoder_step + j * step_ms;
+    const double minute = static_cast<double>(((when % 3'600'000) + 3'600'000) % 3'600'000) / 60'000.0;
+    row[kColMinuteSin] = static_cast<float>(std::sin(kTwoPi * minute / 60.0));
+    row[kColMinuteSin + 1] = static_cast<float>(std::cos(kTwoPi * minute / 60.0));
   }
 }
 
@@ -100,6 +149,10 @@ void fill_row(const WindowView& view, int begin, int enc, int dec, const Feature
   // the encoder window holds it, and the continuation of the present's trend.
   const bool decoder_inputs = config.inputs != InputSet::base && has_data && view.step_ms > 0;
   if (decoder_inputs && config.inputs == InputSet::anchored) write_anchors(view, begin, enc, dec, norm, out, b);
+  const int64_t hour_steps = decoder_inputs ? 3'600'000 / view.step_ms : 0;
+  if (decoder_inputs && config.inputs == InputSet::hourly && hour_steps >= 2 && hour_steps <= kMaxHourSteps)
+    write_hourly(window, norm, static_cast<int>(hour_steps), dec, view.first_step + (begin + enc) * view.step_ms,
+                 view.step_ms, out, b);
   const int day_steps = decoder_inputs ? static_cast<int>(kMsPerDay / view.step_ms) : 0;
   for (int j = 0; j < dec; ++j) {
     float* row = write_common(out.encoder + j, static_cast<int64_t>(begin) + enc + j, static_cast<float>(j) / e_max);

@@ -20,6 +20,11 @@
 //   x_cont[b,t,78+k]      anchored models, on decoder steps: (anchor − center)/scale, clamped to
 //                         ±kTrendClamp, where anchor is the robust classical forecast of the step
 //                         fitted on the encoder window (robust_profile.hpp); 0 on encoder steps
+//   x_cont[b,t,78+k]      hourly models, on decoder steps: metric k's within-hour shape at the
+//                         step's minute of the hour (median over the encoder's last 4 hours of
+//                         the value there minus its centred hour's median, ÷ scale; hourly jobs);
+//                         x_cont[b,t,92..93] minute_sin, minute_cos of the step's start; 0 on
+//                         encoder steps
 // Targets and outputs of anchored models (normalizer version 3) are relative to the anchor:
 //   target z = (transform(y) − center − anchor_offset[b,j,k]) / scale, anchor_offset = anchor − center
 //   (0 for other models), so "z = 0" is the robust forecast rather than persistence.

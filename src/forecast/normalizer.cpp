@@ -118,6 +118,10 @@ nlohmann::json normalizer_manifest(InputSet inputs) {
                       "clamped to the metric's range, transformed";
     rules["target"] = "(transform(x) - anchor) / scale";
   }
+  if (inputs == InputSet::hourly)
+    rules["hourly"] = "decoder step j: median over the encoder's last 4 steps i at j's minute of the hour (whose "
+                      "centred hour i-h/2..i+h/2 it holds) of transform(x_i) - median(transform(x) over that hour), "
+                      "/ scale; minute_sin=sin(2pi*minute/60) of j's start";
   return rules;
 }
 

@@ -47,6 +47,16 @@ void add_train_command(CLI::App& app, Runner& runner) {
   cmd->add_flag_callback("--anchor", [f] { f->o.inputs = forecast::InputSet::anchored; },
                          "targets relative to the robust classical forecast, which the decoder also sees "
                          "(normalizer version 3; README: an experiment, not the default model)");
+  cmd->add_option_function<std::string>(
+         "--inputs",
+         [f](const std::string& name) {
+           f->o.inputs = name == "decoder" ? forecast::InputSet::decoder
+                         : name == "anchored" ? forecast::InputSet::anchored
+                                              : forecast::InputSet::hourly;
+         },
+         "the model's decoder-only inputs: hourly (lag-day, trend, each metric's last 4 hours at the step's minute "
+         "of the hour; the default), decoder (lag-day and trend), anchored (the same as --anchor)")
+      ->check(CLI::IsMember({"hourly", "decoder", "anchored"}));
   cmd->callback([f, &runner] {
     runner = [f]() -> int {
       train::HistoryOptions ho;

@@ -69,7 +69,9 @@ TEST_F(SimulatedFleet, ImportancesSumToOnePerGroupAreRankedAndAttentionHasTimest
   const json e = explain("ppdb001");
   ASSERT_EQ(e["model"], "tft") << e.dump(2);
   EXPECT_EQ(e["forecast_from"], format_iso8601(kHistoryEnd - 300'000));  // the last record's step is still open
-  const std::map<std::string, size_t> sizes = {{"static", 30}, {"encoder", 22}, {"decoder", 35}};
+  // The default model's contract (forecast/contract.hpp, hourly inputs): 7 known time reals, then
+  // lag-day, trend and the within-hour shape of the 14 metrics, and the minute of the hour.
+  const std::map<std::string, size_t> sizes = {{"static", 30}, {"encoder", 22}, {"decoder", 7 + 3 * 14 + 2}};
   for (const auto& [group, n] : sizes) {
     const json& ranked = e["variable_importance"][group];
     ASSERT_EQ(ranked.size(), n) << group;

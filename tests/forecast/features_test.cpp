@@ -143,8 +143,8 @@ TEST_F(AssembleFeatures, PaddingCellsAreZero) {
 
 TEST(AssembleTraining, SameEncoderStepsGiveBitIdenticalFeaturesToServing) {
   const OwnedWindow history = OwnedWindow::make(400, nordiq::testing::plausible);
-  for (const InputSet inputs : {InputSet::decoder, InputSet::anchored}) {
-    SCOPED_TRACE(inputs == InputSet::anchored ? "anchored" : "decoder");
+  for (const InputSet inputs : {InputSet::decoder, InputSet::anchored, InputSet::hourly}) {
+    SCOPED_TRACE(static_cast<int>(inputs));
     const FeatureConfig config{kMaxEncoderSteps, kHorizonSteps, inputs};
     // Serving at the moment step 299 closed: the store's window holds steps 0..299.
     FeatureBatch served;
@@ -282,7 +282,7 @@ TEST(InputContract, ColumnIndexesNameTheContractsRealsInOrder) {
   ASSERT_EQ(base.x_reals.size(), static_cast<size_t>(kNumContBase));
   EXPECT_TRUE(std::equal(base.x_reals.begin(), base.x_reals.end(), c.x_reals.begin()));
   EXPECT_EQ(base.decoder_variables.size(), static_cast<size_t>(kNumKnownReals));
-  for (const InputSet s : {InputSet::base, InputSet::decoder, InputSet::anchored})
+  for (const InputSet s : {InputSet::base, InputSet::decoder, InputSet::anchored, InputSet::hourly})
     EXPECT_EQ(input_set_of(input_contract(s).x_reals.size()), s);
 }
 
