@@ -72,7 +72,7 @@ inline constexpr int col_anchor(int k) { return col_trend(kNumMetrics) + k; }
 inline constexpr int kNumCont = col_anchor(kNumMetrics);       // every input (the anchored contract)
 inline constexpr int col_hourly(int k) { return col_trend(kNumMetrics) + k; }  // hourly models: where anchored ones have the anchor
 inline constexpr int kColMinuteSin = col_hourly(kNumMetrics);  // then minute_cos
-inline constexpr int kNumContHourly = kColMinuteSin + 2;       // lag-day, trend, hourly medians, minute of the hour
+inline constexpr int kNumContHourly = kColMinuteSin + 2;       // lag-day, trend, within-hour shapes, minute of the hour
 inline constexpr int kNumContDecoder = col_trend(kNumMetrics); // lag-day and trend, no anchor
 inline constexpr int kNumContBase = col_lag_day(0);            // no decoder-only input (reference models)
 inline constexpr float kTrendClamp = 8.f;
@@ -81,8 +81,8 @@ inline constexpr float kTrendClamp = 8.f;
 //   base      the reference tensors' models: no decoder-only input
 //   decoder   + lag-day and trend (normalizer version 2: targets relative to the present level)
 //   anchored  + the robust anchor (normalizer version 3: targets relative to the anchor)
-//   hourly    decoder's + each metric's last 4 hours at the step's minute of the hour, and that
-//             minute (normalizer version 2)
+//   hourly    decoder's + each metric's within-hour shape at the step's minute of the hour, and
+//             that minute (normalizer version 2)
 enum class InputSet : uint8_t { base, decoder, anchored, hourly };
 inline constexpr int n_cont_of(InputSet s) {
   switch (s) {

@@ -65,7 +65,6 @@ struct TrainingGraph::Impl {
     validate_inputs(model, x, "tft training batch");
   }
 
-
   // The VSN of steps step0.. of each server as run_network ran it.
   VsnView vsn_view(const nn::VsnActs& acts, const float* flat, const VsnW& v, int step0, int steps, const int32_t* valid,
                    const float* context) const {

@@ -54,8 +54,8 @@ void add_train_command(CLI::App& app, Runner& runner) {
                          : name == "anchored" ? forecast::InputSet::anchored
                                               : forecast::InputSet::hourly;
          },
-         "the model's decoder-only inputs: hourly (lag-day, trend, each metric's last 4 hours at the step's minute "
-         "of the hour; the default), decoder (lag-day and trend), anchored (the same as --anchor)")
+         "the model's decoder-only inputs: hourly (lag-day, trend, each metric's within-hour shape at the step's "
+         "minute of the hour and that minute; the default), decoder (lag-day and trend), anchored (the same as --anchor)")
       ->check(CLI::IsMember({"hourly", "decoder", "anchored"}));
   cmd->callback([f, &runner] {
     runner = [f]() -> int {

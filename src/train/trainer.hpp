@@ -30,7 +30,7 @@ struct TrainProgress {
 struct TrainOptions {
   int hidden = 32, heads = 4, cont_hidden = 16;
   // The model's inputs (forecast/contract.hpp): decoder (lag-day and trend; targets relative to
-  // the present level), hourly (+ each metric's last 4 hours at the step's minute of the hour) or
+  // the present level), hourly (+ each metric's within-hour shape at the step's minute of the hour, and that minute) or
   // anchored (+ the robust anchor; targets relative to it, normalizer version 3).
   forecast::InputSet inputs = forecast::InputSet::hourly;
   WindowOptions windows;
