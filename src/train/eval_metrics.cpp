@@ -20,6 +20,7 @@ ScoreAccumulator& ScoreAccumulator::operator+=(const ScoreAccumulator& o) {
   for (int k = 0; k < kNumMetrics; ++k) {
     loss_sum[k] += o.loss_sum[k];
     abs_err_sum[k] += o.abs_err_sum[k];
+    err_sum[k] += o.err_sum[k];
     abs_y_sum[k] += o.abs_y_sum[k];
     covered[k] += o.covered[k];
     targets[k] += o.targets[k];
@@ -37,7 +38,7 @@ void score_forecast(const float* values, int horizon, const WindowView& future,
     const float* path[kNumQuantiles];
     for (int q = 0; q < kNumQuantiles; ++q)
       path[q] = values + (static_cast<size_t>(k) * kNumQuantiles + q) * horizon;
-    double loss = 0, abs_err = 0, abs_y = 0;
+    double loss = 0, abs_err = 0, err = 0, abs_y = 0;
     int64_t covered = 0, n = 0;
     for (int t = std::max(t_begin, 0); t < H; ++t) {
       if (observed && !observed[t]) continue;
@@ -46,12 +47,14 @@ void score_forecast(const float* values, int horizon, const WindowView& future,
       for (int q = 0; q < kNumQuantiles; ++q) l += quantile_loss_term(yt, path[q][t], q_level[q]);
       loss += l / kNumQuantiles;
       abs_err += std::fabs(yt - path[kP50][t]);
+      err += path[kP50][t] - yt;
       abs_y += std::fabs(yt);
       covered += (yt >= path[kP10][t] && yt <= path[kP90][t]);
       ++n;
     }
     acc.loss_sum[k] += loss;
     acc.abs_err_sum[k] += abs_err;
+    acc.err_sum[k] += err;
     acc.abs_y_sum[k] += abs_y;
     acc.covered[k] += covered;
     acc.targets[k] += n;
@@ -81,18 +84,21 @@ ScoreBlock summarize_block(const std::vector<std::string>& models,
       s.quantile_loss = acc[m].loss_sum[k] / n;
       s.mae_p50 = acc[m].abs_err_sum[k] / n;
       s.coverage_p10_p90 = static_cast<double>(acc[m].covered[k]) / n;
+      s.bias_p50 = acc[m].err_sum[k] / n;
       total.coverage_p10_p90 += s.coverage_p10_p90;
       ++counted;
       const double scale = r.mean_abs_target[k];
       if (scale > 0) {
         total.quantile_loss += s.quantile_loss / scale;
         total.mae_p50 += s.mae_p50 / scale;
+        total.bias_p50 += s.bias_p50 / scale;
         ++scaled;
       }
     }
     if (scaled) {
       total.quantile_loss /= scaled;
       total.mae_p50 /= scaled;
+      total.bias_p50 /= scaled;
     }
     if (counted) total.coverage_p10_p90 /= counted;
     r.overall[m] = total;
@@ -134,6 +140,7 @@ nlohmann::ordered_json scores_json(const Scores& s) {
   j["mae_p50"] = s.mae_p50;
   j["coverage_p10_p90"] = s.coverage_p10_p90;
   j["skill_vs_last_value"] = s.skill_vs_last_value;
+  j["bias_p50"] = s.bias_p50;
   return j;
 }
 
@@ -181,7 +188,7 @@ namespace {
 struct TableBlock {
   const char* title;
   double Scores::*field;
-  enum Best { lowest, highest, nearest_080 } best;
+  enum Best { lowest, highest, nearest_080, nearest_0 } best;
 };
 
 // One row: a value per model, the best marked with '*'.
@@ -192,6 +199,7 @@ void table_row(std::string& out, const TableBlock& b, std::string_view name, siz
   for (size_t m = 0; m < models; ++m) {
     const double v = value_of(m), bv = value_of(best);
     const bool better = b.best == TableBlock::nearest_080 ? std::fabs(v - 0.8) < std::fabs(bv - 0.8)
+                        : b.best == TableBlock::nearest_0 ? std::fabs(v) < std::fabs(bv)
                         : b.best == TableBlock::highest   ? v > bv
                                                           : v < bv;
     if (better) best = m;
@@ -226,7 +234,8 @@ std::string report_table(const EvalReport& r, int metric) {
       {"p50 MAE", &Scores::mae_p50, TableBlock::lowest},
       {"p50 MAE skill vs last_value (1 - MAE/MAE_last_value; > 0 beats persistence)",
        &Scores::skill_vs_last_value, TableBlock::highest},
-      {"p10-p90 coverage", &Scores::coverage_p10_p90, TableBlock::nearest_080}};
+      {"p10-p90 coverage", &Scores::coverage_p10_p90, TableBlock::nearest_080},
+      {"p50 bias (mean p50 - y; > 0 forecasts too high)", &Scores::bias_p50, TableBlock::nearest_0}};
   for (const TableBlock& b : horizon_blocks) {
     table_header(out, fmt::format("{} by horizon ({})", b.title, what), r.models, "horizon");
     for (size_t h = 0; h < r.per_horizon.size() && h < kNumEvalHorizons; ++h) {

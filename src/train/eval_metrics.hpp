@@ -3,10 +3,13 @@
 //                    (TFT.md §11's ρ_q, averaged over quantiles and steps, in raw units)
 //   mae_p50        = mean over targets of |y − ŷ_p50|
 //   coverage       = share of targets with ŷ_p10 ≤ y ≤ ŷ_p90 (nominal 0.80)
+//   bias_p50       = mean over targets of ŷ_p50 − y (> 0: forecasts too high). MAE says how far
+//                    off a forecaster is; the bias says whether it is off one way, e.g. a level
+//                    that follows a mean where bursty series want their median
 // A target is one (window, horizon step, metric) whose step was observed (forward-filled steps
 // are not real measurements and are skipped). `overall` averages the per-metric values after
-// dividing each metric's loss and MAE by that metric's mean |y| over the same targets, so no unit
-// dominates; coverage is averaged as is. A metric whose targets are all 0 has no scale and is
+// dividing each metric's loss, MAE and bias by that metric's mean |y| over the same targets, so no
+// unit dominates; coverage is averaged as is. A metric whose targets are all 0 has no scale and is
 // left out of the overall average (its per-metric values are still reported).
 #pragma once
 
@@ -27,7 +30,8 @@ struct Scores {
   double quantile_loss = 0;
   double mae_p50 = 0;
   double coverage_p10_p90 = 0;
-  double skill_vs_last_value = 0;  // 1 − mae_p50 / mae_p50 of last_value (0 when not evaluated)
+  double skill_vs_last_value = 0;
+  double bias_p50 = 0;  // 1 − mae_p50 / mae_p50 of last_value (0 when not evaluated)
 };
 
 // The horizon bands live in forecast/horizons.hpp (serving tracks accuracy by the same bands).
@@ -41,6 +45,7 @@ using forecast::StepBand;
 struct ScoreAccumulator {
   std::array<double, kNumMetrics> loss_sum{};     // Σ (1/Q) Σ_q ρ_q
   std::array<double, kNumMetrics> abs_err_sum{};  // Σ |y − p50|
+  std::array<double, kNumMetrics> err_sum{};      // Σ (p50 − y)
   std::array<double, kNumMetrics> abs_y_sum{};    // Σ |y|  (same targets for every model)
   std::array<int64_t, kNumMetrics> covered{};
   std::array<int64_t, kNumMetrics> targets{};
@@ -93,13 +98,14 @@ EvalReport summarize(int64_t windows, const std::vector<std::string>& models,
 
 // `{"windows": N, "overall": B, "per_metric": {"<metric>": B, ...},
 //   "per_horizon": {"5m": {"overall": B, "per_metric": {"<metric>": B}}, "30m": ..., ...}}`
-// where B = {"<model>": {"quantile_loss", "mae_p50", "coverage_p10_p90", "skill_vs_last_value"}},
+// where B = {"<model>": {"quantile_loss", "mae_p50", "coverage_p10_p90", "skill_vs_last_value",
+// "bias_p50"}},
 // in model, contract and horizon order.
 nlohmann::ordered_json report_json(const EvalReport& report);
 
 // Three blocks (quantile loss, p50 MAE, coverage): one row per metric plus "overall", one column
-// per model; then p50 MAE, skill vs last value and coverage per horizon, for `metric` (a
-// contract index) or, with −1, overall. The best value of each row is marked with '*'.
+// per model; then p50 MAE, skill vs last value, coverage and p50 bias per horizon, for `metric`
+// (a contract index) or, with −1, overall. The best value of each row is marked with '*'.
 std::string report_table(const EvalReport& report, int metric = -1);
 
 }  // namespace nordiq::train

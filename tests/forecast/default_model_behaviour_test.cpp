@@ -113,3 +113,21 @@ TEST(DefaultModelBehaviour, FlatNoisyServerDoesNotDrift) {
     EXPECT_NEAR(out.at(0, t, kDisk, kP50), 55.f, 2.f) << "disk_usage_pct at step " << t;
   }
 }
+
+TEST(DefaultModelBehaviour, FlatServerFarFromItsProfilesUsualLevelIsNotPulledTowardIt) {
+  // The simulator's profiles have usual CPU levels (a database's user CPU runs near 25 %), and a
+  // model trained on them could learn to pull any server back there. A real server sits wherever
+  // its load puts it: a flat one must be forecast flat, at its own level, for the whole 8 h.
+  for (const Profile p : {Profile::generic, Profile::database, Profile::ml_compute, Profile::web_api}) {
+    for (const float level : {8.f, 36.f, 60.f}) {
+      OwnedWindow w = day_with([&](int k, int i) { return k == kCpuUser ? level + 2.f * noise(i, k) : kNaN; });
+      for (int i = 0; i < kDay; ++i)
+        w.columns[kIdle][i] = 100.f - w.columns[kCpuUser][i] - w.columns[kCpuSys][i] - w.columns[kIowait][i];
+      w.profile = p;
+      const ForecastBatch out = forecast_with_default_model(w);
+      float worst = 0.f;
+      for (int t = 0; t < kHorizonSteps; ++t) worst = std::max(worst, std::fabs(out.at(0, t, kCpuUser, kP50) - level));
+      EXPECT_LE(worst, 3.f) << kProfileIds[static_cast<int>(p)] << " at " << level << " % CPU user";
+    }
+  }
+}

@@ -1,12 +1,17 @@
 // The `nordiq eval` command line: flags reach the evaluation, --json prints only the report.
 #include <gtest/gtest.h>
 
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
 #include <CLI/CLI.hpp>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "cli/command.hpp"
 #include "synthetic.hpp"
+#include "train/eval_command.hpp"
 
 namespace nordiq::train {
 namespace {
@@ -50,6 +55,32 @@ TEST(EvalCli, JsonFlagPrintsTheReportAndNothingElseOnStdout) {
   EXPECT_NE(table.find("p50 MAE"), std::string::npos);
   EXPECT_NE(table.find("overall"), std::string::npos);
   EXPECT_NE(table.find("seasonal_naive"), std::string::npos);
+}
+
+TEST(EvalCli, SaysWhenTheOriginsSitAtFewPositionsWithinTheHour) {
+  const std::string path = ::testing::TempDir() + "eval_phase.csv";
+  {
+    std::ofstream out(path);
+    out << test::kHeader << "\n";
+    for (int i = 0; i < 2 * 288; ++i)
+      out << test::csv_row(test::kT0 + i * test::kStepMs, "ppweb001", "web_api", "healthy", 20 + (i % 12 == 3) * 30)
+          << "\n";
+  }
+  auto log_of = [&](int stride) {
+    std::ostringstream text;
+    spdlog::logger log("eval_test", std::make_shared<spdlog::sinks::ostream_sink_mt>(text));
+    EvalArgs args;
+    args.model = "baseline";
+    args.data = path;
+    args.stride = stride;
+    args.threads = 1;
+    run_eval(args, &log);
+    return text.str();
+  };
+  // 5-min steps: stride 12 keeps one origin an hour, always at the same minute; 6 keeps two.
+  EXPECT_NE(log_of(12).find("origins fall on 1 of the 12 step positions within the hour"), std::string::npos);
+  EXPECT_NE(log_of(6).find("origins fall on 2 of the 12 step positions"), std::string::npos);
+  EXPECT_EQ(log_of(13).find("origins fall on"), std::string::npos) << "13 is coprime with 12";
 }
 
 TEST(EvalCli, MissingOrBadFlagsAreUsageErrors) {

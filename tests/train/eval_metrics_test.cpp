@@ -57,6 +57,7 @@ TEST(EvalMetrics, ScoresOneForecastOnHandComputedNumbers) {
   const double expected = (2.04 / 7 + 32.04 / 7);
   EXPECT_NEAR(acc.loss_sum[0], expected, 1e-6);  // levels are floats (0.02f, ...)
   EXPECT_NEAR(acc.abs_err_sum[0], 0 + 6, 1e-9);  // p50 = 3 and 4
+  EXPECT_NEAR(acc.err_sum[0], 0 - 6, 1e-9);      // too low at t=1
   EXPECT_EQ(acc.covered[0], 1);                  // 3 ∈ [1, 5]; 10 ∉ [2, 6]
   EXPECT_EQ(acc.targets[0], 2);
   EXPECT_NEAR(acc.abs_y_sum[0], 13, 1e-9);
@@ -80,17 +81,21 @@ TEST(EvalMetrics, OverallDividesByEachMetricsMeanAbsoluteTarget) {
   EXPECT_NEAR(r.mean_abs_target[0], 6.5, 1e-12);
   EXPECT_NEAR(r.per_metric[0][0].mae_p50, 3.0, 1e-12);
   EXPECT_NEAR(r.per_metric[0][0].coverage_p10_p90, 0.5, 1e-12);
+  EXPECT_NEAR(r.per_metric[0][0].bias_p50, -3.0, 1e-12);  // (0 − 6) / 2
   // Metric 1: y = 6, 20; ŷ unchanged → errors differ, so compute the mean directly.
-  double loss = 0, mae = 0, cov = 0;
+  double loss = 0, mae = 0, bias = 0, cov = 0;
   for (int k = 0; k < kNumMetrics; ++k) {
     loss += r.per_metric[0][k].quantile_loss / r.mean_abs_target[k];
     mae += r.per_metric[0][k].mae_p50 / r.mean_abs_target[k];
+    bias += r.per_metric[0][k].bias_p50 / r.mean_abs_target[k];
     cov += r.per_metric[0][k].coverage_p10_p90;
   }
   EXPECT_NEAR(r.overall[0].quantile_loss, loss / kNumMetrics, 1e-12);
   EXPECT_NEAR(r.overall[0].mae_p50, mae / kNumMetrics, 1e-12);
+  EXPECT_NEAR(r.overall[0].bias_p50, bias / kNumMetrics, 1e-12);
   EXPECT_NEAR(r.overall[0].coverage_p10_p90, cov / kNumMetrics, 1e-12);
   EXPECT_NEAR(r.per_metric[0][1].mae_p50, (3 + 16) / 2.0, 1e-12);  // |6−3|, |20−4|
+  EXPECT_NEAR(r.per_metric[0][1].bias_p50, (-3 - 16) / 2.0, 1e-12);
 }
 
 TEST(EvalMetrics, AllZeroMetricIsLeftOutOfTheOverallLossButKeepsItsCoverage) {
@@ -151,7 +156,7 @@ TEST(EvalReportJson, HasExactlyTheShapeOfTheIssue) {
   const std::vector<std::string> models = {"model", "served", "last_value", "seasonal_naive",
                                            "linear_trend", "robust_profile"};
   const std::vector<std::string> scores = {"quantile_loss", "mae_p50", "coverage_p10_p90",
-                                           "skill_vs_last_value"};
+                                           "skill_vs_last_value", "bias_p50"};
   auto check_models = [&](const nlohmann::ordered_json& entry) {
     std::vector<std::string> got;
     for (const auto& [m, s] : entry.items()) {
