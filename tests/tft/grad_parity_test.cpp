@@ -56,7 +56,9 @@ TEST(GradParity, DontCareInputCellsGetExactlyZeroGradient) {
       for (int col = 0; col < R; ++col) {
         const bool read = (t == 0 && col <= 28) || (col >= 29 && col <= 35 && (t < batch.enc[size_t(b)] || t >= batch.E)) ||
                           (col >= 36 && t < batch.enc[size_t(b)]);
-        if (!read) ASSERT_EQ(dx[(size_t(b) * T + t) * R + col], 0.0f) << b << "," << t << "," << col;
+        if (!read) {
+          ASSERT_EQ(dx[(size_t(b) * T + t) * R + col], 0.0f) << b << "," << t << "," << col;
+        }
       }
   // the padding row of both embeddings is never trained
   for (const char* e : {"input_embeddings.embeddings.profile.weight", "input_embeddings.embeddings.status.weight"}) {
