@@ -252,6 +252,12 @@ Statement& Statement::bind(int index, std::string_view text) {
     db_.fail("bind", rc);
   return *this;
 }
+Statement& Statement::bind_static(int index, std::string_view text) {
+  if (int rc = sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+      rc != SQLITE_OK)
+    db_.fail("bind", rc);
+  return *this;
+}
 Statement& Statement::bind_null(int index) {
   if (int rc = sqlite3_bind_null(stmt_, index); rc != SQLITE_OK) db_.fail("bind", rc);
   return *this;

@@ -104,6 +104,9 @@ class Statement {
   Statement& bind(int index, int64_t value);
   Statement& bind(int index, double value);
   Statement& bind(int index, std::string_view text);  // copied by SQLite (SQLITE_TRANSIENT)
+  // Text with static storage (a string literal, a name table's entry): SQLite reads it in place
+  // (SQLITE_STATIC) instead of copying it into a fresh allocation at every bind.
+  Statement& bind_static(int index, std::string_view text);
   Statement& bind_null(int index);
 
   bool step();   // true: a row is available; false: done. Throws on error.

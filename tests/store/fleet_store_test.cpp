@@ -250,5 +250,25 @@ TEST(FleetStore, TheStepHistoryViewHoldsAveragesAndStatusNames) {
   EXPECT_FALSE(q.step());
 }
 
+// Each record's status is bound in place (no copy per record): every status must still be stored
+// by its name, record by record.
+TEST(FleetStore, EveryRecordKeepsItsOwnStatusName) {
+  TempDir dir;
+  const EpochMs t0 = base_time();
+  {
+    auto store = FleetStore::open(options_for(dir.path));
+    BatchBuilder b;
+    for (int s = 0; s < kNumStatuses; ++s) b.add("web3", t0 + s, 10, static_cast<Status>(s));
+    store->ingest(b.batch);
+  }
+  auto db = Database::open(dir.path / FleetStore::kDatabaseFile);
+  Statement q(*db, "SELECT status FROM records ORDER BY ts");
+  for (int s = 0; s < kNumStatuses; ++s) {
+    ASSERT_TRUE(q.step()) << "record " << s;
+    EXPECT_EQ(q.column_text(0), status_name(static_cast<Status>(s)));
+  }
+  EXPECT_FALSE(q.step());
+}
+
 }  // namespace
 }  // namespace nordiq
