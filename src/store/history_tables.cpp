@@ -116,7 +116,7 @@ void HistoryTables::insert_server(ServerId id, std::string_view name, Profile pr
 }
 
 bool HistoryTables::insert_record(ServerId id, EpochMs ts, Status status, const double* values) {
-  // One record per value of a post: the status is bound in place, not copied (no allocation).
+  // Runs for every record of a post: the status name is bound in place, not copied by SQLite.
   insert_record_.bind(1, int64_t{id}).bind(2, int64_t{ts}).bind_static(3, status_name(status));
   for (int k = 0; k < kNumMetrics; ++k) insert_record_.bind(4 + k, values[k]);
   insert_record_.run();
