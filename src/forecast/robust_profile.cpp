@@ -31,7 +31,7 @@ void change_offsets(const float* x, int begin, int end, RobustProfileScratch& s,
     s.changes.clear();
     for (int i = begin; i + h < end; ++i) s.changes.push_back(x[i + h] - x[i]);
     if (static_cast<int>(s.changes.size()) >= kRobustMinChanges) {
-      std::sort(s.changes.begin(), s.changes.end());
+      radix_sort(s.changes, s.sort_keys);
       const float median = sorted_quantile(s.changes.data(), s.changes.size(), 0.5);
       for (int q = 0; q < kNumQuantiles; ++q)
         offsets[a][q] = sorted_quantile(s.changes.data(), s.changes.size(), kQuantiles[q]) - median;

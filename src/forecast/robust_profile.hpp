@@ -33,6 +33,7 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <vector>
 
 #include "core/window.hpp"
@@ -82,6 +83,7 @@ struct RobustLevel {
 // Reusable scratch space: one per thread, so a steady loop allocates nothing.
 struct RobustProfileScratch {
   std::vector<float> values, changes, deseasonalised;
+  std::vector<uint32_t> sort_keys;  // radix_sort's scratch (forecast/order_stats.hpp)
   std::vector<int> bins, slots;
   // The day's step indexes grouped by hour bin and by slot (a counting sort, once per fit), so
   // each bin's median reads its own steps instead of scanning the day 24 times.

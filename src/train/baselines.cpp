@@ -81,7 +81,7 @@ void NaiveForecaster::forecast_one(const WindowView& w, float* values) {
           for (int i = e0; i < L; ++i)
             scratch_.push_back(static_cast<float>(std::sqrt(2.0) * (x[i] - mean)));
         }
-        std::sort(scratch_.begin(), scratch_.end());
+        forecast::radix_sort(scratch_, sort_keys_);
         const float median = sorted_quantile(scratch_.data(), scratch_.size(), 0.5f);
         for (int q = 0; q < kNumQuantiles; ++q)
           offset[q] = q == kP50 ? 0.f

@@ -19,8 +19,10 @@
 // Every value is clamped to the metric's valid range (monotone, so quantiles never cross).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include "forecast/forecaster.hpp"
 
@@ -55,6 +57,7 @@ class NaiveForecaster final : public forecast::Forecaster {
   Baseline kind_;
   int horizon_;
   std::vector<float> scratch_;  // residuals, reused across calls
+  std::vector<uint32_t> sort_keys_;  // forecast::radix_sort's scratch
 };
 
 }  // namespace nordiq::train
