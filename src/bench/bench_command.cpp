@@ -33,7 +33,8 @@ namespace {
 constexpr int kTrainingServers = 20;
 
 struct BenchFlags {
-  bool quick = false, json = false, training = false;
+  bool quick = false, json = false, training = false, cycle_only = false;
+  std::vector<int> servers;  // the cycle's fleet sizes; empty: the defaults below
   std::string models_dir = "models";
 };
 
@@ -69,16 +70,38 @@ void write_h64_model(const fs::path& models_dir) {
   model.save((models_dir / "medium" / "model.safetensors").string());
 }
 
+// The forecast cycle at each fleet size, on the default model and on H = 64 (tmp/models/medium),
+// each fleet simulated into tmp/store-N (the HTTP measurements' fleet with `http_days` of history).
+ordered_json measure_cycles(const BenchFlags& f, const std::vector<int>& sizes, int repeats, const fs::path& tmp,
+                            int http_servers, int http_days) {
+  ordered_json cycles = ordered_json::array();
+  for (int n : sizes) {
+    const fs::path store = tmp / fmt::format("store-{}", n);
+    bench::simulate_store(store, n, 3 * 3'600'000LL, n == http_servers ? http_days : 1);
+    for (const auto& [label, dir, model] : {std::tuple{"default", fs::path(f.models_dir), std::string("default")},
+                                            std::tuple{"medium", tmp / "models", std::string("medium")}}) {
+      const bench::CycleTiming t = bench::time_cycle(store, dir, model, repeats);
+      cycles.push_back({{"model", label}, {"hidden", t.hidden}, {"servers", n}, {"ms", t.ms},
+                        {"ms_per_server", t.ms_per_server}, {"gflop", t.gflop}, {"gflops", t.gflops},
+                        {"first_cycle_ms", t.first_ms}});
+      fmt::print(stderr, "bench: cycle {} H={} {} servers: {:.1f} ms (first cycle, every robust shape fitted: {:.1f} ms)\n",
+                 label, t.hidden, n, t.ms, t.first_ms);
+    }
+  }
+  return cycles;
+}
+
 ordered_json run_bench(const BenchFlags& f) {
   // The daemon's log (a line per cycle, cascades seen in the simulated fleets) goes to the counting
   // sink only, not between the table's lines.
   for (auto& sink : spdlog::default_logger()->sinks()) sink->set_level(spdlog::level::err);
   spdlog::set_level(spdlog::level::info);
-  const std::vector<int> sizes = f.quick ? std::vector<int>{20, 500} : std::vector<int>{20, 100, 500, 2000, 10000};
+  const std::vector<int> sizes = !f.servers.empty() ? f.servers
+                                 : f.quick         ? std::vector<int>{20, 500}
+                                                   : std::vector<int>{20, 100, 500, 2000, 10000};
   const int repeats = f.quick ? 2 : 5;
   TempDir tmp;
-  const fs::path medium_models = tmp.path / "models";
-  write_h64_model(medium_models);
+  write_h64_model(tmp.path / "models");  // the "medium" model measure_cycles reads
 
   ordered_json out;
   const bench::Machine m = bench::measure_machine(f.quick ? 0.5 : 2.0);
@@ -88,22 +111,18 @@ ordered_json run_bench(const BenchFlags& f) {
   // First, while this process holds only a 20-server daemon: its RSS is the daemon's.
   const fs::path steady = tmp.path / "steady";
   const int cycles = 1000, warmup = f.quick ? 50 : 100;
-  bench::simulate_store(steady, 20, int64_t{cycles + warmup + 12} * 300'000);
-  const bench::SteadyState s = bench::steady_state(steady, f.models_dir, warmup, cycles);
-  out["forecast_cycle"] = ordered_json::array();
-  for (int n : sizes) {
-    const fs::path store = tmp.path / fmt::format("store-{}", n);
-    bench::simulate_store(store, n, 3 * 3'600'000LL, n == 500 && f.training ? 3 : 1);
-    for (const auto& [label, dir, model] : {std::tuple{"default", fs::path(f.models_dir), std::string("default")},
-                                            std::tuple{"medium", medium_models, std::string("medium")}}) {
-      const bench::CycleTiming t = bench::time_cycle(store, dir, model, repeats);
-      out["forecast_cycle"].push_back({{"model", label}, {"hidden", t.hidden}, {"servers", n}, {"ms", t.ms},
-                                       {"ms_per_server", t.ms_per_server}, {"gflop", t.gflop}, {"gflops", t.gflops}});
-      fmt::print(stderr, "bench: cycle {} H={} {} servers: {:.1f} ms (first cycle, every robust shape fitted: {:.1f} ms)\n",
-                 label, t.hidden, n, t.ms, t.first_ms);
-    }
+  bench::SteadyState s;
+  if (!f.cycle_only) {
+    bench::simulate_store(steady, 20, int64_t{cycles + warmup + 12} * 300'000);
+    s = bench::steady_state(steady, f.models_dir, warmup, cycles);
   }
-  const fs::path store500 = tmp.path / "store-500";
+  constexpr int http_servers = 500;  // the HTTP measurements' daemon
+  const int http_days = f.training ? 3 : 1;
+  out["forecast_cycle"] = measure_cycles(f, sizes, repeats, tmp.path, http_servers, http_days);
+  out["settings"] = {{"quick", f.quick}, {"repeats", repeats}};
+  if (f.cycle_only) return out;
+  const fs::path store500 = tmp.path / fmt::format("store-{}", http_servers);
+  if (!fs::exists(store500)) bench::simulate_store(store500, http_servers, 3 * 3'600'000LL, http_days);
   const bench::HttpResults http =
       bench::measure_http(store500, f.models_dir, f.quick ? 200 : 1000, f.quick ? 10 : 50, 4, f.training);
   auto feed_json = [](const bench::Latency& l) {
@@ -130,24 +149,27 @@ ordered_json run_bench(const BenchFlags& f) {
                               {"predictions_500", get_json(http.predictions_500_training)},
                               {"job_phase_at_end", http.training_phase},
                               {"training", "POST /admin/trigger-training {epochs 100, days 3}, default priority (SCHED_IDLE), 1 thread"}};
-  out["settings"] = {{"quick", f.quick}, {"repeats", repeats}, {"feed_posts", http.feed_500.requests},
+  out["settings"].update(ordered_json{{"feed_posts", http.feed_500.requests},
                      {"get_clients", http.clients}, {"get_requests", http.predictions_500.requests},
                      {"steady_servers", 20}, {"warmup_cycles", warmup},
                      {"training", fmt::format("{} servers x 3 days, H = 32, {} epochs of {} windows, batch 64, dropout 0.1",
-                                              kTrainingServers, bench::kTrainingEpochs, bench::kTrainingWindows)}};
+                                              kTrainingServers, bench::kTrainingEpochs, bench::kTrainingWindows)}});
   return out;
 }
 
 void print_table(const ordered_json& r) {
   fmt::print("machine: {}\nfp32 GEMM peak (all threads, engine GEMM path): {:.0f} GFLOP/s\n\n", r["machine"].get<std::string>(),
              r["gemm_peak_gflops"].get<double>());
-  fmt::print("{:<8} {:>3} {:>7} {:>10} {:>10} {:>8} {:>8} {:>7}\n", "model", "H", "servers", "cycle ms", "ms/server", "GFLOP",
-             "GFLOP/s", "% peak");
+  fmt::print("{:<8} {:>3} {:>7} {:>10} {:>10} {:>8} {:>8} {:>7} {:>10}\n", "model", "H", "servers", "cycle ms", "ms/server",
+             "GFLOP", "GFLOP/s", "% peak", "first ms");
   for (const auto& c : r["forecast_cycle"])
-    fmt::print("{:<8} {:>3} {:>7} {:>10.1f} {:>10.3f} {:>8.2f} {:>8.1f} {:>6.1f}%\n", c["model"].get<std::string>(),
+    fmt::print("{:<8} {:>3} {:>7} {:>10.1f} {:>10.3f} {:>8.2f} {:>8.1f} {:>6.1f}% {:>10.1f}\n", c["model"].get<std::string>(),
                c["hidden"].get<int>(), c["servers"].get<int>(), c["ms"].get<double>(), c["ms_per_server"].get<double>(),
                c["gflop"].get<double>(), c["gflops"].get<double>(),
-               100 * c["gflops"].get<double>() / r["gemm_peak_gflops"].get<double>());
+               100 * c["gflops"].get<double>() / r["gemm_peak_gflops"].get<double>(), c["first_cycle_ms"].get<double>());
+  fmt::print("(first ms: a new daemon's first cycle, which fits every server's robust shape, as the hourly refit does, "
+             "and sizes every buffer)\n");
+  if (!r.contains("feed_500")) return;  // --cycle-only
   const auto& fd = r["feed_500"];
   const auto& pr = r["predictions_500"];
   fmt::print("\nPOST /feed/data, 500 records: p50 {:.2f} ms, p99 {:.2f} ms, {:.0f} records/s\n", fd["p50_ms"].get<double>(),
@@ -182,6 +204,10 @@ void add_bench_command(CLI::App& app, Runner& runner) {
   cmd->add_flag("--json", f->json, "one JSON object instead of the table");
   cmd->add_option("--models-dir", f->models_dir, "where the default model is (default: models)");
   cmd->add_flag("--training", f->training, "repeat the HTTP measurements while a retraining job runs in the daemon");
+  cmd->add_option("--servers", f->servers, "the forecast cycle's fleet sizes, e.g. --servers 500,10000 (default 20,100,500,2000,10000)")
+      ->delimiter(',')
+      ->check(CLI::Range(7, 1'000'000));  // the simulated fleets hold every profile (sim::split_fleet)
+  cmd->add_flag("--cycle-only", f->cycle_only, "measure the machine and the forecast cycle only (no HTTP, memory or training)");
   cmd->callback([f, &runner] {
     runner = [f]() -> int {
       const ordered_json r = run_bench(*f);

@@ -307,15 +307,17 @@ void ForecastService::track_alerts_and_cascades(std::span<const ServerId> foreca
   // not the wall clock: a backfill of last week is last week's alerts.
   for (size_t i = 0; i < meta_.size(); ++i) {
     const ServerId id = meta_[i].id;
-    if (id >= step_end_.size()) step_end_.resize(static_cast<size_t>(id) + 1, 0);
+    if (id >= step_end_.size()) {
+      step_end_.resize(static_cast<size_t>(id) + 1, 0);
+      name_of_.resize(static_cast<size_t>(id) + 1);
+    }
     step_end_[id] = meta_[i].last_step + meta_[i].step_ms;
+    name_of_[id] = meta_[i].name;
   }
+  // Names by id, not by a scan of meta_: when a whole fleet opens alerts at once (a shared
+  // dependency fails) a scan per opening is quadratic in the fleet.
   tracker_.update(forecast_ids, alerts_scratch_, [&](ServerId id) { return step_end_[id]; },
-                  [&](ServerId id) {
-                    for (size_t i = 0; i < meta_.size(); ++i)
-                      if (meta_[i].id == id) return std::string(meta_[i].name);
-                    return std::string();
-                  },
+                  [&](ServerId id) { return id < name_of_.size() ? std::string(name_of_[id]) : std::string(); },
                   events_scratch_);
 
   EpochMs data_now = 0;

@@ -201,6 +201,7 @@ class ForecastService {
   cascade::CascadeDetector cascade_;
   std::vector<cascade::CascadeEvent> cascade_events_;
   std::vector<EpochMs> step_end_;  // per ServerId: the data time of this cycle's forecast
+  std::vector<std::string_view> name_of_;  // per ServerId: its name (owned by the store, stable)
 
   // Cycle scratch, reused (worker thread only).
   forecast::ForecastBatch batch_;
