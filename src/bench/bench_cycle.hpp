@@ -17,13 +17,21 @@ struct CycleTiming {
   std::string model;  // model name in the models dir
   int hidden = 0, servers = 0;
   double ms = 0, ms_per_server = 0, gflop = 0, gflops = 0;
-  double first_ms = 0;  // the first cycle: every server's robust shape fitted (what an hourly refit costs)
+  double first_ms = 0;  // a new daemon's first cycle: every robust shape fitted, every buffer sized
+  double refit_ms = 0;  // a warm cycle an hour after the last: every robust shape refitted
 };
 
-// The median of `repeats` full cycles over every server of the store (after one warm-up cycle).
+// Steps appended before the refit cycle: an hour, when a robust shape is refitted
+// (forecast/served_forecaster.cpp, robust_refit_interval).
+inline constexpr int kRefitSteps = 12;
+
+// A new daemon's first cycle over every server of the store, then kRefitSteps live cycles, each
+// after one more step of every server was ingested: `ms` is the median of all but the last, which
+// refits every robust shape (`refit_ms`). The steps are appended to the store, so its history must
+// end at least an hour before now (simulate_store's end_before_now_ms).
 // GFLOP: the network's forward cost (docs/TFT.md §7) for a full 288-step encoder per server.
 CycleTiming time_cycle(const std::filesystem::path& data_dir, const std::filesystem::path& models_dir,
-                       const std::string& model, int repeats);
+                       const std::string& model);
 
 struct SteadyState {
   int cycles = 0;

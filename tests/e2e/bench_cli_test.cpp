@@ -1,5 +1,6 @@
 // `nordiq bench --cycle-only --servers …`: the forecast cycle measured at the fleet sizes asked
-// for, on the default model and on H = 64, and nothing else. Checks the report's shape and that
+// for, on the default model and on H = 64 (live cycles, the hourly refit, a new daemon's first
+// cycle), and nothing else. Checks the report's shape and that
 // every number was measured, never how fast (no timing assertions: the machines are shared).
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -36,11 +37,13 @@ TEST(BenchCli, CycleOnlyMeasuresEachAskedFleetSizeOnBothModelsAndNothingElse) {
     EXPECT_EQ(c["hidden"].get<int>(), c["model"] == "medium" ? 64 : 32);
     EXPECT_GT(c["ms"].get<double>(), 0);
     EXPECT_GT(c["first_cycle_ms"].get<double>(), 0);
+    EXPECT_GT(c["refit_cycle_ms"].get<double>(), 0);
     EXPECT_GT(c["gflop"].get<double>(), 0);
     EXPECT_DOUBLE_EQ(c["ms_per_server"].get<double>(), c["ms"].get<double>() / c["servers"].get<int>());
   }
   const std::set<std::pair<std::string, int>> asked = {{"default", 7}, {"medium", 7}, {"default", 20}, {"medium", 20}};
   EXPECT_EQ(measured, asked);
+  EXPECT_EQ(report["settings"]["live_cycles"].get<int>(), 11);  // an hour of steps, the last one the refit
   for (const char* skipped : {"feed_500", "predictions_500", "rss_mb", "training_windows_per_s"})
     EXPECT_FALSE(report.contains(skipped)) << skipped;
 }
