@@ -7,6 +7,7 @@
 #include <numbers>
 #include <stdexcept>
 
+#include "core/grow.hpp"
 #include "forecast/robust_profile.hpp"
 
 namespace nordiq::forecast {
@@ -188,13 +189,13 @@ void FeatureBatch::resize(int new_batch, int new_encoder, int new_decoder, int n
   decoder = new_decoder;
   n_cont = new_n_cont;
   const size_t rows = static_cast<size_t>(batch) * steps();
-  x_cat.assign(rows * kNumCat, 0);
-  x_cont.assign(rows * static_cast<size_t>(n_cont), 0.f);
+  assign_with_headroom(x_cat, rows * kNumCat, int32_t{0});
+  assign_with_headroom(x_cont, rows * static_cast<size_t>(n_cont), 0.f);
   encoder_lengths.assign(static_cast<size_t>(batch), 0);
   decoder_lengths.assign(static_cast<size_t>(batch), 0);
   target_scale.assign(static_cast<size_t>(batch) * kNumMetrics * 2, 0.f);
   norms.resize(static_cast<size_t>(batch));
-  anchor_offset.assign(static_cast<size_t>(batch) * decoder * kNumMetrics, 0.f);
+  assign_with_headroom(anchor_offset, static_cast<size_t>(batch) * decoder * kNumMetrics, 0.f);
 }
 
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <cstring>
 
+#include "core/grow.hpp"
 #include "tft/gemm.hpp"
 
 namespace nordiq::tft {
@@ -266,7 +267,7 @@ void Workspace::ensure(const Model& m, const nn::Folds& folded, int servers_, in
   // measure with a fake base, then allocate only if the arena must grow
   float dummy_base[16];
   const size_t need = layout(m, folded, dummy_base) + 64;
-  if (mem.size() < need) mem.assign(need, 0.0f);
+  if (mem.size() < need) assign_with_headroom(mem, need, 0.0f);  // a server more: no new arena
   auto* base = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(mem.data()) + 63) & ~uintptr_t(63));
   layout(m, folded, base);
 }
