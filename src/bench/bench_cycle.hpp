@@ -18,11 +18,11 @@ struct CycleTiming {
   int hidden = 0, servers = 0;
   double ms = 0, ms_per_server = 0, gflop = 0, gflops = 0;
   double first_ms = 0;  // a new daemon's first cycle: every robust shape fitted, every buffer sized
-  double refit_ms = 0;  // a warm cycle an hour after the last: every robust shape refitted
+  double refit_ms = 0;  // the live cycle an hour after the first: every robust shape refitted
 };
 
-// Steps appended before the refit cycle: an hour, when a robust shape is refitted
-// (forecast/served_forecaster.cpp, robust_refit_interval).
+// Live cycles timed after the first, one step apart: an hour, after which a robust shape is
+// refitted (forecast/served_forecaster.cpp, robust_refit_interval).
 inline constexpr int kRefitSteps = 12;
 
 // A new daemon's first cycle over every server of the store, then kRefitSteps live cycles, each
