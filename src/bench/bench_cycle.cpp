@@ -21,6 +21,7 @@
 #include "sim/store_sink.hpp"
 #include "store/fleet_store.hpp"
 #include "tft/engine.hpp"
+#include "tft/gemm.hpp"
 #include "train/history.hpp"
 #include "train/trainer.hpp"
 
@@ -133,8 +134,14 @@ CycleTiming time_cycle(const fs::path& data_dir, const fs::path& models_dir, con
   // shape, which the first cycle fitted (the median of the others is the cycle's time).
   std::vector<double> ms;
   double refit_ms = 0;
+  tft::gemm::WorkCount matrix;
+  tft::gemm::count_work(true);
   for (int step = 1; step <= kRefitSteps; ++step) {
     append_steps(*store, 1);
+    if (step == kRefitSteps) {
+      matrix = tft::gemm::work_counted();
+      tft::gemm::count_work(false);
+    }
     const double cycle_ms = timed_cycle();
     if (step < kRefitSteps)
       ms.push_back(cycle_ms);
@@ -154,6 +161,8 @@ CycleTiming time_cycle(const fs::path& data_dir, const fs::path& models_dir, con
   t.ms_per_server = t.ms / std::max(1, t.servers);
   t.gflop = 2.0 * tft::forward_macs_per_window(cfg, kMaxEncoderSteps, kHorizonSteps) * t.servers / 1e9;
   t.gflops = t.gflop / (t.ms / 1e3);
+  t.matrix_gflop = matrix.flop / 1e9 / static_cast<double>(kRefitSteps - 1);
+  t.matrix_gflops_per_thread = matrix.thread_seconds > 0 ? matrix.flop / matrix.thread_seconds / 1e9 : 0;
   return t;
 }
 

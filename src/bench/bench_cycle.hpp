@@ -19,6 +19,10 @@ struct CycleTiming {
   double ms = 0, ms_per_server = 0, gflop = 0, gflops = 0;
   double first_ms = 0;  // a new daemon's first cycle: every robust shape fitted, every buffer sized
   double refit_ms = 0;  // the live cycle an hour after the first: every robust shape refitted
+  // The matrix products of the live cycles but the refit (tft::gemm::count_work): the FLOPs one
+  // cycle's GEMMs really did (the folded network's, fewer than `gflop` counts), and their rate per
+  // thread, in the time each thread spent inside them.
+  double matrix_gflop = 0, matrix_gflops_per_thread = 0;
 };
 
 // Live cycles timed after the first, one step apart: an hour, after which a robust shape is

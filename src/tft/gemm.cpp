@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <chrono>
 #include <utility>
 #include <cstdlib>
 #include <cstring>
@@ -19,6 +21,32 @@ extern "C" void omp_set_num_threads(int);  // libgomp (oneDNN's threading runtim
 
 namespace nordiq::tft::gemm {
 namespace {
+
+std::atomic<bool> counting{false};
+std::atomic<int64_t> counted_flop{0}, counted_ns{0}, counted_calls{0};
+
+// Adds one call's FLOPs and thread time to the counts while counting is on (RAII around a call).
+class CountedCall {
+ public:
+  CountedCall(int M, int N, int K)
+      : on_(counting.load(std::memory_order_relaxed)), flop_(2 * int64_t(M) * N * K) {
+    if (on_) start_ = std::chrono::steady_clock::now();
+  }
+  ~CountedCall() {
+    if (!on_) return;
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start_);
+    counted_flop.fetch_add(flop_, std::memory_order_relaxed);
+    counted_ns.fetch_add(ns.count(), std::memory_order_relaxed);
+    counted_calls.fetch_add(1, std::memory_order_relaxed);
+  }
+  CountedCall(const CountedCall&) = delete;
+  CountedCall& operator=(const CountedCall&) = delete;
+
+ private:
+  bool on_;
+  int64_t flop_;
+  std::chrono::steady_clock::time_point start_{};
+};
 
 struct Key {
   int M, N, K, ldx, ldy;
@@ -85,6 +113,7 @@ void pin_library_threads_to_one() { omp_set_num_threads(1); }
 void linear(const Shape& s, const float* X, const float* W, const float* bias, float* Y) {
   if (s.M <= 0 || s.N <= 0) return;
   const int ldx = s.ldx ? s.ldx : s.K, ldy = s.ldy ? s.ldy : s.N;
+  const CountedCall counted(s.M, s.N, s.K);
   if (s.K == 0) {  // degenerate: Y = bias (or unchanged)
     for (int m = 0; m < s.M; ++m)
       for (int n = 0; n < s.N; ++n) Y[size_t(m) * ldy + n] = (s.accumulate ? Y[size_t(m) * ldy + n] : 0.0f) + (bias ? bias[n] : 0.0f);
@@ -193,6 +222,7 @@ void kmajor(const Shape& s, const float* X, const float* WT, const float* bias, 
   const int M = s.M, N = s.N, K = s.K;
   const int ldx = s.ldx ? s.ldx : K, ldy = s.ldy ? s.ldy : N;
   if (M <= 0 || N <= 0) return;
+  const CountedCall counted(M, N, K);
 #if defined(__AVX512F__)
   for (int n0 = 0; n0 < N; n0 += 64) {
     const int nb = std::min(64, N - n0);
@@ -226,6 +256,19 @@ void kmajor(const Shape& s, const float* X, const float* WT, const float* bias, 
 
 void small_kmajor(int M, int N, int K, const float* X, int ldx, const float* WT, float* Y, int ldy, bool accumulate) {
   kmajor(Shape{M, N, K, ldx, ldy, accumulate}, X, WT, nullptr, Y);
+}
+
+void count_work(bool on) {
+  if (on) {
+    counted_flop.store(0);
+    counted_ns.store(0);
+    counted_calls.store(0);
+  }
+  counting.store(on);
+}
+
+WorkCount work_counted() {
+  return {double(counted_flop.load()), double(counted_ns.load()) * 1e-9, counted_calls.load()};
 }
 
 }  // namespace nordiq::tft::gemm

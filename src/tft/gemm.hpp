@@ -6,6 +6,8 @@
 // slow, obvious twin the tests compare the backend against.
 #pragma once
 
+#include <cstdint>
+
 namespace nordiq::tft::gemm {
 
 struct Shape {
@@ -28,5 +30,17 @@ void small_kmajor(int M, int N, int K, const float* X, int ldx, const float* WT,
 
 // Makes oneDNN run single-threaded on the calling thread (OpenMP ICV); call once per thread.
 void pin_library_threads_to_one();
+
+// What the matrix products did while counting was on (`nordiq bench`: how close the forward's
+// matrix work comes to the machine's GEMM peak, which the whole cycle's rate does not say).
+// Off by default: a call then costs one relaxed atomic load more. On, each linear/kmajor call adds
+// its FLOPs (2·M·N·K) and the time its thread spent in it.
+struct WorkCount {
+  double flop = 0;
+  double thread_seconds = 0;  // summed over threads
+  int64_t calls = 0;
+};
+void count_work(bool on);  // also resets the counts when turned on
+WorkCount work_counted();
 
 }  // namespace nordiq::tft::gemm

@@ -1,6 +1,6 @@
 // `nordiq bench --cycle-only --servers …`: the forecast cycle measured at the fleet sizes asked
 // for, on the default model and on H = 64 (live cycles, the hourly refit, a new daemon's first
-// cycle), and nothing else. Checks the report's shape and that
+// cycle, the matrix products' FLOPs and rate), and nothing else. Checks the report's shape and that
 // every number was measured, never how fast (no timing assertions: the machines are shared).
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -39,6 +39,11 @@ TEST(BenchCli, CycleOnlyMeasuresEachAskedFleetSizeOnBothModelsAndNothingElse) {
     EXPECT_GT(c["first_cycle_ms"].get<double>(), 0);
     EXPECT_GT(c["refit_cycle_ms"].get<double>(), 0);
     EXPECT_GT(c["gflop"].get<double>(), 0);
+    // the matrix products were counted: fewer FLOPs than the unfolded network's count, at a rate
+    EXPECT_GT(c["matrix_gflop"].get<double>(), 0);
+    EXPECT_LT(c["matrix_gflop"].get<double>(), c["gflop"].get<double>());
+    EXPECT_GT(c["matrix_gflops_per_thread"].get<double>(), 0);
+    EXPECT_GT(c["matrix_share_of_peak"].get<double>(), 0);
     EXPECT_DOUBLE_EQ(c["ms_per_server"].get<double>(), c["ms"].get<double>() / c["servers"].get<int>());
   }
   const std::set<std::pair<std::string, int>> asked = {{"default", 7}, {"medium", 7}, {"default", 20}, {"medium", 20}};

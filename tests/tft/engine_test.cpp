@@ -217,5 +217,28 @@ TEST(TftGemm, KMajorKernelWithBiasMatchesTheReferenceForEveryBlockShape) {
       }
 }
 
+TEST(TftGemm, WorkCountsAddEachCallsFlopsOnlyWhileCountingIsOn) {
+  const int M = 13, N = 40, K = 24;
+  std::vector<float> X(size_t(M) * K, 0.5f), W(size_t(N) * K, 0.25f), Y(size_t(M) * N);
+  const gemm::Shape s{M, N, K, 0, 0, false};
+  gemm::kmajor(s, X.data(), W.data(), nullptr, Y.data());  // before counting: not counted
+  gemm::count_work(true);
+  gemm::kmajor(s, X.data(), W.data(), nullptr, Y.data());
+  gemm::linear(s, X.data(), W.data(), nullptr, Y.data());
+  gemm::small_kmajor(M, N, K, X.data(), K, W.data(), Y.data(), N, true);  // one call, counted once
+  const gemm::WorkCount on = gemm::work_counted();
+  gemm::count_work(false);
+  gemm::kmajor(s, X.data(), W.data(), nullptr, Y.data());  // after: not counted
+  const gemm::WorkCount off = gemm::work_counted();
+  EXPECT_EQ(on.calls, 3);
+  EXPECT_DOUBLE_EQ(on.flop, 3.0 * 2 * M * N * K);
+  EXPECT_GT(on.thread_seconds, 0.0);
+  EXPECT_EQ(off.calls, on.calls);
+  EXPECT_DOUBLE_EQ(off.flop, on.flop);
+  gemm::count_work(true);  // turning it on again starts from zero
+  EXPECT_EQ(gemm::work_counted().calls, 0);
+  gemm::count_work(false);
+}
+
 }  // namespace
 }  // namespace nordiq::tft
