@@ -60,18 +60,37 @@ void FleetStore::restore() {
   // Enough steps that forward fill/restart decisions near the window's start come out as they
   // did live: capacity + the longest fill + the open step.
   const int64_t span = (int64_t{options_.window.capacity} + options_.window.max_forward_fill + 2) * step_ms;
-  std::vector<StepAggregate> steps;
+  // Each server's steps in [last − span, last]. Fleets report together, so these ranges mostly
+  // coincide: the union is read in one scan by time (the key's order) and each row goes to its
+  // server's window as it comes, the newest held back to become the open step.
+  struct Range {
+    EpochMs from, to;
+  };
+  std::vector<Range> ranges;
+  last_step_.assign(servers.size(), kNoStep);
   for (const auto& row : servers) {
     const ServerId id = windows_.intern(row.name, row.profile);
     if (id != row.id)
       throw StoreError(fmt::format("{}: servers table is inconsistent (server '{}' has id {}, expected {})",
                                    db_->path().string(), row.name, row.id, id));
-    const auto latest = tables_->latest_step(id);
-    if (!latest) continue;
-    steps.clear();
-    tables_->steps(id, *latest - span, *latest + 1, steps);
-    windows_.restore(id, steps);
+    if (!row.last_step) continue;
+    last_step_[id] = *row.last_step;
+    ranges.push_back({*row.last_step - span, *row.last_step});
   }
+  std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) { return a.from < b.from; });
+  std::vector<std::optional<StepAggregate>> newest(servers.size());
+  auto take = [&](ServerId id, const StepAggregate& step) {
+    if (id >= last_step_.size() || step.step_start < last_step_[id] - span || step.step_start > last_step_[id]) return;
+    if (newest[id]) windows_.restore_closed(id, *newest[id]);
+    newest[id] = step;
+  };
+  for (size_t i = 0; i < ranges.size();) {
+    Range scan = ranges[i];
+    for (++i; i < ranges.size() && ranges[i].from <= scan.to + 1; ++i) scan.to = std::max(scan.to, ranges[i].to);
+    tables_->scan_steps(scan.from, scan.to, take);
+  }
+  for (size_t id = 0; id < newest.size(); ++id)
+    if (newest[id]) windows_.restore_open(static_cast<ServerId>(id), *newest[id]);
   records_stored_.store(tables_->count_records());
   spdlog::info("store: {} opened: {} servers ({} with >= {} steps), {} records",
                db_->path().string(), windows_.server_count(), windows_.ready_count(),
@@ -141,18 +160,33 @@ IngestOutcome FleetStore::ingest(FeedBatch& batch) {
     for (const auto& s : new_servers)
       tables_->insert_server(static_cast<ServerId>(pending[s.name]), s.name, s.profile,
                              s.override_profile, now);
-    for (size_t i = 0; i < n; ++i) {
-      if (ids_scratch_[i] == kNoServer) continue;
-      const FeedRecord& r = batch.records[i];
-      if (tables_->insert_record(ids_scratch_[i], r.timestamp, r.status, r.values)) {
-        tables_->add_to_step(ids_scratch_[i], windows_.step_of(r.timestamp), r.status, r.values);
-        fresh_scratch_[i] = 1;
-        ++outcome.accepted;
-      } else {
-        ++outcome.duplicates;
+    if (last_step_.size() < known + new_servers.size()) last_step_.resize(known + new_servers.size(), kNoStep);
+    raised_scratch_.clear();
+    try {
+      for (size_t i = 0; i < n; ++i) {
+        const ServerId id = ids_scratch_[i];
+        if (id == kNoServer) continue;
+        const FeedRecord& r = batch.records[i];
+        if (tables_->insert_record(id, r.timestamp, r.status, r.values)) {
+          const EpochMs step = windows_.step_of(r.timestamp);
+          tables_->add_to_step(id, step, r.status, r.values);
+          if (step > last_step_[id]) {  // the server's newest step: restore starts from it
+            raised_scratch_.push_back({id, last_step_[id]});
+            last_step_[id] = step;
+            tables_->set_last_step(id, step);
+          }
+          fresh_scratch_[i] = 1;
+          ++outcome.accepted;
+        } else {
+          ++outcome.duplicates;
+        }
       }
+      tx.commit();
+    } catch (...) {
+      // rolled back: so are the last steps this batch raised (newest first, to their old values)
+      for (auto it = raised_scratch_.rbegin(); it != raised_scratch_.rend(); ++it) last_step_[it->id] = it->before;
+      throw;
     }
-    tx.commit();
   }
 
   // 3. Committed: now the in-memory state follows.

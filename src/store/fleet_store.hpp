@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -94,6 +95,15 @@ class FleetStore {
   std::vector<uint8_t> fresh_scratch_;
   std::vector<WindowStore::Sample> samples_scratch_;
   std::vector<ServerId> closed_scratch_;
+  // Per ServerId: its newest stored step (the servers table's last_step), kept so an ingest
+  // writes it only when a record opens a newer step. Ingest-side only (under ingest_mutex_).
+  static constexpr EpochMs kNoStep = std::numeric_limits<EpochMs>::min() / 2;
+  std::vector<EpochMs> last_step_;
+  struct Raised {
+    ServerId id;
+    EpochMs before;
+  };
+  std::vector<Raised> raised_scratch_;  // this ingest's raises, undone if its transaction fails
   EpochMs next_prune_ = 0;
 };
 

@@ -73,10 +73,29 @@ const std::string& add_to_step_sql() {
   return sql;
 }
 
+// Version 2: no per-server index on steps. Its entries made every post that opens a step insert
+// one entry per server, each into another B-tree leaf (500 servers: ~500 pages, 2 MB of WAL per
+// such commit), which set the feed's p99. Each server's newest step is kept in `servers` instead:
+// restore reads it and scans the steps by time.
+constexpr const char* kSchemaV2 =
+    "ALTER TABLE servers ADD COLUMN last_step INTEGER;"
+    "UPDATE servers SET last_step = (SELECT max(step_start) FROM steps WHERE steps.server_id = servers.id);"
+    "DROP INDEX steps_by_server;";
+
+// One server's steps: a range of the time-led key, filtered (no per-server index since version 2).
 const std::string& select_steps_sql() {
   static const std::string sql = fmt::format(
-      "SELECT step_start, count, worst_severity{} FROM steps WHERE server_id = ? AND"
-      " step_start >= ? AND step_start < ? ORDER BY step_start",
+      "SELECT step_start, count, worst_severity{} FROM steps WHERE step_start >= ? AND step_start < ?"
+      " AND server_id = ? ORDER BY step_start",
+      metric_columns("sum_", ""));
+  return sql;
+}
+
+// Every server's steps in [from, to], in key order (by time, then server).
+const std::string& scan_steps_sql() {
+  static const std::string sql = fmt::format(
+      "SELECT server_id, step_start, count, worst_severity{} FROM steps WHERE step_start >= ? AND step_start <= ?"
+      " ORDER BY step_start, server_id",
       metric_columns("sum_", ""));
   return sql;
 }
@@ -88,7 +107,7 @@ Status status_from_severity(int64_t severity) {
 }
 
 Database& migrated(Database& db) {
-  static const std::array<Migration, 1> migrations = {{{1, schema_v1().c_str()}}};
+  static const std::array<Migration, 2> migrations = {{{1, schema_v1().c_str()}, {2, kSchemaV2}}};
   db.migrate(HistoryTables::kComponent, migrations);
   return db;
 }
@@ -101,9 +120,10 @@ HistoryTables::HistoryTables(Database& db)
                          " VALUES (?, ?, ?, ?, ?)"),
       insert_record_(db, insert_record_sql()),
       add_to_step_(db, add_to_step_sql()),
-      select_servers_(db, "SELECT id, name, profile FROM servers ORDER BY id"),
-      latest_step_(db, "SELECT max(step_start) FROM steps WHERE server_id = ?"),
+      select_servers_(db, "SELECT id, name, profile, last_step FROM servers ORDER BY id"),
+      set_last_step_(db, "UPDATE servers SET last_step = ?2 WHERE id = ?1 AND (last_step IS NULL OR last_step < ?2)"),
       select_steps_(db, select_steps_sql()),
+      scan_steps_(db, scan_steps_sql()),
       count_records_(db, "SELECT count(*) FROM records"),
       prune_records_(db, "DELETE FROM records WHERE ts < ?"),
       prune_steps_(db, "DELETE FROM steps WHERE step_start < ?") {}
@@ -134,33 +154,47 @@ std::vector<HistoryTables::ServerRow> HistoryTables::servers() {
   std::vector<ServerRow> rows;
   while (select_servers_.step()) {
     const auto profile = profile_from_id(select_servers_.column_text(2));
-    rows.push_back(ServerRow{static_cast<ServerId>(select_servers_.column_int(0)),
-                             std::string(select_servers_.column_text(1)),
-                             profile.value_or(Profile::generic)});
+    ServerRow row{static_cast<ServerId>(select_servers_.column_int(0)), std::string(select_servers_.column_text(1)),
+                  profile.value_or(Profile::generic), std::nullopt};
+    if (!select_servers_.column_is_null(3)) row.last_step = select_servers_.column_int(3);
+    rows.push_back(std::move(row));
   }
   select_servers_.reset();
   return rows;
 }
 
-std::optional<EpochMs> HistoryTables::latest_step(ServerId id) {
-  latest_step_.bind(1, int64_t{id});
-  std::optional<EpochMs> out;
-  if (latest_step_.step() && !latest_step_.column_is_null(0)) out = latest_step_.column_int(0);
-  latest_step_.reset();
-  return out;
+void HistoryTables::set_last_step(ServerId id, EpochMs step_start) {
+  set_last_step_.bind(1, int64_t{id}).bind(2, int64_t{step_start});
+  set_last_step_.run();
 }
 
+namespace {
+// The step columns from `first` on: step_start, count, worst_severity, the sums.
+StepAggregate step_at(Statement& row, int first) {
+  StepAggregate a;
+  a.step_start = row.column_int(first);
+  a.count = static_cast<uint32_t>(row.column_int(first + 1));
+  a.worst = status_from_severity(row.column_int(first + 2));
+  for (int k = 0; k < kNumMetrics; ++k) a.sums[k] = row.column_double(first + 3 + k);
+  return a;
+}
+}  // namespace
+
 void HistoryTables::steps(ServerId id, EpochMs from, EpochMs to, std::vector<StepAggregate>& out) {
-  select_steps_.bind(1, int64_t{id}).bind(2, int64_t{from}).bind(3, int64_t{to});
-  while (select_steps_.step()) {
-    StepAggregate a;
-    a.step_start = select_steps_.column_int(0);
-    a.count = static_cast<uint32_t>(select_steps_.column_int(1));
-    a.worst = status_from_severity(select_steps_.column_int(2));
-    for (int k = 0; k < kNumMetrics; ++k) a.sums[k] = select_steps_.column_double(3 + k);
-    out.push_back(a);
-  }
+  select_steps_.bind(1, int64_t{from}).bind(2, int64_t{to}).bind(3, int64_t{id});
+  while (select_steps_.step()) out.push_back(step_at(select_steps_, 0));
   select_steps_.reset();
+}
+
+void HistoryTables::scan_steps(EpochMs from, EpochMs to, const std::function<void(ServerId, const StepAggregate&)>& f) {
+  scan_steps_.bind(1, int64_t{from}).bind(2, int64_t{to});
+  try {
+    while (scan_steps_.step()) f(static_cast<ServerId>(scan_steps_.column_int(0)), step_at(scan_steps_, 1));
+  } catch (...) {
+    scan_steps_.reset();
+    throw;
+  }
+  scan_steps_.reset();
 }
 
 uint64_t HistoryTables::count_records() {

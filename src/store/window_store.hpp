@@ -97,6 +97,10 @@ class WindowStore {
   // Start-up: rebuilds a server from its stored step aggregates (ascending step_start); the
   // last one becomes the open step, the others are closed steps (forward fill/restart apply).
   void restore(ServerId id, std::span<const StepAggregate> steps);
+  // The same, one step at a time (FleetStore's restore streams the steps of every server from one
+  // scan by time): each closed step in ascending step_start, then the newest as the open step.
+  void restore_closed(ServerId id, const StepAggregate& step);
+  void restore_open(ServerId id, const StepAggregate& step);
 
   // ---- reader side ---------------------------------------------------------------------------
   // Runs f(const WindowStore&) under the shared lock; views taken inside stay valid until f returns.
