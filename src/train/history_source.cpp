@@ -46,15 +46,30 @@ History read_history_store(const std::filesystem::path& dir, const HistoryOption
     return std::unique_ptr<sqlite3_stmt, StmtFinalizer>(s);
   };
 
+  // One read snapshot for both queries below, while a daemon may keep writing (WAL).
+  if (sqlite3_exec(raw, "BEGIN", nullptr, nullptr, nullptr) != SQLITE_OK)
+    throw HistoryError(fmt::format("{}: cannot read: {}", name, sqlite3_errmsg(raw)));
+  HistoryBuilder builder(options);
+  // The servers with steps in range, interned in id order first: the History lists servers as
+  // a per-server read would, while the steps come in the key's order, (step_start, server_id),
+  // which reads the table sequentially instead of sorting it (there is no per-server index).
+  auto servers = prepare(fmt::format(
+      "SELECT name, profile FROM servers WHERE id IN (SELECT DISTINCT server_id FROM steps WHERE step_start >= {}) "
+      "ORDER BY id",
+      options.since));
+  while (sqlite3_step(servers.get()) == SQLITE_ROW) {
+    const auto* server_name = reinterpret_cast<const char*>(sqlite3_column_text(servers.get(), 0));
+    const auto* profile_name = reinterpret_cast<const char*>(sqlite3_column_text(servers.get(), 1));
+    if (const auto profile = profile_from_id(profile_name ? profile_name : ""))
+      builder.intern(server_name ? server_name : "", *profile);  // an unknown profile fails below, naming the row
+  }
   std::string metrics;
   for (const auto& m : kMetrics) metrics += fmt::format(", {}", m.name);
-  // (server_id, step_start) is the primary key of `steps`: this order reads it sequentially.
   auto q = prepare(fmt::format(
       "SELECT server_name, profile, step_start, status{} FROM step_history WHERE step_start >= {} "
-      "ORDER BY server_id, step_start",
+      "ORDER BY step_start, server_id",
       metrics, options.since));
 
-  HistoryBuilder builder(options);
   int64_t row = 0;
   int step_rc;
   while ((step_rc = sqlite3_step(q.get())) == SQLITE_ROW) {

@@ -66,6 +66,30 @@ TEST(HistoryStore, ReadsTheStepHistoryOfADataDir) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(HistoryStore, ServersAreListedInTheStoresIdOrderWhateverWhenTheirStepsStart) {
+  const auto dir = std::filesystem::path(::testing::TempDir()) / "eval_store_order";
+  std::filesystem::remove_all(dir);
+  {
+    StoreOptions opt;
+    opt.data_dir = dir;
+    opt.retention_days = 0;
+    auto store = FleetStore::open(opt);
+    FeedBatch first;  // ppweb001 is seen first (id 0), from step 20 on
+    for (int i = 20; i < 30; ++i) push(first, "ppweb001", kT0 + i * kStepMs, 20, Status::healthy);
+    ASSERT_EQ(store->ingest(first).accepted, first.records.size());
+    FeedBatch second;  // ppdb001 (id 1) then brings older steps, 0..29
+    for (int i = 0; i < 30; ++i) push(second, "ppdb001", kT0 + i * kStepMs, 10, Status::healthy);
+    ASSERT_EQ(store->ingest(second).accepted, second.records.size());
+  }
+  const History h = load_history(dir.string());
+  ASSERT_EQ(h.servers.size(), 2u);
+  EXPECT_EQ(h.servers[0].name, "ppweb001");
+  EXPECT_EQ(h.servers[0].steps(), 10);
+  EXPECT_EQ(h.servers[1].name, "ppdb001");
+  EXPECT_EQ(h.servers[1].steps(), 30);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(HistoryStore, ADirectoryWithoutAStoreIsAClearError) {
   const auto dir = std::filesystem::path(::testing::TempDir()) / "eval_not_a_store";
   std::filesystem::create_directories(dir);
