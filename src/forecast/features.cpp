@@ -1,4 +1,5 @@
 #include "forecast/features.hpp"
+#include "forecast/order_stats.hpp"
 
 #include <algorithm>
 #include <array>
@@ -59,29 +60,27 @@ void write_anchors(const WindowView& view, int begin, int enc, int dec, const No
 // Slot s is the one of the decoder step s + 1 steps after the encoder's last. 0 where absent.
 constexpr int kHourlySamples = 4;
 constexpr int kMaxHourSteps = 60;  // one-minute steps; coarser grids have fewer slots
-
-float shape_at(const float* x, int i, int half, std::array<float, 2 * kMaxHourSteps + 1>& around) {
-  const int n = 2 * half + 1;
-  std::copy(x + i - half, x + i + half + 1, around.begin());
-  std::nth_element(around.begin(), around.begin() + half, around.begin() + n);
-  return x[i] - around[half];
-}
+static_assert(2 * (kMaxHourSteps / 2) + 1 <= kMaxCentredWindow);
 
 void write_hourly(const TransformedWindow& window, const Normalization& norm, int hour_steps, int dec,
                   EpochMs first_decoder_step, int64_t step_ms, FeatureBatch& out, int b) {
   std::array<std::array<float, kNumMetrics>, kMaxHourSteps> slot_shape{};
-  std::array<float, 2 * kMaxHourSteps + 1> around;
   const int half = hour_steps / 2;
-  for (int s = 0; s < hour_steps; ++s) {
-    // the latest encoder step at the slot of decoder step s whose centred hour the encoder holds
-    int latest = window.len - 1 + (s + 1) - hour_steps;
-    while (latest + half > window.len - 1) latest -= hour_steps;
-    for (int k = 0; k < kNumMetrics; ++k) {
-      if (!window.present[k]) continue;
+  // The positions the slots read below: the latest centre whose hour the encoder holds, and the
+  // kHourlySamples hours before it, none before `half`.
+  const int newest = window.len - 1 - half;
+  const int oldest = std::max(half, newest - kHourlySamples * hour_steps + 1);
+  std::array<float, kHourlySamples * kMaxHourSteps> centred;  // [i − oldest]: x[i] − its hour's median
+  for (int k = 0; k < kNumMetrics; ++k) {
+    if (!window.present[k] || newest < oldest) continue;
+    centred_deviations(window.column(k), oldest, newest, half, centred.data());
+    for (int s = 0; s < hour_steps; ++s) {
+      // the latest encoder step at the slot of decoder step s whose centred hour the encoder holds
+      int latest = window.len - 1 + (s + 1) - hour_steps;
+      while (latest + half > window.len - 1) latest -= hour_steps;
       std::array<float, kHourlySamples> shape;
       int n = 0;
-      for (int i = latest; i - half >= 0 && n < kHourlySamples; i -= hour_steps)
-        shape[n++] = shape_at(window.column(k), i, half, around);
+      for (int i = latest; i - half >= 0 && n < kHourlySamples; i -= hour_steps) shape[n++] = centred[i - oldest];
       if (n == 0) continue;
       for (int a = 1; a < n; ++a)  // at most 4: insertion sort
         for (int c = a; c > 0 && shape[c] < shape[c - 1]; --c) std::swap(shape[c], shape[c - 1]);

@@ -68,6 +68,29 @@ TEST(OrderStats, RadixSortPutsNegativeZeroBeforePositiveZero) {
   EXPECT_FALSE(std::signbit(v[2]) || std::signbit(v[3]));
 }
 
+TEST(OrderStats, SlidingCentredDeviationsEqualASelectionAtEveryPosition) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> noise(-3.f, 3.f);
+  std::uniform_int_distribution<int> coarse(0, 4);  // many ties
+  for (int half : {0, 1, 6, 30}) {
+    for (bool ties : {false, true}) {
+      const int len = 4 * (2 * half + 1) + 40;
+      std::vector<float> x(static_cast<size_t>(len));
+      for (float& v : x) v = ties ? static_cast<float>(coarse(rng)) : noise(rng);
+      if (len > 20) x[len / 2] = 1e6f;  // a burst passes through the window
+      const int lo = half, hi = len - 1 - half;
+      std::vector<float> out(static_cast<size_t>(hi - lo + 1));
+      centred_deviations(x.data(), lo, hi, half, out.data());
+      for (int i = lo; i <= hi; ++i) {
+        std::vector<float> window(x.begin() + (i - half), x.begin() + (i + half + 1));
+        std::nth_element(window.begin(), window.begin() + half, window.end());
+        ASSERT_EQ(out[static_cast<size_t>(i - lo)], x[static_cast<size_t>(i)] - window[static_cast<size_t>(half)])
+            << "half " << half << " ties " << ties << " at " << i;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace nordiq::forecast
 
