@@ -60,25 +60,33 @@ void FleetStore::restore() {
   // Enough steps that forward fill/restart decisions near the window's start come out as they
   // did live: capacity + the longest fill + the open step.
   const int64_t span = (int64_t{options_.window.capacity} + options_.window.max_forward_fill + 2) * step_ms;
-  // Each server's steps in [last − span, last]. Fleets report together, so these ranges mostly
-  // coincide: the union is read in one scan by time (the key's order) and each row goes to its
-  // server's window as it comes, the newest held back to become the open step.
-  struct Range {
-    EpochMs from, to;
-  };
-  std::vector<Range> ranges;
   last_step_.assign(servers.size(), kNoStep);
   for (const auto& row : servers) {
     const ServerId id = windows_.intern(row.name, row.profile);
     if (id != row.id)
       throw StoreError(fmt::format("{}: servers table is inconsistent (server '{}' has id {}, expected {})",
                                    db_->path().string(), row.name, row.id, id));
-    if (!row.last_step) continue;
-    last_step_[id] = *row.last_step;
-    ranges.push_back({*row.last_step - span, *row.last_step});
+    if (row.last_step) last_step_[id] = *row.last_step;
   }
+  restore_windows(span);
+  records_stored_.store(tables_->count_records());
+  spdlog::info("store: {} opened: {} servers ({} with >= {} steps), {} records",
+               db_->path().string(), windows_.server_count(), windows_.ready_count(),
+               kMinEncoderSteps, records_stored_.load());
+}
+
+// Each server's steps in [last − span, last]. Fleets report together, so these ranges mostly
+// coincide: the union is read in one scan by time (the key's order) and each row goes to its
+// server's window as it comes, the newest held back to become the open step.
+void FleetStore::restore_windows(int64_t span) {
+  struct Range {
+    EpochMs from, to;
+  };
+  std::vector<Range> ranges;
+  for (EpochMs last : last_step_)
+    if (last != kNoStep) ranges.push_back({last - span, last});
   std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) { return a.from < b.from; });
-  std::vector<std::optional<StepAggregate>> newest(servers.size());
+  std::vector<std::optional<StepAggregate>> newest(last_step_.size());
   auto take = [&](ServerId id, const StepAggregate& step) {
     if (id >= last_step_.size() || step.step_start < last_step_[id] - span || step.step_start > last_step_[id]) return;
     if (newest[id]) windows_.restore_closed(id, *newest[id]);
@@ -91,10 +99,6 @@ void FleetStore::restore() {
   }
   for (size_t id = 0; id < newest.size(); ++id)
     if (newest[id]) windows_.restore_open(static_cast<ServerId>(id), *newest[id]);
-  records_stored_.store(tables_->count_records());
-  spdlog::info("store: {} opened: {} servers ({} with >= {} steps), {} records",
-               db_->path().string(), windows_.server_count(), windows_.ready_count(),
-               kMinEncoderSteps, records_stored_.load());
 }
 
 void FleetStore::on_steps_closed(StepsClosedCallback callback) {

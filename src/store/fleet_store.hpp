@@ -81,6 +81,7 @@ class FleetStore {
   explicit FleetStore(const StoreOptions& options);
   void check_integrity();  // throws StoreError naming what PRAGMA quick_check found
   void restore();
+  void restore_windows(int64_t span);  // every server's last `span` of steps, from last_step_
   void prune_if_due(EpochMs now);
 
   StoreOptions options_;
