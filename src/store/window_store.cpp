@@ -209,12 +209,6 @@ void WindowStore::apply_batch(std::span<const Sample> samples, std::vector<Serve
   }
 }
 
-void WindowStore::restore(ServerId id, std::span<const StepAggregate> steps) {
-  if (steps.empty()) return;
-  for (size_t i = 0; i + 1 < steps.size(); ++i) restore_closed(id, steps[i]);
-  restore_open(id, steps.back());
-}
-
 void WindowStore::restore_closed(ServerId id, const StepAggregate& step) {
   std::unique_lock lock(mutex_);
   append_step(*servers_.at(id), step);

@@ -94,11 +94,9 @@ class WindowStore {
   // Applies samples in order under one lock; appends ids of servers with a newly closed step, or
   // seen for the first time (each id once), to `closed`: the servers whose forecast is due.
   void apply_batch(std::span<const Sample> samples, std::vector<ServerId>& closed);
-  // Start-up: rebuilds a server from its stored step aggregates (ascending step_start); the
-  // last one becomes the open step, the others are closed steps (forward fill/restart apply).
-  void restore(ServerId id, std::span<const StepAggregate> steps);
-  // The same, one step at a time (FleetStore's restore streams the steps of every server from one
-  // scan by time): each closed step in ascending step_start, then the newest as the open step.
+  // Start-up: rebuilds a server from its stored step aggregates, one at a time (FleetStore's
+  // restore streams every server's steps from one scan by time): each closed step in ascending
+  // step_start (forward fill/restart apply), then the newest as the open step.
   void restore_closed(ServerId id, const StepAggregate& step);
   void restore_open(ServerId id, const StepAggregate& step);
 
