@@ -4,10 +4,12 @@
 // ~1 s of CPU (issue #14: one reader asking for gzip could keep the daemon busy). Here each
 // snapshot's body is rendered on its first request and compressed on its first gzip request;
 // every later request of that cycle shares them. While readers poll, the forecast cycle renders
-// (and compresses) the next snapshot's body ahead (warm), so no request waits for it: the first
-// request after a cycle waited ~25 ms for the render and ~150 ms for the gzip at 500 servers.
+// (and compresses) the next snapshot's bodies ahead (warm), before it publishes the snapshot, so
+// no request waits for them; the gzip is assembled from the servers' entries deflated on the
+// forecaster's threads (api/gzip_pieces.hpp), not compressed after the cycle on one thread.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -32,6 +34,9 @@ template <class Snapshot>
 class SnapshotBodyCache {
  public:
   using Body = std::shared_ptr<const std::string>;
+  // Makes the gzip member of a plain body (its argument); by default zlib over the whole body.
+  using Compress = std::function<std::string(const std::string& plain)>;
+  static std::string gzip_whole(const std::string& plain) { return gzip_compress(plain, 1); }
 
   // The body of `snapshot` under `key` (what else it depends on, e.g. the model's description):
   // rendered by `render` once per (snapshot, key). Holding the snapshot keeps its address from
@@ -39,55 +44,72 @@ class SnapshotBodyCache {
   Body plain(const std::shared_ptr<const Snapshot>& snapshot, const std::string& key,
              const std::function<std::string()>& render) {
     plain_wanted_.store(true, std::memory_order_relaxed);
-    return render_plain(snapshot, key, render);
+    return plain_of(*slot(snapshot, key), render);
   }
 
-  // The gzip of a body returned by plain(): compressed once (fast level: this runs once a cycle).
-  Body gzipped(const Body& plain) {
+  // The gzip of that body: compressed once per (snapshot, key).
+  Body gzipped(const std::shared_ptr<const Snapshot>& snapshot, const std::string& key,
+               const std::function<std::string()>& render, const Compress& compress = gzip_whole) {
     gzip_wanted_.store(true, std::memory_order_relaxed);
-    return compress(plain);
+    return gzip_of(*slot(snapshot, key), render, compress);
   }
 
-  // On a new snapshot (the forecast cycle's thread): renders its body, and compresses it, if a
-  // request asked for one since the last warm; else nothing, and the bodies stay lazy.
+  // Whether a request asked for gzip since the last warm (the forecaster then deflates the
+  // servers' entries ahead).
+  bool gzip_wanted() const { return gzip_wanted_.load(std::memory_order_relaxed); }
+
+  // On a new snapshot (the forecast cycle's thread, before it publishes it): renders its body, and
+  // compresses it, if a request asked for one since the last warm; else nothing, and the bodies
+  // stay lazy. Readers of the previous snapshot meanwhile keep its bodies (two are held).
   void warm(const std::shared_ptr<const Snapshot>& snapshot, const std::string& key,
-            const std::function<std::string()>& render) {
+            const std::function<std::string()>& render, const Compress& compress = gzip_whole) {
     const bool gzip = gzip_wanted_.exchange(false, std::memory_order_relaxed);
     if (!plain_wanted_.exchange(false, std::memory_order_relaxed) && !gzip) return;
-    const Body body = render_plain(snapshot, key, render);
-    if (gzip) compress(body);
+    const auto s = slot(snapshot, key);
+    if (gzip) gzip_of(*s, render, compress);
+    else plain_of(*s, render);
   }
 
  private:
-  Body render_plain(const std::shared_ptr<const Snapshot>& snapshot, const std::string& key,
-                    const std::function<std::string()>& render) {
-    std::lock_guard lock(mutex_);
-    if (snapshot_ != snapshot || key_ != key || !plain_) {
-      plain_ = std::make_shared<const std::string>(render());
-      snapshot_ = snapshot;
-      key_ = key;
-    }
-    return plain_;
+  // One snapshot's bodies. Each is made under its own mutex, so a reader of another snapshot, or
+  // of the plain body while the gzip is made, never waits.
+  struct Slot {
+    std::shared_ptr<const Snapshot> snapshot;
+    std::string key;
+    std::mutex plain_mutex, gzip_mutex;
+    Body plain, gzipped;
+  };
+
+  // The slot of (snapshot, key), made the newest if new: the one before it stays for the readers
+  // still holding the previous snapshot, one more is dropped (its readers keep their bodies).
+  std::shared_ptr<Slot> slot(const std::shared_ptr<const Snapshot>& snapshot, const std::string& key) {
+    std::lock_guard lock(slots_mutex_);
+    for (const auto& s : slots_)
+      if (s && s->snapshot == snapshot && s->key == key) return s;
+    auto fresh = std::make_shared<Slot>();
+    fresh->snapshot = snapshot;
+    fresh->key = key;
+    slots_[1] = std::move(slots_[0]);
+    slots_[0] = fresh;
+    return fresh;
   }
 
-  // Which body the gzip belongs to is kept beside it (gzipped_of_), so plain() never touches it:
-  // the two halves have their own mutexes.
-  Body compress(const Body& plain) {
-    std::lock_guard lock(gzip_mutex_);
-    if (!gzipped_ || gzipped_of_ != plain) {
-      gzipped_ = std::make_shared<const std::string>(gzip_compress(*plain, 1));
-      gzipped_of_ = plain;
-    }
-    return gzipped_;
+  static Body plain_of(Slot& s, const std::function<std::string()>& render) {
+    std::lock_guard lock(s.plain_mutex);
+    if (!s.plain) s.plain = std::make_shared<const std::string>(render());
+    return s.plain;
+  }
+
+  static Body gzip_of(Slot& s, const std::function<std::string()>& render, const Compress& compress) {
+    const Body body = plain_of(s, render);
+    std::lock_guard lock(s.gzip_mutex);
+    if (!s.gzipped) s.gzipped = std::make_shared<const std::string>(compress(*body));
+    return s.gzipped;
   }
 
   std::atomic<bool> plain_wanted_{false}, gzip_wanted_{false};
-  std::mutex mutex_;
-  std::shared_ptr<const Snapshot> snapshot_;
-  std::string key_;
-  Body plain_;
-  std::mutex gzip_mutex_;
-  Body gzipped_, gzipped_of_;
+  std::mutex slots_mutex_;
+  std::array<std::shared_ptr<Slot>, 2> slots_;  // newest first
 };
 
 // Whether If-None-Match lists `etag` (weak comparison, RFC 9110 §13.1.2) or is "*": the client

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "api/body_cache.hpp"
+#include "api/full_body_gzip.hpp"
 #include "api/predictions_json.hpp"
 #include "core/time.hpp"
 
@@ -110,9 +111,7 @@ std::string render_current(const serve::ForecastService& service, const serve::P
   body += ",\"predictions\":{";
   for (size_t i = 0; i < chosen.size(); ++i) {
     if (i) body += ',';
-    append_json_string(body, chosen[i]->name);
-    body += ':';
-    append_server_object(body, *chosen[i], metrics, quantiles);
+    append_server_entry(body, *chosen[i], metrics, quantiles);
   }
   body += "},\"page\":";
   body += page.dump();
@@ -172,14 +171,21 @@ std::string full_body_etag(const serve::PredictionSnapshot& snap, const std::str
 
 void add_prediction_routes(ApiServer& api, std::shared_ptr<serve::ForecastService> service) {
   // The plain request (no parameters) is what dashboards poll: rendered and gzipped once a cycle,
-  // ahead of the requests while they keep coming (SnapshotBodyCache::warm).
+  // ahead of the requests while they keep coming (SnapshotBodyCache::warm), before the cycle
+  // publishes its snapshot. While readers ask for gzip, each server's entry is deflated with its
+  // forecast on the forecaster's threads, and the cycle's gzip body is assembled from them.
   auto full_bodies = std::make_shared<SnapshotBodyCache<serve::PredictionSnapshot>>();
-  // The service owns its listeners: a raw pointer, not a shared_ptr that would keep it alive forever.
+  service->set_renderer([full_bodies](serve::ServerForecast& sf) {
+    render_server_fragments(sf);
+    if (full_bodies->gzip_wanted()) deflate_full_body_entry(sf);
+  });
+  // The service owns its preparers: a raw pointer, not a shared_ptr that would keep it alive forever.
   serve::ForecastService* cycle = service.get();
-  cycle->add_cycle_listener([cycle, full_bodies](const serve::PredictionSnapshot&, std::span<const risk::AlertEvent>) {
-    const auto snap = cycle->snapshot();  // the one just published: this runs on the cycle's thread
+  cycle->add_publish_preparer([cycle, full_bodies](const std::shared_ptr<const serve::PredictionSnapshot>& snap) {
     const httplib::Request no_parameters;
-    full_bodies->warm(snap, full_body_key(*cycle, *snap), [&] { return render_current_for(no_parameters, *cycle, *snap); });
+    full_bodies->warm(
+        snap, full_body_key(*cycle, *snap), [&] { return render_current_for(no_parameters, *cycle, *snap); },
+        [&](const std::string& plain) { return gzip_full_body(plain, *snap); });
   });
   api.get("/predictions/current", Role::read, [service, full_bodies](const httplib::Request& req, httplib::Response& res) {
     const auto snap = service->snapshot();
@@ -189,9 +195,11 @@ void add_prediction_routes(ApiServer& api, std::shared_ptr<serve::ForecastServic
       return;
     }
     const std::string key = full_body_key(*service, *snap);
-    const auto plain = full_bodies->plain(snap, key, render);  // cached: a 304 costs no render
+    // Cached: a 304 costs no render. A gzip reader asks for the gzip at once (not the plain body
+    // first), so that a cycle publishing meanwhile already knows to make its gzip ahead.
     const bool gzip = accepts_gzip(req);
-    const auto body = gzip ? full_bodies->gzipped(plain) : plain;
+    const auto compress = [&](const std::string& plain) { return gzip_full_body(plain, *snap); };
+    const auto body = gzip ? full_bodies->gzipped(snap, key, render, compress) : full_bodies->plain(snap, key, render);
     const std::string etag = full_body_etag(*snap, key, gzip);
     res.set_header("ETag", etag);
     res.set_header("Cache-Control", "no-cache");  // revalidate every time: a new cycle is a new body

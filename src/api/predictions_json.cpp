@@ -214,6 +214,13 @@ void append_server_object(std::string& out, const serve::ServerForecast& sf, con
   out += "}}";
 }
 
+void append_server_entry(std::string& out, const serve::ServerForecast& sf, const MetricMask& metrics,
+                         const QuantileMask& quantiles) {
+  append_json_string(out, sf.name);
+  out += ':';
+  append_server_object(out, sf, metrics, quantiles);
+}
+
 nlohmann::json summary_json(const risk::FleetSummary& s, size_t open_alerts) {
   using risk::Level;
   auto round2 = [](double v) { return std::round(v * 100) / 100; };

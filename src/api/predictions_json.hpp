@@ -29,6 +29,10 @@ inline QuantileMask all_quantiles() { return QuantileMask().set(); }
 void append_server_object(std::string& out, const serve::ServerForecast& sf, const MetricMask& metrics,
                           const QuantileMask& quantiles);
 
+// "server_name":{...}: one server's member of the "predictions" object.
+void append_server_entry(std::string& out, const serve::ServerForecast& sf, const MetricMask& metrics,
+                         const QuantileMask& quantiles);
+
 nlohmann::json summary_json(const risk::FleetSummary& s, size_t open_alerts);
 nlohmann::json alert_json(const risk::TrackedAlert& a);
 nlohmann::json model_json(const serve::ModelStatus& m, const serve::PredictionSnapshot& snap);

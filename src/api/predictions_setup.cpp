@@ -36,8 +36,7 @@ std::shared_ptr<serve::ForecastService> add_forecast_service(ServeContext& ctx) 
   const risk::AlertConfig alerts = ctx.options.alerts_config.empty() ? risk::default_alert_config()
                                                                      : risk::load_alert_config(ctx.options.alerts_config);
   auto service = std::make_shared<serve::ForecastService>(ctx.store, std::move(forecaster), std::move(status), alerts);
-  service->set_renderer(render_server_fragments);
-  add_prediction_routes(ctx.api, service);
+  add_prediction_routes(ctx.api, service);  // sets the service's renderer
   add_alert_routes(ctx.api, service);
   add_historical_routes(ctx.api, service);
   add_metrics_routes(ctx.api, service);

@@ -138,6 +138,13 @@ ordered_json run_bench(const BenchFlags& f) {
   };
   out["feed_500"] = feed_json(http.feed_500);
   out["predictions_500"] = get_json(http.predictions_500);
+  out["predictions_500_first_ms"] = http.predictions_500_first_ms;
+  out["predictions_500_first_gzip_ms"] = http.predictions_500_first_gzip_ms;
+  for (const auto& [name, l] : {std::pair{"predictions_500_across_cycles", http.predictions_500_across_cycles},
+                                std::pair{"predictions_500_gzip_across_cycles", http.predictions_500_gzip_across_cycles}}) {
+    out[name] = get_json(l);
+    out[name]["bodies_seen"] = l.bodies_seen;
+  }
   out["predictions_500_revalidated"] = get_json(http.predictions_500_revalidated);
   out["predictions_500_revalidated"]["not_modified_share"] = http.predictions_500_revalidated.not_modified_share;
   out["rss_mb"] = s.rss_mb;
@@ -186,6 +193,16 @@ void print_table(const ordered_json& r) {
   fmt::print("GET /predictions/current, 500 servers, {} clients: p50 {:.1f} ms, p99 {:.1f} ms, {:.1f} requests/s\n",
              r["settings"]["get_clients"].get<int>(), pr["p50_ms"].get<double>(), pr["p99_ms"].get<double>(),
              pr["requests_per_s"].get<double>());
+  fmt::print("  the first request, alone, after cycles nobody polled: {:.1f} ms (rendered for it); the first asking for "
+             "gzip: {:.1f} ms (compressed for it)\n",
+             r["predictions_500_first_ms"].get<double>(), r["predictions_500_first_gzip_ms"].get<double>());
+  for (const char* gzip : {"", "gzip_"}) {
+    const auto& ac = r[fmt::format("predictions_500_{}across_cycles", gzip)];
+    fmt::print("  {} ({} bodies seen): p50 {:.1f} ms, p99 {:.1f} ms\n",
+               *gzip ? "the same, asking for gzip (timed to the last compressed byte)"
+                     : "across cycles (each client polls every 200 ms; a post a second starts a cycle)",
+               ac["bodies_seen"].get<int>(), ac["p50_ms"].get<double>(), ac["p99_ms"].get<double>());
+  }
   const auto& rv = r["predictions_500_revalidated"];
   fmt::print("  the same clients revalidating (If-None-Match, {:.0f} % answered 304): p50 {:.2f} ms, p99 {:.1f} ms, {:.1f} requests/s\n",
              100 * rv["not_modified_share"].get<double>(), rv["p50_ms"].get<double>(), rv["p99_ms"].get<double>(),

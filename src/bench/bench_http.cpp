@@ -136,6 +136,64 @@ Latency measure_predictions(int port, int requests, int clients, bool revalidate
   return l;
 }
 
+// `clients` keep-alive readers polling GET /predictions/current (each every 200 ms) while a collector posts 500 records
+// every `post_every`, each post opening a new step: every post starts a forecast cycle, so the
+// readers cross the cycles' publishes, as a dashboard does while its collectors report. The
+// readers go on until the last post's cycle has had time to publish.
+// With `gzip`, the readers ask for gzip and time the compressed body to its last byte (inflating it
+// is the reader's own work, not the daemon's).
+Latency measure_predictions_across_cycles(int port, httplib::Client& feeder, const std::vector<std::string>& names,
+                                          EpochMs first_step, int posts, int clients, bool gzip) {
+  constexpr auto kPostEvery = std::chrono::milliseconds(1'000);
+  // Readers poll, not spin: four in a loop on these two cores would leave the cycle (nice 10) no CPU.
+  constexpr auto kPollEvery = std::chrono::milliseconds(200);
+  std::vector<std::string> bodies;  // built before the clock starts
+  for (int i = 0; i < posts; ++i) bodies.push_back(feed_body(names, first_step + int64_t{i} * 300'000));
+  std::atomic<bool> stop{false};
+  std::vector<std::vector<double>> per(static_cast<size_t>(clients));
+  std::vector<std::vector<std::string>> tags(static_cast<size_t>(clients));
+  const auto t0 = Clock::now();
+  std::vector<std::thread> pool;
+  for (int k = 0; k < clients; ++k)
+    pool.emplace_back([&, k] {
+      httplib::Client cc("127.0.0.1", port);
+      cc.set_read_timeout(60, 0);
+      cc.set_decompress(false);
+      httplib::Headers headers;
+      if (gzip) headers.emplace("Accept-Encoding", "gzip");
+      while (!stop.load()) {
+        const auto s = Clock::now();
+        auto r = cc.Get("/predictions/current", headers);
+        if (r && r->status == 200) {
+          per[size_t(k)].push_back(std::chrono::duration<double, std::milli>(Clock::now() - s).count());
+          tags[size_t(k)].push_back(r->get_header_value("ETag"));
+        }
+        std::this_thread::sleep_until(s + kPollEvery);
+      }
+    });
+  for (const std::string& b : bodies) {
+    const auto next = Clock::now() + kPostEvery;
+    if (auto r = feeder.Post("/feed/data", b, "application/json"); !r || r->status != 200)
+      throw std::runtime_error("bench: POST /feed/data failed");
+    std::this_thread::sleep_until(next);
+  }
+  std::this_thread::sleep_for(2 * kPostEvery);
+  stop = true;
+  for (auto& t : pool) t.join();
+  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::vector<double> all;
+  std::vector<std::string> seen;
+  for (size_t k = 0; k < per.size(); ++k) {
+    all.insert(all.end(), per[k].begin(), per[k].end());
+    seen.insert(seen.end(), tags[k].begin(), tags[k].end());
+  }
+  if (all.empty()) throw std::runtime_error("bench: every GET /predictions/current failed");
+  std::sort(seen.begin(), seen.end());
+  Latency l = summarize(all, secs, double(all.size()));
+  l.bodies_seen = static_cast<int>(std::unique(seen.begin(), seen.end()) - seen.begin());
+  return l;
+}
+
 std::string job_phase(httplib::Client& c) {
   auto r = c.Get("/admin/training-status");
   if (!r || r->status != 200) return "unknown";
@@ -175,15 +233,33 @@ HttpResults measure_http(const fs::path& data_dir, const fs::path& models_dir, i
   out.clients = clients;
   const EpochMs from = last + 600'000;
   out.feed_500 = measure_feed(c, names, from, feed_posts);
+  EpochMs next_free = from + int64_t{feed_posts} * 5'000;  // the feed's next step to post
+  const auto first_started = Clock::now();
+  if (auto r = c.Get("/predictions/current"); !r || r->status != 200) throw std::runtime_error("bench: GET /predictions/current failed");
+  out.predictions_500_first_ms = std::chrono::duration<double, std::milli>(Clock::now() - first_started).count();
   out.predictions_500 = measure_predictions(daemon.port(), get_requests_per_client, clients);
   out.predictions_500_revalidated = measure_predictions(daemon.port(), get_requests_per_client, clients, true);
+  next_free = (next_free / 300'000 + 1) * 300'000;
+  for (bool gzip : {false, true}) {
+    if (gzip) {  // the first gzip request since the daemon started: compressed for it (then ahead)
+      httplib::Client g("127.0.0.1", daemon.port());
+      g.set_decompress(false);
+      const auto started = Clock::now();
+      if (auto r = g.Get("/predictions/current", {{"Accept-Encoding", "gzip"}}); !r || r->status != 200)
+        throw std::runtime_error("bench: GET /predictions/current (gzip) failed");
+      out.predictions_500_first_gzip_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+    }
+    (gzip ? out.predictions_500_gzip_across_cycles : out.predictions_500_across_cycles) =
+        measure_predictions_across_cycles(daemon.port(), c, names, next_free, kCyclePosts, clients, gzip);
+    next_free += int64_t{kCyclePosts} * 300'000;
+  }
   if (!during_training) return out;
   auto r = c.Post("/admin/trigger-training", R"({"epochs": 100, "days": 3, "max_windows": 100000})", "application/json");
   if (!r || r->status != 202) throw std::runtime_error("bench: POST /admin/trigger-training failed");
   // Measure while it trains (reading the history first takes a while under SCHED_IDLE).
   for (int i = 0; i < 3000 && job_phase(c) == "reading_history"; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   out.during_training = true;
-  out.feed_500_training = measure_feed(c, names, from + int64_t{feed_posts} * 5'000, feed_posts);
+  out.feed_500_training = measure_feed(c, names, next_free, feed_posts);
   out.predictions_500_training = measure_predictions(daemon.port(), get_requests_per_client, clients);
   out.training_phase = job_phase(c);
   c.Post("/admin/cancel-training", "", "application/json");

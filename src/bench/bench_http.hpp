@@ -12,11 +12,21 @@ struct Latency {
   double p50_ms = 0, p99_ms = 0, per_s = 0;  // per_s: records/s (feed) or requests/s (GET)
   int requests = 0;
   double not_modified_share = 0;  // GETs answered 304 (revalidating clients)
+  int bodies_seen = 0;             // distinct ETags the readers got (cycles crossed, plus one)
 };
+
+// Posts (one a second, each opening a step) while readers poll across the cycles they start.
+inline constexpr int kCyclePosts = 8;
 
 struct HttpResults {
   Latency feed_500, predictions_500;
+  // The first GET after the feed, one client: nobody polled during the cycles before it, so its
+  // body is rendered for it (the steady clients' measurement starts after it).
+  double predictions_500_first_ms = 0;
+  double predictions_500_first_gzip_ms = 0;  // the first gzip GET: compressed for it
   Latency predictions_500_revalidated;  // the same clients sending back the ETag they hold
+  // The same clients polling while posts start cycles that publish: plain, then gzip readers.
+  Latency predictions_500_across_cycles, predictions_500_gzip_across_cycles;
   // The same again while a retraining job (POST /admin/trigger-training) runs in the daemon.
   bool during_training = false;
   Latency feed_500_training, predictions_500_training;

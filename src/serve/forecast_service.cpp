@@ -402,6 +402,14 @@ void ForecastService::persist_and_publish(std::shared_ptr<PredictionSnapshot> sn
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   snap->cycle_seconds = seconds;
   const std::shared_ptr<const PredictionSnapshot> published = std::move(snap);
+  for (const PublishPreparer& prepare : publish_preparers_) {
+    try {  // what a preparer makes ahead is an optimisation: its failure must not stop the publish
+      prepare(published);
+    } catch (const std::exception& e) {
+      cycle_errors_.fetch_add(1, std::memory_order_relaxed);
+      spdlog::error("forecast: preparing the snapshot's responses failed: {}", e.what());
+    }
+  }
   {
     std::lock_guard lock(snapshot_mutex_);
     snapshot_ = published;

@@ -74,6 +74,12 @@ struct ServerForecast {
   std::string head, series;
   std::shared_ptr<const std::string> timestamps;
   std::array<std::pair<uint32_t, uint32_t>, kNumMetrics * forecast::kNumQuantiles> spans{};  // length 0: not rendered
+  // The server's entry ("name":{...}) of the full GET /predictions/current as raw deflate ending
+  // on a byte boundary, with the entry's CRC-32 and length: made on the forecaster's threads while
+  // readers ask for gzip, so a cycle's gzip body is assembled, not compressed (api/gzip_pieces.hpp).
+  // Empty: not made.
+  std::string gzip_entry;
+  uint32_t gzip_entry_crc = 0, gzip_entry_bytes = 0;
 
   const float* path(int k, int q) const {
     return values.data() + (static_cast<size_t>(k) * forecast::kNumQuantiles + q) * horizon;
@@ -142,6 +148,11 @@ class ForecastService {
   // events (the Alertmanager notifier); keep it short. Set before start().
   using CycleListener = std::function<void(const PredictionSnapshot&, std::span<const risk::AlertEvent>)>;
   void add_cycle_listener(CycleListener listener) { cycle_listeners_.push_back(std::move(listener)); }
+  // Called on the cycle's thread with each new snapshot just before it is published: readers
+  // still get the previous one meanwhile (the response bodies rendered ahead, api/body_cache.hpp,
+  // so that no request waits for them). Set before start().
+  using PublishPreparer = std::function<void(const std::shared_ptr<const PredictionSnapshot>&)>;
+  void add_publish_preparer(PublishPreparer prepare) { publish_preparers_.push_back(std::move(prepare)); }
   // Called on the forecaster's threads with each new ServerForecast before it is published, to
   // render what GETs serve (api/predictions_json.hpp); none: nothing rendered (the eval replay).
   // Set before start().
@@ -198,6 +209,7 @@ class ForecastService {
   std::function<void(std::span<const cascade::CascadeEvent>)> on_cascade_events_;
   Renderer renderer_;
   std::vector<CycleListener> cycle_listeners_;
+  std::vector<PublishPreparer> publish_preparers_;
   cascade::CascadeDetector cascade_;
   std::vector<cascade::CascadeEvent> cascade_events_;
   std::vector<EpochMs> step_end_;  // per ServerId: the data time of this cycle's forecast

@@ -5,6 +5,9 @@
 #include <chrono>
 #include <filesystem>
 #include <future>
+#include <memory>
+#include <stdexcept>
+#include <vector>
 
 #include "forecast/baseline.hpp"
 #include "serve/forecast_service.hpp"
@@ -26,6 +29,15 @@ void ingest_one(FleetStore& store, std::string_view server, EpochMs t, double va
   FeedRecord& r = batch.append(server, t, Status::healthy, -1);
   for (int k = 0; k < kNumMetrics; ++k) r.values[k] = value;
   store.ingest(batch);
+}
+
+// A store in `dir` where web01 has `closed` closed steps from t0, and the next one open.
+std::unique_ptr<FleetStore> store_with_steps(const TempDir& dir, EpochMs t0, int closed) {
+  StoreOptions options;
+  options.data_dir = dir.path;
+  auto store = FleetStore::open(options);
+  for (int i = 0; i <= closed; ++i) ingest_one(*store, "web01", t0 + i * kStep, 10.0 + i);
+  return store;
 }
 
 // The baseline, which in prepare() has a collector close a step of `server` on another thread
@@ -64,12 +76,9 @@ class IngestDuringPrepare final : public forecast::Forecaster {
 
 TEST(ForecastService, APostClosingAStepIsStoredWhileTheCycleComputesAndTheCycleKeepsItsWindow) {
   TempDir dir;
-  StoreOptions options;
-  options.data_dir = dir.path;
-  auto store = FleetStore::open(options);
   const EpochMs t0 = base_time();
   constexpr int kClosedSteps = 20;
-  for (int i = 0; i <= kClosedSteps; ++i) ingest_one(*store, "web01", t0 + i * kStep, 10.0 + i);
+  auto store = store_with_steps(dir, t0, kClosedSteps);
   auto forecaster = std::make_unique<IngestDuringPrepare>(*store, t0 + (kClosedSteps + 1) * kStep);
   IngestDuringPrepare& probe = *forecaster;
   ForecastService service(*store, std::move(forecaster), ModelStatus{});
@@ -86,6 +95,43 @@ TEST(ForecastService, APostClosingAStepIsStoredWhileTheCycleComputesAndTheCycleK
   const ServerForecast* web01 = snap->find(snap->order[0]);
   ASSERT_NE(web01, nullptr);
   EXPECT_EQ(web01->last_step, t0 + (kClosedSteps - 1) * kStep) << "forecast from the window as the cycle copied it";
+}
+
+// The response bodies are rendered from a new snapshot before it is published (api/body_cache):
+// a preparer sees the new snapshot while readers still get the previous one, then readers get
+// exactly the one it prepared.
+TEST(ForecastService, PreparersSeeEachNewSnapshotBeforeReadersDo) {
+  TempDir dir;
+  const EpochMs t0 = base_time();
+  auto store = store_with_steps(dir, t0, 20);
+  ForecastService service(*store, std::make_unique<forecast::BaselineForecaster>(), ModelStatus{});
+  std::vector<std::shared_ptr<const PredictionSnapshot>> prepared, served_meanwhile;
+  service.add_publish_preparer([&](const std::shared_ptr<const PredictionSnapshot>& snap) {
+    prepared.push_back(snap);
+    served_meanwhile.push_back(service.snapshot());
+  });
+  service.start();
+  ingest_one(*store, "web01", t0 + 21 * kStep, 40.0);  // closes a step: a second cycle
+  service.wait_idle();
+  service.stop();
+
+  ASSERT_EQ(prepared.size(), 2u);
+  for (size_t i = 0; i < prepared.size(); ++i) {
+    EXPECT_NE(served_meanwhile[i], prepared[i]) << "cycle " << i << ": readers saw it before it was prepared";
+    EXPECT_NE(prepared[i]->find(prepared[i]->order.at(0)), nullptr);
+  }
+  EXPECT_EQ(served_meanwhile[1], prepared[0]) << "meanwhile, readers kept the previous cycle's snapshot";
+  EXPECT_EQ(service.snapshot(), prepared[1]) << "then they got the one prepared";
+}
+
+TEST(ForecastService, APreparerThatFailsDoesNotStopThePublish) {
+  TempDir dir;
+  auto store = store_with_steps(dir, base_time(), 20);
+  ForecastService service(*store, std::make_unique<forecast::BaselineForecaster>(), ModelStatus{});
+  service.add_publish_preparer([](const std::shared_ptr<const PredictionSnapshot>&) { throw std::runtime_error("full disk"); });
+  service.start();
+  service.stop();
+  EXPECT_EQ(service.snapshot()->order.size(), 1u) << "the cycle's forecasts were published all the same";
 }
 
 }  // namespace
