@@ -6,6 +6,8 @@
 #include <memory>
 #include <stdexcept>
 
+#include "core/huge_pages.hpp"
+
 namespace nordiq::api {
 
 namespace {
@@ -68,7 +70,7 @@ void deflate_piece(std::string_view text, int level, DeflatedPiece& out) {
 }
 
 GzipAssembler::GzipAssembler(size_t reserve_bytes) {
-  out_.reserve(reserve_bytes + 32);
+  reserve_with_huge_pages(out_, reserve_bytes + 32);
   // RFC 1952 header: magic, deflate, no flags, no mtime, no extra flags, OS "Unix" (as zlib writes).
   out_.append("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03", 10);
 }
