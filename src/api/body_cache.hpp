@@ -58,9 +58,19 @@ class SnapshotBodyCache {
   // servers' entries ahead).
   bool gzip_wanted() const { return gzip_wanted_.load(std::memory_order_relaxed); }
 
+  // Once `published` is what readers get (the cycle's thread, after publishing): drops the other
+  // snapshots' bodies and lets go of those snapshots. Readers still sending a body keep it; a
+  // late reader of an older snapshot renders it again.
+  void keep_only(const Snapshot* published) {
+    std::lock_guard lock(slots_mutex_);
+    for (auto& s : slots_)
+      if (s && s->snapshot.get() != published) s.reset();
+  }
+
   // On a new snapshot (the forecast cycle's thread, before it publishes it): renders its body, and
   // compresses it, if a request asked for one since the last warm; else nothing, and the bodies
-  // stay lazy. Readers of the previous snapshot meanwhile keep its bodies (two are held).
+  // stay lazy. Readers of the previous snapshot meanwhile keep its bodies (two are held until
+  // keep_only).
   void warm(const std::shared_ptr<const Snapshot>& snapshot, const std::string& key,
             const std::function<std::string()>& render, const Compress& compress = gzip_whole) {
     const bool gzip = gzip_wanted_.exchange(false, std::memory_order_relaxed);

@@ -194,6 +194,10 @@ void add_prediction_routes(ApiServer& api, std::shared_ptr<serve::ForecastServic
         snap, full_body_key(*cycle, *snap), [&] { return render_current_for(no_parameters, *cycle, *snap); },
         [&](const std::string& plain) { return gzip_full_body(plain, *snap); });
   });
+  // Published: the previous snapshot's bodies (~28 KB per server) and the snapshot itself are let go.
+  cycle->add_cycle_listener([full_bodies](const serve::PredictionSnapshot& published, std::span<const risk::AlertEvent>) {
+    full_bodies->keep_only(&published);
+  });
   api.get("/predictions/current", Role::read, [service, full_bodies](const httplib::Request& req, httplib::Response& res) {
     const auto snap = service->snapshot();
     const auto render = [&] { return render_current_for(req, *service, *snap); };

@@ -164,9 +164,16 @@ TEST(BodyCache, ReadersOfThePreviousSnapshotKeepItsBodiesWhileTheNextIsMadeAhead
   EXPECT_EQ(gunzip(*cache.gzipped(b, "k", render_of(2), compress)).back(), '2');
   EXPECT_EQ(renders + compressions, 4) << "nothing made twice";
 
-  auto c = std::make_shared<const Snap>(Snap{3});
-  cache.warm(c, "k", render_of(3), compress);
+  // b is published: a's bodies and a itself are let go, but not by a reader still sending one.
+  const std::weak_ptr<const std::string> plain_a = cache.plain(a, "k", render_of(1));
+  const std::weak_ptr<const Snap> snapshot_a = a;
+  a.reset();
+  cache.keep_only(b.get());
+  EXPECT_TRUE(plain_a.expired()) << "the previous snapshot's body is dropped once the next is published";
+  EXPECT_TRUE(snapshot_a.expired()) << "and the cache no longer keeps that snapshot alive";
   EXPECT_EQ(gunzip(*gz_a).back(), '1') << "a reader still sending a dropped body keeps it";
+  EXPECT_EQ(gunzip(*cache.gzipped(b, "k", render_of(2), compress)).back(), '2');
+  EXPECT_EQ(renders + compressions, 4) << "the published snapshot's bodies are kept";
 }
 
 }  // namespace
