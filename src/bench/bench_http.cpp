@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -103,43 +104,71 @@ Latency measure_feed(httplib::Client& c, const std::vector<std::string>& names, 
   return summarize(ms, secs, double(posts) * double(names.size()));
 }
 
-// `clients` concurrent keep-alive clients, `requests` each. Revalidating clients poll as a cache
-// does: each sends back the ETag it holds (If-None-Match) and gets a 304, or the new body and tag.
-Latency measure_predictions(int port, int requests, int clients, bool revalidate = false) {
-  std::vector<std::vector<double>> per(static_cast<size_t>(clients));
-  std::atomic<int> not_modified{0};
-  const auto t0 = Clock::now();
+// One GET /predictions/current by a reader: how long it took and what came back.
+struct Reading {
+  double ms = 0;
+  int status = 0;
+  std::string etag;
+};
+
+// `clients` keep-alive readers, each on its own thread, GETting /predictions/current while
+// `more(its readings so far)` says so, with the headers `headers_for(the ETag it holds)` gives,
+// at most one request per `pace`. The readings of every reader, in no particular order.
+std::vector<Reading> read_concurrently(int port, int clients, bool decompress, std::chrono::milliseconds pace,
+                                       const std::function<bool(size_t)>& more,
+                                       const std::function<httplib::Headers(const std::string&)>& headers_for) {
+  std::vector<std::vector<Reading>> per(static_cast<size_t>(clients));
   std::vector<std::thread> pool;
   for (int k = 0; k < clients; ++k)
     pool.emplace_back([&, k] {
       httplib::Client cc("127.0.0.1", port);
       cc.set_read_timeout(60, 0);
+      cc.set_decompress(decompress);
+      std::vector<Reading>& mine = per[size_t(k)];
       std::string etag;
-      for (int i = 0; i < requests; ++i) {
-        httplib::Headers headers;
-        if (revalidate && !etag.empty()) headers.emplace("If-None-Match", etag);
+      while (more(mine.size())) {
         const auto s = Clock::now();
-        auto r = cc.Get("/predictions/current", headers);
-        if (!r || (r->status != 200 && r->status != 304)) continue;
-        per[size_t(k)].push_back(std::chrono::duration<double, std::milli>(Clock::now() - s).count());
-        not_modified += r->status == 304;
-        etag = r->get_header_value("ETag");
+        auto r = cc.Get("/predictions/current", headers_for(etag));
+        if (r && (r->status == 200 || r->status == 304)) {
+          etag = r->get_header_value("ETag");
+          mine.push_back({std::chrono::duration<double, std::milli>(Clock::now() - s).count(), r->status, etag});
+        }
+        std::this_thread::sleep_until(s + pace);
       }
     });
   for (auto& t : pool) t.join();
-  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-  std::vector<double> all;
+  std::vector<Reading> all;
   for (auto& v : per) all.insert(all.end(), v.begin(), v.end());
   if (all.empty()) throw std::runtime_error("bench: every GET /predictions/current failed");
-  Latency l = summarize(all, secs, double(all.size()));
-  l.not_modified_share = double(not_modified.load()) / double(all.size());
+  return all;
+}
+
+Latency summarize_readings(const std::vector<Reading>& readings, double seconds) {
+  std::vector<double> ms;
+  for (const Reading& r : readings) ms.push_back(r.ms);
+  return summarize(ms, seconds, double(readings.size()));
+}
+
+// `clients` concurrent keep-alive clients, `requests` each. Revalidating clients poll as a cache
+// does: each sends back the ETag it holds (If-None-Match) and gets a 304, or the new body and tag.
+Latency measure_predictions(int port, int requests, int clients, bool revalidate = false) {
+  const auto t0 = Clock::now();
+  const auto readings = read_concurrently(
+      port, clients, true, std::chrono::milliseconds(0), [&](size_t done) { return done < size_t(requests); },
+      [&](const std::string& etag) {
+        return revalidate && !etag.empty() ? httplib::Headers{{"If-None-Match", etag}} : httplib::Headers{};
+      });
+  Latency l = summarize_readings(readings, std::chrono::duration<double>(Clock::now() - t0).count());
+  l.not_modified_share =
+      double(std::count_if(readings.begin(), readings.end(), [](const Reading& r) { return r.status == 304; })) /
+      double(readings.size());
   return l;
 }
 
-// `clients` keep-alive readers polling GET /predictions/current (each every 200 ms) while a collector posts 500 records
-// every `post_every`, each post opening a new step: every post starts a forecast cycle, so the
-// readers cross the cycles' publishes, as a dashboard does while its collectors report. The
-// readers go on until the last post's cycle has had time to publish.
+// `clients` keep-alive readers polling GET /predictions/current (each every 200 ms) while a
+// collector posts 500 records every second, each post opening a new step: every post starts a
+// forecast cycle, so the readers cross the cycles' publishes, as a dashboard does while its
+// collectors report. The readers go on until the last post's cycle has had time to publish.
 // With `gzip`, the readers ask for gzip and time the compressed body to its last byte (inflating it
 // is the reader's own work, not the daemon's).
 Latency measure_predictions_across_cycles(int port, httplib::Client& feeder, const std::vector<std::string>& names,
@@ -149,47 +178,27 @@ Latency measure_predictions_across_cycles(int port, httplib::Client& feeder, con
   constexpr auto kPollEvery = std::chrono::milliseconds(200);
   std::vector<std::string> bodies;  // built before the clock starts
   for (int i = 0; i < posts; ++i) bodies.push_back(feed_body(names, first_step + int64_t{i} * 300'000));
-  std::atomic<bool> stop{false};
-  std::vector<std::vector<double>> per(static_cast<size_t>(clients));
-  std::vector<std::vector<std::string>> tags(static_cast<size_t>(clients));
+  std::atomic<bool> stop{false}, posted{true};
   const auto t0 = Clock::now();
-  std::vector<std::thread> pool;
-  for (int k = 0; k < clients; ++k)
-    pool.emplace_back([&, k] {
-      httplib::Client cc("127.0.0.1", port);
-      cc.set_read_timeout(60, 0);
-      cc.set_decompress(false);
-      httplib::Headers headers;
-      if (gzip) headers.emplace("Accept-Encoding", "gzip");
-      while (!stop.load()) {
-        const auto s = Clock::now();
-        auto r = cc.Get("/predictions/current", headers);
-        if (r && r->status == 200) {
-          per[size_t(k)].push_back(std::chrono::duration<double, std::milli>(Clock::now() - s).count());
-          tags[size_t(k)].push_back(r->get_header_value("ETag"));
-        }
-        std::this_thread::sleep_until(s + kPollEvery);
-      }
-    });
-  for (const std::string& b : bodies) {
-    const auto next = Clock::now() + kPostEvery;
-    if (auto r = feeder.Post("/feed/data", b, "application/json"); !r || r->status != 200)
-      throw std::runtime_error("bench: POST /feed/data failed");
-    std::this_thread::sleep_until(next);
-  }
-  std::this_thread::sleep_for(2 * kPostEvery);
-  stop = true;
-  for (auto& t : pool) t.join();
-  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-  std::vector<double> all;
+  std::thread collector([&] {
+    for (const std::string& b : bodies) {
+      const auto next = Clock::now() + kPostEvery;
+      auto r = feeder.Post("/feed/data", b, "application/json");
+      posted = posted && r && r->status == 200;
+      std::this_thread::sleep_until(next);
+    }
+    std::this_thread::sleep_for(2 * kPostEvery);
+    stop = true;
+  });
+  const httplib::Headers headers = gzip ? httplib::Headers{{"Accept-Encoding", "gzip"}} : httplib::Headers{};
+  const auto readings = read_concurrently(
+      port, clients, false, kPollEvery, [&](size_t) { return !stop.load(); }, [&](const std::string&) { return headers; });
+  collector.join();
+  if (!posted) throw std::runtime_error("bench: POST /feed/data failed");
   std::vector<std::string> seen;
-  for (size_t k = 0; k < per.size(); ++k) {
-    all.insert(all.end(), per[k].begin(), per[k].end());
-    seen.insert(seen.end(), tags[k].begin(), tags[k].end());
-  }
-  if (all.empty()) throw std::runtime_error("bench: every GET /predictions/current failed");
+  for (const Reading& r : readings) seen.push_back(r.etag);
   std::sort(seen.begin(), seen.end());
-  Latency l = summarize(all, secs, double(all.size()));
+  Latency l = summarize_readings(readings, std::chrono::duration<double>(Clock::now() - t0).count());
   l.bodies_seen = static_cast<int>(std::unique(seen.begin(), seen.end()) - seen.begin());
   return l;
 }
