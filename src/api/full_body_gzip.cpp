@@ -13,7 +13,7 @@ namespace nordiq::api {
 
 namespace {
 
-constexpr int kLevel = 1;  // zlib's fastest: ~3.5× smaller already on these bodies
+constexpr int kLevel = 1;  // zlib's fastest: 500 servers' body ~2.5× smaller (6.1 of 15 MB)
 
 // The entry as the full body writes it: every metric, the default quantiles.
 void append_full_entry(std::string& out, const serve::ServerForecast& sf) {
