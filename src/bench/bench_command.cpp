@@ -128,8 +128,9 @@ ordered_json run_bench(const BenchFlags& f) {
   if (f.cycle_only) return out;
   const fs::path store500 = tmp.path / fmt::format("store-{}", http_servers);
   if (!fs::exists(store500)) bench::simulate_store(store500, http_servers, kStoreEndsBeforeNow, http_days);
-  const bench::HttpResults http =
-      bench::measure_http(store500, f.models_dir, f.quick ? 200 : 1000, f.quick ? 10 : 50, 4, f.training);
+  const bench::HttpPlan plan{.feed_posts = f.quick ? 200 : 1000, .get_requests_per_client = f.quick ? 10 : 50, .clients = 4,
+                             .cycle_posts = f.quick ? 4 : 8, .during_training = f.training};
+  const bench::HttpResults http = bench::measure_http(store500, f.models_dir, plan);
   auto feed_json = [](const bench::Latency& l) {
     return ordered_json{{"p50_ms", l.p50_ms}, {"p99_ms", l.p99_ms}, {"records_per_s", l.per_s}};
   };
@@ -163,6 +164,7 @@ ordered_json run_bench(const BenchFlags& f) {
                               {"training", "POST /admin/trigger-training {epochs 100, days 3}, default priority (SCHED_IDLE), 1 thread"}};
   out["settings"].update(ordered_json{{"feed_posts", http.feed_500.requests},
                      {"get_clients", http.clients}, {"get_requests", http.predictions_500.requests},
+                     {"cycle_posts", plan.cycle_posts},
                      {"steady_servers", 20}, {"warmup_cycles", warmup},
                      {"training", fmt::format("{} servers x 3 days, H = 32, {} epochs of {} windows, batch 64, dropout 0.1",
                                               kTrainingServers, bench::kTrainingEpochs, bench::kTrainingWindows)}});

@@ -203,6 +203,28 @@ Latency measure_predictions_across_cycles(int port, httplib::Client& feeder, con
   return l;
 }
 
+// Readers across cycles, plain, then the first gzip request since the daemon started (compressed
+// for it, then ahead) and gzip readers across cycles. Posts from the step at or after
+// `next_free`; returns the next step free to post.
+EpochMs measure_across_cycles(int port, httplib::Client& c, const std::vector<std::string>& names, EpochMs next_free,
+                              const HttpPlan& plan, HttpResults& out) {
+  next_free = (next_free / 300'000 + 1) * 300'000;
+  for (bool gzip : {false, true}) {
+    if (gzip) {
+      httplib::Client g("127.0.0.1", port);
+      g.set_decompress(false);
+      const auto started = Clock::now();
+      if (auto r = g.Get("/predictions/current", {{"Accept-Encoding", "gzip"}}); !r || r->status != 200)
+        throw std::runtime_error("bench: GET /predictions/current (gzip) failed");
+      out.predictions_500_first_gzip_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+    }
+    (gzip ? out.predictions_500_gzip_across_cycles : out.predictions_500_across_cycles) =
+        measure_predictions_across_cycles(port, c, names, next_free, plan.cycle_posts, plan.clients, gzip);
+    next_free += int64_t{plan.cycle_posts} * 300'000;
+  }
+  return next_free;
+}
+
 std::string job_phase(httplib::Client& c) {
   auto r = c.Get("/admin/training-status");
   if (!r || r->status != 200) return "unknown";
@@ -224,8 +246,7 @@ int free_loopback_port() {
   return ntohs(addr.sin_port);
 }
 
-HttpResults measure_http(const fs::path& data_dir, const fs::path& models_dir, int feed_posts, int get_requests_per_client,
-                         int clients, bool during_training) {
+HttpResults measure_http(const fs::path& data_dir, const fs::path& models_dir, const HttpPlan& plan) {
   Daemon daemon(data_dir, models_dir);
   httplib::Client c("127.0.0.1", daemon.port());
   c.set_read_timeout(60, 0);
@@ -239,37 +260,24 @@ HttpResults measure_http(const fs::path& data_dir, const fs::path& models_dir, i
     last = std::max(last, parse_iso8601(p["last_step"].get<std::string>()).value_or(0));
   }
   HttpResults out;
-  out.clients = clients;
+  out.clients = plan.clients;
   const EpochMs from = last + 600'000;
-  out.feed_500 = measure_feed(c, names, from, feed_posts);
-  EpochMs next_free = from + int64_t{feed_posts} * 5'000;  // the feed's next step to post
+  out.feed_500 = measure_feed(c, names, from, plan.feed_posts);
+  EpochMs next_free = from + int64_t{plan.feed_posts} * 5'000;  // the feed's next step to post
   const auto first_started = Clock::now();
   if (auto r = c.Get("/predictions/current"); !r || r->status != 200) throw std::runtime_error("bench: GET /predictions/current failed");
   out.predictions_500_first_ms = std::chrono::duration<double, std::milli>(Clock::now() - first_started).count();
-  out.predictions_500 = measure_predictions(daemon.port(), get_requests_per_client, clients);
-  out.predictions_500_revalidated = measure_predictions(daemon.port(), get_requests_per_client, clients, true);
-  next_free = (next_free / 300'000 + 1) * 300'000;
-  for (bool gzip : {false, true}) {
-    if (gzip) {  // the first gzip request since the daemon started: compressed for it (then ahead)
-      httplib::Client g("127.0.0.1", daemon.port());
-      g.set_decompress(false);
-      const auto started = Clock::now();
-      if (auto r = g.Get("/predictions/current", {{"Accept-Encoding", "gzip"}}); !r || r->status != 200)
-        throw std::runtime_error("bench: GET /predictions/current (gzip) failed");
-      out.predictions_500_first_gzip_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
-    }
-    (gzip ? out.predictions_500_gzip_across_cycles : out.predictions_500_across_cycles) =
-        measure_predictions_across_cycles(daemon.port(), c, names, next_free, kCyclePosts, clients, gzip);
-    next_free += int64_t{kCyclePosts} * 300'000;
-  }
-  if (!during_training) return out;
+  out.predictions_500 = measure_predictions(daemon.port(), plan.get_requests_per_client, plan.clients);
+  out.predictions_500_revalidated = measure_predictions(daemon.port(), plan.get_requests_per_client, plan.clients, true);
+  next_free = measure_across_cycles(daemon.port(), c, names, next_free, plan, out);
+  if (!plan.during_training) return out;
   auto r = c.Post("/admin/trigger-training", R"({"epochs": 100, "days": 3, "max_windows": 100000})", "application/json");
   if (!r || r->status != 202) throw std::runtime_error("bench: POST /admin/trigger-training failed");
   // Measure while it trains (reading the history first takes a while under SCHED_IDLE).
   for (int i = 0; i < 3000 && job_phase(c) == "reading_history"; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   out.during_training = true;
-  out.feed_500_training = measure_feed(c, names, next_free, feed_posts);
-  out.predictions_500_training = measure_predictions(daemon.port(), get_requests_per_client, clients);
+  out.feed_500_training = measure_feed(c, names, next_free, plan.feed_posts);
+  out.predictions_500_training = measure_predictions(daemon.port(), plan.get_requests_per_client, plan.clients);
   out.training_phase = job_phase(c);
   c.Post("/admin/cancel-training", "", "application/json");
   return out;

@@ -15,9 +15,6 @@ struct Latency {
   int bodies_seen = 0;             // distinct ETags the readers got (cycles crossed, plus one)
 };
 
-// Posts (one a second, each opening a step) while readers poll across the cycles they start.
-inline constexpr int kCyclePosts = 8;
-
 struct HttpResults {
   Latency feed_500, predictions_500;
   // The first GET after the feed, one client: nobody polled during the cycles before it, so its
@@ -37,10 +34,18 @@ struct HttpResults {
 // A port the kernel just handed out on 127.0.0.1 (free now).
 int free_loopback_port();
 
+// What measure_http does: `feed_posts` posts of 500 records; `get_requests_per_client` GETs by
+// each of `clients` in a loop; `cycle_posts` posts (one a second, each opening a step) while the
+// readers poll across the cycles they start; `during_training`: all again while a job trains.
+struct HttpPlan {
+  int feed_posts = 1000, get_requests_per_client = 50, clients = 4, cycle_posts = 8;
+  bool during_training = false;
+};
+
 // `data_dir` holds the 500-server store; its steps end before now, so feeds continue it. With
-// `during_training` (the store must hold ≥ 3 days), the measurement is repeated while a training
-// job runs, then the job is cancelled.
-HttpResults measure_http(const std::filesystem::path& data_dir, const std::filesystem::path& models_dir, int feed_posts,
-                         int get_requests_per_client, int clients, bool during_training);
+// `plan.during_training` (the store must hold ≥ 3 days), the measurement is repeated while a
+// training job runs, then the job is cancelled.
+HttpResults measure_http(const std::filesystem::path& data_dir, const std::filesystem::path& models_dir,
+                         const HttpPlan& plan);
 
 }  // namespace nordiq::bench
