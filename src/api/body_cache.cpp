@@ -1,29 +1,19 @@
 #include "api/body_cache.hpp"
 
 #include <httplib.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cctype>
 #include <stdexcept>
 
+#include "api/gzip_pieces.hpp"
+
 namespace nordiq::api {
 
 std::string gzip_compress(std::string_view in, int level) {
-  z_stream zs{};
-  constexpr int kGzipWindowBits = 15 + 16;  // 15: the largest window; +16: gzip header and trailer
-  if (deflateInit2(&zs, level, Z_DEFLATED, kGzipWindowBits, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-    throw std::runtime_error("gzip: deflateInit2 failed");
-  std::string out(deflateBound(&zs, static_cast<uLong>(in.size())), '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  const int rc = deflate(&zs, Z_FINISH);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  if (rc != Z_STREAM_END) throw std::runtime_error("gzip: deflate did not finish");
-  return out;
+  GzipAssembler gz(in.size() / 2);  // one piece: the same member, through the one deflate path
+  gz.add_text(in, level);
+  return gz.finish();
 }
 
 bool accepts_gzip(const httplib::Request& req) {

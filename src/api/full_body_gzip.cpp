@@ -2,9 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-#include <vector>
-
 #include "api/body_cache.hpp"
 #include "api/gzip_pieces.hpp"
 #include "api/predictions_json.hpp"
@@ -18,16 +15,6 @@ constexpr int kLevel = 1;  // zlib's fastest: 500 servers' body ~2.5× smaller (
 // The entry as the full body writes it: every metric, the default quantiles.
 void append_full_entry(std::string& out, const serve::ServerForecast& sf) {
   append_server_entry(out, sf, MetricMask().set(), default_quantiles());
-}
-
-// The servers of the full body in its order (by name, as render_current writes them).
-std::vector<const serve::ServerForecast*> full_body_servers(const serve::PredictionSnapshot& snap) {
-  std::vector<const serve::ServerForecast*> servers;
-  servers.reserve(snap.order.size());
-  for (ServerId id : snap.order) servers.push_back(snap.find(id));
-  const auto by_name = [](const serve::ServerForecast* a, const serve::ServerForecast* b) { return a->name < b->name; };
-  if (!std::is_sorted(servers.begin(), servers.end(), by_name)) std::sort(servers.begin(), servers.end(), by_name);
-  return servers;
 }
 
 }  // namespace
@@ -54,7 +41,7 @@ std::string gzip_full_body(const std::string& plain, const serve::PredictionSnap
   deflate_piece(",", kLevel, comma);
   std::string missing;  // an entry with no gzip_entry, rendered again to be deflated now
   bool laid_out = true;
-  const auto servers = full_body_servers(snap);
+  const auto servers = servers_by_name(snap);  // as render_current_for lists them
   for (size_t i = 0; i < servers.size() && laid_out; ++i) {
     if (i) {
       laid_out = plain[at] == ',';

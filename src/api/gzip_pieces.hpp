@@ -17,7 +17,6 @@ struct DeflatedPiece {
   std::string bytes;  // raw deflate, ending with a sync flush
   uint32_t crc = 0;   // CRC-32 of the text
   uint32_t text_bytes = 0;
-  bool empty() const { return bytes.empty(); }
 };
 
 // A piece held elsewhere (e.g. in a published forecast).

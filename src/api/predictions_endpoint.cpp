@@ -152,8 +152,7 @@ std::string render_current_for(const httplib::Request& req, const serve::Forecas
       if (const serve::ServerForecast* sf = id ? snap.find(*id) : nullptr) chosen.push_back(sf);
     }
   } else {
-    chosen.reserve(snap.order.size());
-    for (ServerId id : snap.order) chosen.push_back(snap.find(id));
+    chosen = servers_by_name(snap);
   }
   const nlohmann::json page = take_page(req, chosen);
   filtered = filtered || req.has_param("limit") || req.has_param("after") || req.has_param("cursor");  // a page's alerts only

@@ -1,5 +1,6 @@
 #include "api/predictions_json.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -212,6 +213,15 @@ void append_server_object(std::string& out, const serve::ServerForecast& sf, con
     out += '}';
   }
   out += "}}";
+}
+
+std::vector<const serve::ServerForecast*> servers_by_name(const serve::PredictionSnapshot& snap) {
+  std::vector<const serve::ServerForecast*> servers;
+  servers.reserve(snap.order.size());
+  for (ServerId id : snap.order) servers.push_back(snap.find(id));
+  const auto by_name = [](const serve::ServerForecast* a, const serve::ServerForecast* b) { return a->name < b->name; };
+  if (!std::is_sorted(servers.begin(), servers.end(), by_name)) std::sort(servers.begin(), servers.end(), by_name);
+  return servers;
 }
 
 void append_server_entry(std::string& out, const serve::ServerForecast& sf, const MetricMask& metrics,

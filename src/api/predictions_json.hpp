@@ -5,6 +5,7 @@
 
 #include <bitset>
 #include <nlohmann/json.hpp>
+#include <vector>
 #include <string>
 
 #include "serve/forecast_service.hpp"
@@ -28,6 +29,9 @@ inline QuantileMask all_quantiles() { return QuantileMask().set(); }
 // {"server_name", "profile", "risk_score", "level", "model", "current", "forecast": {...}}
 void append_server_object(std::string& out, const serve::ServerForecast& sf, const MetricMask& metrics,
                           const QuantileMask& quantiles);
+
+// The snapshot's forecast servers in the full body's order (by name).
+std::vector<const serve::ServerForecast*> servers_by_name(const serve::PredictionSnapshot& snap);
 
 // "server_name":{...}: one server's member of the "predictions" object.
 void append_server_entry(std::string& out, const serve::ServerForecast& sf, const MetricMask& metrics,
