@@ -209,8 +209,8 @@ void print_table(const ordered_json& r) {
   fmt::print("  the same clients revalidating (If-None-Match, {:.0f} % answered 304): p50 {:.2f} ms, p99 {:.1f} ms, {:.1f} requests/s\n",
              100 * rv["not_modified_share"].get<double>(), rv["p50_ms"].get<double>(), rv["p99_ms"].get<double>(),
              rv["requests_per_s"].get<double>());
-  fmt::print("RSS after warm-up (20 servers): {:.1f} MB; growth over 1000 cycles: {:+.2f} MB, of which SQLite's page cache "
-             "(bounded by PRAGMA cache_size) {:+.2f} MB; log lines per cycle: {:.2f}\n",
+  fmt::print("RSS after warm-up (20 servers): {:.1f} MB; growth over 1000 cycles: {:+.2f} MB, of which SQLite's memory "
+             "(its page cache, sized to the fleet) {:+.2f} MB; log lines per cycle: {:.2f}\n",
              r["rss_mb"].get<double>(), r["rss_growth_mb_1000_cycles"].get<double>(),
              r["sqlite_cache_growth_mb_1000_cycles"].get<double>(), r["log_lines_per_cycle"].get<double>());
   fmt::print("training: {:.1f} windows/s (all threads)\n", r["training_windows_per_s"].get<double>());

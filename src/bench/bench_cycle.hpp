@@ -41,7 +41,7 @@ struct SteadyState {
   int cycles = 0;
   double rss_mb = 0;           // after the warm-up cycles
   double rss_growth_mb = 0;    // over `cycles` more
-  double sqlite_growth_mb = 0;  // of which SQLite's own memory: its page cache, bounded by PRAGMA cache_size
+  double sqlite_growth_mb = 0;  // of which SQLite's own memory: its page cache, sized to the fleet (FleetStore)
   double log_lines_per_cycle = 0;  // lines at INFO and above
 };
 

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <thread>
@@ -15,6 +16,8 @@ namespace {
 // PRAGMA application_id of NordIQ files ("NRDQ"): tells our database apart from any other
 // SQLite file someone points --data-dir at.
 constexpr int kApplicationId = 0x4E524451;
+
+constexpr int64_t kInitialCacheBytes = 2 << 20;  // SQLite's default
 
 // SQLite's own error log, forwarded for what an operator must see: WAL recovery after a crash
 // (how many frames were recovered), corruption it notices while reading, and its warnings.
@@ -89,14 +92,31 @@ std::unique_ptr<Database> Database::open(const std::filesystem::path& path, Dura
   wal.reset();
   db->exec(durability == Durability::full ? "PRAGMA synchronous = FULL"
                                           : "PRAGMA synchronous = NORMAL");
-  // A page cache large enough for the hot B-tree pages of a big fleet (the default is 2 MB).
-  db->exec("PRAGMA cache_size = -65536");
+  // Until the store sizes it for its fleet (FleetStore::size_page_cache).
+  db->set_cache_bytes(kInitialCacheBytes);
   // After a checkpoint the WAL is reused from its start; cap what it keeps on disk.
   db->exec("PRAGMA journal_size_limit = 67108864");
   db->exec(
       "CREATE TABLE IF NOT EXISTS schema_versions ("
       " component TEXT PRIMARY KEY, version INTEGER NOT NULL, updated_at INTEGER NOT NULL)");
   return db;
+}
+
+void Database::set_cache_bytes(int64_t bytes) {
+  // A negative cache_size is in KiB (whatever the page size).
+  exec(fmt::format("PRAGMA cache_size = -{}", std::max<int64_t>(1, bytes / 1024)));
+}
+
+Database::CacheStats Database::cache_stats(bool reset) {
+  CacheStats s;
+  int current = 0, high = 0;
+  sqlite3_db_status(db_, SQLITE_DBSTATUS_CACHE_USED, &current, &high, 0);
+  s.used_bytes = current;
+  sqlite3_db_status(db_, SQLITE_DBSTATUS_CACHE_HIT, &current, &high, reset ? 1 : 0);
+  s.hits = current;
+  sqlite3_db_status(db_, SQLITE_DBSTATUS_CACHE_MISS, &current, &high, reset ? 1 : 0);
+  s.misses = current;
+  return s;
 }
 
 std::vector<std::string> Database::quick_check(int max_findings) {

@@ -71,6 +71,14 @@ class Database {
   int changes() const;              // rows changed by the last INSERT/UPDATE/DELETE
   std::unique_lock<std::mutex> lock() { return std::unique_lock<std::mutex>(mutex_); }
   void checkpoint();  // WAL checkpoint (TRUNCATE): called on clean shutdown
+  // SQLite's page cache for this connection, in bytes (PRAGMA cache_size). The file is also in
+  // the kernel's page cache, so a page SQLite does not hold costs a read() from memory, not disk.
+  void set_cache_bytes(int64_t bytes);
+  struct CacheStats {
+    int64_t used_bytes = 0;     // heap the page cache holds now
+    int64_t hits = 0, misses = 0;  // page lookups since the last reset (misses read the file or WAL)
+  };
+  CacheStats cache_stats(bool reset = false);
   // Moves WAL checkpoints off the committing thread: SQLite's automatic checkpoint would copy
   // ~1000 pages and fsync inside every ~20th request's COMMIT. Instead a thread with its own
   // connection runs PASSIVE checkpoints (which never block the writer) once the WAL holds

@@ -16,7 +16,22 @@ namespace nordiq {
 namespace {
 constexpr ServerId kNoServer = ~ServerId{0};
 constexpr int64_t kPruneEveryMs = 3600 * 1000;  // retention is enforced hourly
+constexpr int64_t kPageCacheFloor = 256 << 10;
+constexpr int64_t kPageCachePerServer = 400;  // its rows in steps (two steps) and in servers, as pages hold them
+constexpr int64_t kPageCacheCap = 64 << 20;
 }  // namespace
+
+int64_t page_cache_bytes(size_t servers) {
+  const auto counted = static_cast<int64_t>(std::min<size_t>(servers, kPageCacheCap / kPageCachePerServer));
+  return std::min(kPageCacheFloor + counted * kPageCachePerServer, kPageCacheCap);
+}
+
+void FleetStore::size_page_cache(size_t servers) {
+  const int64_t bytes = page_cache_bytes(servers);
+  if (bytes == page_cache_bytes_) return;
+  db_->set_cache_bytes(bytes);
+  page_cache_bytes_ = bytes;
+}
 
 FleetStore::FleetStore(const StoreOptions& options)
     : options_(options), windows_(options.window) {}
@@ -69,6 +84,7 @@ void FleetStore::restore() {
     if (row.last_step) last_step_[id] = *row.last_step;
   }
   restore_windows(span);
+  size_page_cache(servers.size());
   records_stored_.store(tables_->count_records());
   spdlog::info("store: {} opened: {} servers ({} with >= {} steps), {} records",
                db_->path().string(), windows_.server_count(), windows_.ready_count(),
@@ -160,6 +176,7 @@ IngestOutcome FleetStore::ingest(FeedBatch& batch) {
   {
     auto db_lock = db_->lock();
     prune_if_due(now);
+    size_page_cache(known + new_servers.size());
     Transaction tx(*db_);
     for (const auto& s : new_servers)
       tables_->insert_server(static_cast<ServerId>(pending[s.name]), s.name, s.profile,

@@ -51,6 +51,16 @@ using StepsClosedCallback = std::function<void(std::span<const ServerId>)>;
 
 class HistoryTables;
 
+// SQLite's page cache for a fleet of `servers`: what an ingest touches again and again, with
+// headroom. That is the open step's row of every server in `steps` (and the step before, for late
+// records), every server's row in `servers` (its last step moves once a step), the right edge of
+// `records`, and the B-trees' interior pages. Colder pages (the restore's scan, pruning, training's
+// reads) are in the kernel's page cache of the file anyway. A larger cache holds no page an ingest
+// reads again; it only fills, one new page after another (64 MiB did, at ~3.5 MB per 1,000 steps
+// of 20 servers). Measured at this size with 500 / 2,000 / 10,000 servers, each posting 60 / 12 /
+// 3 times a step: 0.1 / 1.9 / 0 page misses per post, out of 3,050 / 16,300 / 82,900 lookups.
+int64_t page_cache_bytes(size_t servers);
+
 class FleetStore {
  public:
   static constexpr const char* kDatabaseFile = "nordiq.db";
@@ -83,6 +93,7 @@ class FleetStore {
   void restore();
   void restore_windows(int64_t span);  // every server's last `span` of steps, from last_step_
   void prune_if_due(EpochMs now);
+  void size_page_cache(size_t servers);  // under the database's lock
 
   StoreOptions options_;
   std::unique_ptr<Database> db_;
@@ -106,6 +117,7 @@ class FleetStore {
   };
   std::vector<Raised> raised_scratch_;  // this ingest's raises, undone if its transaction fails
   EpochMs next_prune_ = 0;
+  int64_t page_cache_bytes_ = 0;  // as last set
 };
 
 }  // namespace nordiq
