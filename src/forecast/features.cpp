@@ -249,10 +249,13 @@ void denormalize_outputs(const float* z, const FeatureBatch& features, std::span
     float v[kNumQuantiles];
     const int r = rows[i];
     const int d = dest[i];
+    const Normalization& norm = features.norms[r];
     for (int t = 0; t < horizon; ++t) {
       const float* zt = z + (static_cast<size_t>(r) * features.decoder + t) * kNumMetrics * kNumQuantiles;
       for (int k = 0; k < kNumMetrics; ++k) {
-        for (int q = 0; q < kNumQuantiles; ++q) v[q] = features.denormalize_output(r, t, k, zt[k * kNumQuantiles + q]);
+        const float center = norm.center[k] + features.offset(r, t, k);
+        for (int q = 0; q < kNumQuantiles; ++q)
+          v[q] = norm.denormalize_from(k, zt[k * kNumQuantiles + q], norm.scale[k], center);
         // The network does not enforce monotone quantiles (TFT.md §7.13); a tiny insertion sort.
         for (int q = 1; q < kNumQuantiles; ++q)
           for (int p = q; p > 0 && v[p] < v[p - 1]; --p) std::swap(v[p], v[p - 1]);

@@ -92,8 +92,14 @@ struct Normalization {
   }
   // z → raw units, clamped to the metric's range.
   float denormalize(int k, float z, float anchor_offset = 0.f) const {
-    const float t = z * scale[k] + center[k] + anchor_offset;
-    return clamp_to_range(k, inverse_transform(k, t), inverse_transform(k, center[k]));
+    return denormalize_from(k, z, scale[k], center[k] + anchor_offset);
+  }
+  // The same with the step's scale and centre (+ anchor offset) read once for its quantiles.
+  float denormalize_from(int k, float z, float step_scale, float step_center) const {
+    const float v = inverse_transform(k, z * step_scale + step_center);
+    // A diverging network's non-finite value falls back to the centre: its inverse transform
+    // (an expm1 for log1p metrics) only then, not for every value.
+    return clamp_to_range(k, std::isfinite(v) ? v : inverse_transform(k, center[k]), 0.f);
   }
   float center_feature(int k) const { return center[k] / kCenterDivisor[k]; }
   float scale_feature(int k) const { return std::log(scale[k]); }

@@ -104,6 +104,8 @@ TEST(Normalizer, DenormalizeClampsToTheRangeAndReplacesNonFiniteValues) {
   const float nan_mem = n.denormalize(5, std::nanf(""));
   EXPECT_FLOAT_EQ(nan_mem, n.center[5]);              // falls back to the center
   EXPECT_TRUE(std::isfinite(n.denormalize(8, INFINITY)));
+  EXPECT_FLOAT_EQ(n.denormalize(8, INFINITY), std::expm1(n.center[8]));  // a log1p metric's centre, in MB/s
+  EXPECT_FLOAT_EQ(n.denormalize(8, std::nanf("")), std::expm1(n.center[8]));
 }
 
 TEST(Normalizer, CenterAndScaleFeaturesFollowTheManifestRules) {
