@@ -229,26 +229,25 @@ void CascadeDetector::evaluate(EpochMs now, std::vector<CascadeEvent>& events) {
   }
   std::sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) { return a.second.z > b.second.z; });
   // A dependant's change is explained once: by an open cascade, or by the strongest new source.
-  std::vector<std::string> claimed;
+  claimed_.assign(tracks_.size(), 0);
   for (const Open& o : open_)
-    for (const auto& d : o.cascade.dependents) claimed.push_back(d.server);
+    for (ServerId d : o.dependent_ids) claimed_[d] = 1;
   bool watch = false;
   for (const auto& [id, fire] : candidates) {
     std::vector<ServerId> deps = aligned_dependents(id, fire.onset, now);
-    std::erase_if(deps, [&](ServerId d) {
-      return std::find(claimed.begin(), claimed.end(), tracks_[d].name) != claimed.end();
-    });
+    std::erase_if(deps, [&](ServerId d) { return claimed_[d] != 0; });
     if (static_cast<int>(deps.size()) < params_.min_dependents) {
       watch |= !deps.empty();
       continue;
     }
-    Open o{describe(id, fire, deps, now), id, fire, 0};
+    Open o{describe(id, fire, deps, now), id, fire, 0, {}};
     if (o.cascade.correlation < params_.min_correlation) {
       watch = true;
       continue;
     }
     o.cascade.id = next_id_++;
-    for (const auto& d : o.cascade.dependents) claimed.push_back(d.server);
+    for (ServerId d : deps) claimed_[d] = 1;
+    o.dependent_ids = std::move(deps);
     // The source's older cascade, if any, is superseded by this one.
     if (auto old = std::find_if(open_.begin(), open_.end(), [&](const Open& x) { return x.source == id; });
         old != open_.end()) {
@@ -264,11 +263,12 @@ void CascadeDetector::evaluate(EpochMs now, std::vector<CascadeEvent>& events) {
     const double z = (s.present[it->fire.watched] - it->fire.level) / it->fire.spread;
     const bool pressure = live(s, now) && z >= params_.exit_z;
     it->missing = pressure ? 0 : it->missing + 1;
-    const std::vector<ServerId> deps = aligned_dependents(it->source, it->fire.onset, now);
+    std::vector<ServerId> deps = aligned_dependents(it->source, it->fire.onset, now);
     if (deps.size() > it->cascade.dependents.size()) {
       const Cascade fresh = describe(it->source, it->fire, deps, now);
       it->cascade.dependents = fresh.dependents;
       it->cascade.correlation = fresh.correlation;
+      it->dependent_ids = std::move(deps);
     }
     if (it->missing >= params_.end_after_evaluations || now - it->fire.onset > params_.max_cascade_ms) {
       events.push_back({CascadeEventKind::ended, now, it->cascade});

@@ -140,6 +140,7 @@ class CascadeDetector {
     ServerId source = 0;
     Fire fire;        // the source's change
     int missing = 0;  // evaluations without the source's pressure
+    std::vector<ServerId> dependent_ids;  // cascade.dependents' servers, in the same order
   };
 
   void observe_metrics(Track& t, const WindowView& w, const Baseline& b);
@@ -155,6 +156,9 @@ class CascadeDetector {
   DetectorParams params_;
   std::vector<Track> tracks_;  // index = ServerId
   std::vector<Open> open_;
+  // Per ServerId, in one evaluation: its change is already explained by a cascade. Flags, not a
+  // list of names searched per dependant: at 10,000 servers that search took ~10 % of a cycle.
+  std::vector<uint8_t> claimed_;
   uint64_t next_id_ = 1;
   CascadeStatus status_;
 };
