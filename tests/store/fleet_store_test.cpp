@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "store/fleet_store.hpp"
+#include "feed_batch_builder.hpp"
 #include "temp_dir.hpp"
 
 namespace nordiq {
@@ -22,15 +23,8 @@ using test_support::TempDir;
 struct BatchBuilder {
   FeedBatch batch;
   BatchBuilder& add(std::string_view name, EpochMs t, double v, Status s = Status::healthy) {
-    FeedRecord r;
-    r.index = static_cast<uint32_t>(batch.total++);
-    r.timestamp = t;
-    r.status = s;
-    r.name_offset = static_cast<uint32_t>(batch.names.size());
-    r.name_length = static_cast<uint32_t>(name.size());
-    batch.names.append(name);
+    FeedRecord& r = test_support::add_record(batch, name, t, s);
     for (int k = 0; k < kNumMetrics; ++k) r.values[k] = v + k;
-    batch.records.push_back(r);
     return *this;
   }
 };

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <string>
 
+#include "feed_batch_builder.hpp"
 #include "store/fleet_store.hpp"
 #include "temp_dir.hpp"
 
@@ -19,15 +20,8 @@ using test_support::TempDir;
 FeedBatch round_of(int servers, EpochMs t, int first_server = 0) {
   FeedBatch batch;
   for (int i = 0; i < servers; ++i) {
-    const std::string name = "srv" + std::to_string(first_server + i);
-    FeedRecord r;
-    r.index = static_cast<uint32_t>(batch.total++);
-    r.timestamp = t;
-    r.name_offset = static_cast<uint32_t>(batch.names.size());
-    r.name_length = static_cast<uint32_t>(name.size());
-    batch.names.append(name);
+    FeedRecord& r = test_support::add_record(batch, "srv" + std::to_string(first_server + i), t);
     for (int k = 0; k < kNumMetrics; ++k) r.values[k] = static_cast<float>((i * 7 + k + t / kStep) % 50);
-    batch.records.push_back(r);
   }
   return batch;
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "store/fleet_store.hpp"
+#include "feed_batch_builder.hpp"
 #include "temp_dir.hpp"
 
 namespace nordiq {
@@ -21,15 +22,8 @@ using test_support::TempDir;
 FeedBatch batch_of(const std::vector<std::pair<std::string, EpochMs>>& records, double value) {
   FeedBatch batch;
   for (const auto& [name, t] : records) {
-    FeedRecord r;
-    r.index = static_cast<uint32_t>(batch.total++);
-    r.timestamp = t;
-    r.status = Status::healthy;
-    r.name_offset = static_cast<uint32_t>(batch.names.size());
-    r.name_length = static_cast<uint32_t>(name.size());
-    batch.names.append(name);
+    FeedRecord& r = test_support::add_record(batch, name, t);
     for (int k = 0; k < kNumMetrics; ++k) r.values[k] = value + k;
-    batch.records.push_back(r);
   }
   return batch;
 }

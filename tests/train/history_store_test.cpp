@@ -3,6 +3,7 @@
 
 #include <filesystem>
 
+#include "feed_batch_builder.hpp"
 #include "store/fleet_store.hpp"
 #include "synthetic.hpp"
 #include "train/history.hpp"
@@ -14,16 +15,8 @@ using test::kStepMs;
 using test::kT0;
 
 void push(FeedBatch& b, std::string_view name, EpochMs t, double v, Status st) {
-  FeedRecord r;
-  r.timestamp = t;
-  r.index = static_cast<uint32_t>(b.records.size());
-  r.name_offset = static_cast<uint32_t>(b.names.size());
-  r.name_length = static_cast<uint32_t>(name.size());
-  r.status = st;
+  FeedRecord& r = test_support::add_record(b, name, t, st);
   for (int k = 0; k < kNumMetrics; ++k) r.values[k] = kMetrics[k].integer ? std::round(v) : v;
-  b.names += name;
-  b.records.push_back(r);
-  ++b.total;
 }
 
 TEST(HistoryStore, ReadsTheStepHistoryOfADataDir) {
