@@ -253,9 +253,8 @@ void denormalize_outputs(const float* z, const FeatureBatch& features, std::span
     for (int t = 0; t < horizon; ++t) {
       const float* zt = z + (static_cast<size_t>(r) * features.decoder + t) * kNumMetrics * kNumQuantiles;
       for (int k = 0; k < kNumMetrics; ++k) {
-        const float center = norm.center[k] + features.offset(r, t, k);
-        for (int q = 0; q < kNumQuantiles; ++q)
-          v[q] = norm.denormalize_from(k, zt[k * kNumQuantiles + q], norm.scale[k], center);
+        const float offset = features.offset(r, t, k);
+        for (int q = 0; q < kNumQuantiles; ++q) v[q] = norm.denormalize(k, zt[k * kNumQuantiles + q], offset);
         // The network does not enforce monotone quantiles (TFT.md §7.13); a tiny insertion sort.
         for (int q = 1; q < kNumQuantiles; ++q)
           for (int p = q; p > 0 && v[p] < v[p - 1]; --p) std::swap(v[p], v[p - 1]);

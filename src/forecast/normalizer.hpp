@@ -92,11 +92,7 @@ struct Normalization {
   }
   // z → raw units, clamped to the metric's range.
   float denormalize(int k, float z, float anchor_offset = 0.f) const {
-    return denormalize_from(k, z, scale[k], center[k] + anchor_offset);
-  }
-  // The same with the step's scale and centre (+ anchor offset) read once for its quantiles.
-  float denormalize_from(int k, float z, float step_scale, float step_center) const {
-    const float v = inverse_transform(k, z * step_scale + step_center);
+    const float v = inverse_transform(k, z * scale[k] + center[k] + anchor_offset);
     // A diverging network's non-finite value falls back to the centre: its inverse transform
     // (an expm1 for log1p metrics) only then, not for every value.
     return clamp_to_range(k, std::isfinite(v) ? v : inverse_transform(k, center[k]), 0.f);
