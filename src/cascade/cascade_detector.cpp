@@ -171,16 +171,16 @@ double CascadeDetector::correlation(const Track& a, const Track& b) const {
 
 CascadeMember CascadeDetector::member(ServerId id, const Fire& f) const {
   const Track& t = tracks_[id];
-  return {t.name, t.profile, f.onset, f.z, kWatchedMetrics[f.watched]};
+  return {t.name, t.profile, f.onset, f.z, kWatchedMetrics[f.watched], id};
 }
 
 CascadeMember CascadeDetector::current_member(ServerId id) const {
   const Track& t = tracks_[id];
-  CascadeMember m{t.name, t.profile, 0, 0, Metric::cpu_user_pct};
+  CascadeMember m{t.name, t.profile, 0, 0, Metric::cpu_user_pct, id};
   for (int i = 0; i < kNumWatched; ++i) {
     if (t.run[i] < params_.enter_steps) continue;
     const double z = (t.present[i] - t.run_level[i]) / t.run_spread[i];
-    if (std::fabs(z) > std::fabs(m.z)) m = {t.name, t.profile, t.run_start[i], z, kWatchedMetrics[i]};
+    if (std::fabs(z) > std::fabs(m.z)) m = {t.name, t.profile, t.run_start[i], z, kWatchedMetrics[i], id};
   }
   return m;
 }
@@ -231,7 +231,7 @@ void CascadeDetector::evaluate(EpochMs now, std::vector<CascadeEvent>& events) {
   // A dependant's change is explained once: by an open cascade, or by the strongest new source.
   claimed_.assign(tracks_.size(), 0);
   for (const Open& o : open_)
-    for (ServerId d : o.dependent_ids) claimed_[d] = 1;
+    for (const CascadeMember& d : o.cascade.dependents) claimed_[d.id] = 1;
   bool watch = false;
   for (const auto& [id, fire] : candidates) {
     std::vector<ServerId> deps = aligned_dependents(id, fire.onset, now);
@@ -240,14 +240,13 @@ void CascadeDetector::evaluate(EpochMs now, std::vector<CascadeEvent>& events) {
       watch |= !deps.empty();
       continue;
     }
-    Open o{describe(id, fire, deps, now), id, fire, 0, {}};
+    Open o{describe(id, fire, deps, now), id, fire, 0};
     if (o.cascade.correlation < params_.min_correlation) {
       watch = true;
       continue;
     }
     o.cascade.id = next_id_++;
     for (ServerId d : deps) claimed_[d] = 1;
-    o.dependent_ids = std::move(deps);
     // The source's older cascade, if any, is superseded by this one.
     if (auto old = std::find_if(open_.begin(), open_.end(), [&](const Open& x) { return x.source == id; });
         old != open_.end()) {
@@ -263,12 +262,11 @@ void CascadeDetector::evaluate(EpochMs now, std::vector<CascadeEvent>& events) {
     const double z = (s.present[it->fire.watched] - it->fire.level) / it->fire.spread;
     const bool pressure = live(s, now) && z >= params_.exit_z;
     it->missing = pressure ? 0 : it->missing + 1;
-    std::vector<ServerId> deps = aligned_dependents(it->source, it->fire.onset, now);
+    const std::vector<ServerId> deps = aligned_dependents(it->source, it->fire.onset, now);
     if (deps.size() > it->cascade.dependents.size()) {
       const Cascade fresh = describe(it->source, it->fire, deps, now);
       it->cascade.dependents = fresh.dependents;
       it->cascade.correlation = fresh.correlation;
-      it->dependent_ids = std::move(deps);
     }
     if (it->missing >= params_.end_after_evaluations || now - it->fire.onset > params_.max_cascade_ms) {
       events.push_back({CascadeEventKind::ended, now, it->cascade});

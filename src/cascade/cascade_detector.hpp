@@ -61,6 +61,7 @@ struct CascadeMember {
   EpochMs since = 0;   // onset of its change (data time)
   double z = 0;        // signed deviation of the metric that changed, at its firing
   Metric metric = Metric::cpu_user_pct;
+  ServerId id = 0;  // the store's id of `server` (not served: names are)
 };
 
 struct Cascade {
@@ -140,7 +141,6 @@ class CascadeDetector {
     ServerId source = 0;
     Fire fire;        // the source's change
     int missing = 0;  // evaluations without the source's pressure
-    std::vector<ServerId> dependent_ids;  // cascade.dependents' servers, in the same order
   };
 
   void observe_metrics(Track& t, const WindowView& w, const Baseline& b);
