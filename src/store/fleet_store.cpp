@@ -17,7 +17,7 @@ namespace {
 constexpr ServerId kNoServer = ~ServerId{0};
 constexpr int64_t kPruneEveryMs = 3600 * 1000;  // retention is enforced hourly
 constexpr int64_t kPageCacheFloor = 256 << 10;
-constexpr int64_t kPageCachePerServer = 400;  // its rows in steps (two steps) and in servers, as pages hold them
+constexpr int64_t kPageCachePerServer = 400;  // its rows in steps (two steps before v3) and servers, in pages
 constexpr int64_t kPageCacheCap = 64 << 20;
 }  // namespace
 
@@ -36,7 +36,18 @@ void FleetStore::size_page_cache(size_t servers) {
 FleetStore::FleetStore(const StoreOptions& options)
     : options_(options), windows_(options.window) {}
 
-FleetStore::~FleetStore() = default;
+// A store closed without flush() (a tool, a test) still leaves `steps` complete.
+FleetStore::~FleetStore() {
+  if (!restored_ || !open_written_pending_) return;
+  try {
+    auto lock = db_->lock();
+    Transaction tx(*db_);
+    write_open_steps();
+    tx.commit();
+  } catch (const std::exception& e) {
+    spdlog::warn("store: writing the open steps' rows at close failed ({}); their records are stored", e.what());
+  }
+}
 
 std::unique_ptr<FleetStore> FleetStore::open(const StoreOptions& options) {
   std::error_code ec;
@@ -76,6 +87,7 @@ void FleetStore::restore() {
   // did live: capacity + the longest fill + the open step.
   const int64_t span = (int64_t{options_.window.capacity} + options_.window.max_forward_fill + 2) * step_ms;
   last_step_.assign(servers.size(), kNoStep);
+  open_.assign(servers.size(), StepAggregate{});
   for (const auto& row : servers) {
     const ServerId id = windows_.intern(row.name, row.profile);
     if (id != row.id)
@@ -84,6 +96,7 @@ void FleetStore::restore() {
     if (row.last_step) last_step_[id] = *row.last_step;
   }
   restore_windows(span);
+  restored_ = true;
   size_page_cache(servers.size());
   records_stored_.store(tables_->count_records());
   spdlog::info("store: {} opened: {} servers ({} with >= {} steps), {} records",
@@ -91,9 +104,10 @@ void FleetStore::restore() {
                kMinEncoderSteps, records_stored_.load());
 }
 
-// Each server's steps in [last − span, last]. Fleets report together, so these ranges mostly
-// coincide: the union is read in one scan by time (the key's order) and each row goes to its
-// server's window as it comes, the newest held back to become the open step.
+// Each server's closed steps in [last − span, last). Fleets report together, so these ranges
+// mostly coincide: the union is read in one scan by time (the key's order) and each row goes to its
+// server's window as it comes. A row of the open step itself (written at a clean stop, or by a
+// version before 3 with every record) is skipped: the open step is rebuilt from its records.
 void FleetStore::restore_windows(int64_t span) {
   struct Range {
     EpochMs from, to;
@@ -102,19 +116,54 @@ void FleetStore::restore_windows(int64_t span) {
   for (EpochMs last : last_step_)
     if (last != kNoStep) ranges.push_back({last - span, last});
   std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) { return a.from < b.from; });
-  std::vector<std::optional<StepAggregate>> newest(last_step_.size());
   auto take = [&](ServerId id, const StepAggregate& step) {
-    if (id >= last_step_.size() || step.step_start < last_step_[id] - span || step.step_start > last_step_[id]) return;
-    if (newest[id]) windows_.restore_closed(id, *newest[id]);
-    newest[id] = step;
+    if (id >= last_step_.size() || step.step_start < last_step_[id] - span || step.step_start >= last_step_[id]) return;
+    windows_.restore_closed(id, step);
   };
   for (size_t i = 0; i < ranges.size();) {
     Range scan = ranges[i];
     for (++i; i < ranges.size() && ranges[i].from <= scan.to + 1; ++i) scan.to = std::max(scan.to, ranges[i].to);
     tables_->scan_steps(scan.from, scan.to, take);
   }
-  for (size_t id = 0; id < newest.size(); ++id)
-    if (newest[id]) windows_.restore_open(static_cast<ServerId>(id), *newest[id]);
+  restore_open_steps();
+}
+
+// Each server's open step, summed from its records (one scan of the union of those steps by time).
+void FleetStore::restore_open_steps() {
+  const int64_t step_ms = options_.window.step_ms();
+  std::vector<EpochMs> starts;
+  for (EpochMs last : last_step_)
+    if (last != kNoStep) starts.push_back(last);
+  std::sort(starts.begin(), starts.end());
+  starts.erase(std::unique(starts.begin(), starts.end()), starts.end());
+  auto take = [&](ServerId id, EpochMs ts, Status status, const double* values) {
+    if (id >= last_step_.size() || windows_.step_of(ts) != last_step_[id]) return;
+    if (open_[id].count == 0) open_[id].step_start = last_step_[id];
+    open_[id].add(values, status);
+  };
+  for (size_t i = 0; i < starts.size();) {
+    const EpochMs from = starts[i];
+    EpochMs to = from + step_ms - 1;
+    for (++i; i < starts.size() && starts[i] <= to + 1; ++i) to = starts[i] + step_ms - 1;
+    tables_->scan_records(from, to, take);
+  }
+  for (size_t id = 0; id < open_.size(); ++id)
+    if (open_[id].count > 0) windows_.restore_open(static_cast<ServerId>(id), open_[id]);
+}
+
+StepAggregate& FleetStore::open_for_change(ServerId id) {
+  if (open_changed_in_[id] != ingest_count_) {
+    open_changed_in_[id] = ingest_count_;
+    open_undo_.push_back({id, open_[id]});
+    open_written_pending_ = true;
+  }
+  return open_[id];
+}
+
+void FleetStore::write_open_steps() {
+  for (size_t id = 0; id < open_.size(); ++id)
+    if (open_[id].count > 0) tables_->put_step(static_cast<ServerId>(id), open_[id]);
+  open_written_pending_ = false;
 }
 
 void FleetStore::on_steps_closed(StepsClosedCallback callback) {
@@ -181,8 +230,14 @@ IngestOutcome FleetStore::ingest(FeedBatch& batch) {
     for (const auto& s : new_servers)
       tables_->insert_server(static_cast<ServerId>(pending[s.name]), s.name, s.profile,
                              s.override_profile, now);
-    if (last_step_.size() < known + new_servers.size()) last_step_.resize(known + new_servers.size(), kNoStep);
+    if (last_step_.size() < known + new_servers.size()) {
+      last_step_.resize(known + new_servers.size(), kNoStep);
+      open_.resize(known + new_servers.size());
+    }
+    open_changed_in_.resize(open_.size(), 0);
+    ++ingest_count_;
     raised_scratch_.clear();
+    open_undo_.clear();
     try {
       for (size_t i = 0; i < n; ++i) {
         const ServerId id = ids_scratch_[i];
@@ -190,11 +245,18 @@ IngestOutcome FleetStore::ingest(FeedBatch& batch) {
         const FeedRecord& r = batch.records[i];
         if (tables_->insert_record(id, r.timestamp, r.status, r.values)) {
           const EpochMs step = windows_.step_of(r.timestamp);
-          tables_->add_to_step(id, step, r.status, r.values);
-          if (step > last_step_[id]) {  // the server's newest step: restore starts from it
+          if (step > last_step_[id]) {  // the server's newest step: it closes the open one
+            StepAggregate& open = open_for_change(id);
+            if (open.count > 0) tables_->put_step(id, open);
+            open = StepAggregate{.step_start = step};
             raised_scratch_.push_back({id, last_step_[id]});
             last_step_[id] = step;
-            tables_->set_last_step(id, step);
+            tables_->set_last_step(id, step);  // restore starts from it
+          }
+          if (step == last_step_[id]) {
+            open_for_change(id).add(r.values, r.status);
+          } else {  // a late record: its (closed) step's row
+            tables_->add_to_step(id, step, r.status, r.values);
           }
           fresh_scratch_[i] = 1;
           ++outcome.accepted;
@@ -206,6 +268,7 @@ IngestOutcome FleetStore::ingest(FeedBatch& batch) {
     } catch (...) {
       // rolled back: so are the last steps this batch raised (newest first, to their old values)
       for (auto it = raised_scratch_.rbegin(); it != raised_scratch_.rend(); ++it) last_step_[it->id] = it->before;
+      for (const OpenBefore& o : open_undo_) open_[o.id] = o.before;
       throw;
     }
   }
@@ -247,11 +310,26 @@ std::vector<StepAggregate> FleetStore::history(ServerId id, EpochMs from, EpochM
   std::vector<StepAggregate> out;
   auto lock = db_->lock();
   tables_->steps(id, from, to, out);
+  if (id >= open_.size() || open_[id].count == 0) return out;
+  // A row of the open step (from a clean stop) is stale once records were added: drop it.
+  const StepAggregate& open = open_[id];
+  std::erase_if(out, [&](const StepAggregate& s) { return s.step_start >= open.step_start; });
+  if (open.step_start >= from && open.step_start < to) out.push_back(open);
   return out;
 }
 
 void FleetStore::flush() {
   auto lock = db_->lock();
+  try {
+    Transaction tx(*db_);
+    write_open_steps();
+    tx.commit();
+  } catch (const StoreError& e) {
+    // Nothing is lost either: the open steps' records are stored, and the next start sums them.
+    spdlog::warn("store: writing the open steps' rows failed ({}); their records are stored, and the next start "
+                 "rebuilds them from those",
+                 e.what());
+  }
   try {
     db_->checkpoint();
   } catch (const StoreError& e) {

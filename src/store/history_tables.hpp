@@ -3,7 +3,10 @@
 //         last_step: the server's newest stored step (NULL before its first)
 //   records(server_id, ts, status, <14 metrics>)                    raw accepted records, unique (ts, server_id)
 //   steps(server_id, step_start, count, worst_severity, sum_<metric>...)  per-step sums (training source),
-//         unique (step_start, server_id); no per-server index (schema version 2 dropped it)
+//         unique (step_start, server_id); no per-server index (schema version 2 dropped it).
+//         Since version 3, a server's open step (its last_step) has no row while it is open: its
+//         records are in `records`, its sums in memory (FleetStore), and its row is written when
+//         a newer step closes it, or at a clean stop (then rewritten when it closes).
 // Keys lead with the time on purpose: a batch (all servers at about the same time) then inserts
 // into a few adjacent B-tree pages instead of one page per server, which keeps a 500-record
 // commit to tens of WAL pages instead of hundreds. A per-server index would undo that for every
@@ -34,6 +37,8 @@ class HistoryTables {
   // false when (server, ts) was already stored (a duplicate).
   bool insert_record(ServerId id, EpochMs ts, Status status, const double* values);
   void add_to_step(ServerId id, EpochMs step_start, Status status, const double* values);
+  // Writes a whole step's row (a closed step's sums, replacing any earlier row of that step).
+  void put_step(ServerId id, const StepAggregate& step);
 
   // Raises the server's last_step to step_start (never lowers it).
   void set_last_step(ServerId id, EpochMs step_start);
@@ -49,13 +54,16 @@ class HistoryTables {
   void steps(ServerId id, EpochMs from, EpochMs to, std::vector<StepAggregate>& out);
   // Every server's steps with step_start in [from, to], by time then server.
   void scan_steps(EpochMs from, EpochMs to, const std::function<void(ServerId, const StepAggregate&)>& f);
+  // Every record with ts in [from, to], by time then server.
+  using RecordVisitor = std::function<void(ServerId, EpochMs ts, Status, const double* values)>;
+  void scan_records(EpochMs from, EpochMs to, const RecordVisitor& f);
   uint64_t count_records();
   uint64_t prune(EpochMs cutoff);  // deletes records and steps older than cutoff; returns records deleted
 
  private:
   Database& db_;
-  Statement insert_server_, insert_record_, add_to_step_, select_servers_, set_last_step_,
-      select_steps_, scan_steps_, count_records_, prune_records_, prune_steps_;
+  Statement insert_server_, insert_record_, add_to_step_, put_step_, select_servers_, set_last_step_,
+      select_steps_, scan_steps_, scan_records_, count_records_, prune_records_, prune_steps_;
 };
 
 }  // namespace nordiq

@@ -2,7 +2,6 @@
 // `servers.last_step`, restore reads the union of the servers' recent spans in one scan by time,
 // and a store written by version 1 (with the index) is migrated to it with nothing lost.
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <filesystem>
 #include <string>
@@ -10,6 +9,7 @@
 
 #include "store/fleet_store.hpp"
 #include "feed_batch_builder.hpp"
+#include "sqlite_probe.hpp"
 #include "temp_dir.hpp"
 
 namespace nordiq {
@@ -17,6 +17,8 @@ namespace {
 
 namespace fs = std::filesystem;
 constexpr int64_t kStep = 300'000;
+using test_support::exec;
+using test_support::query;
 using test_support::TempDir;
 
 FeedBatch batch_of(const std::vector<std::pair<std::string, EpochMs>>& records, double value) {
@@ -61,30 +63,6 @@ std::vector<ServerState> states(FleetStore& store) {
   });
 }
 
-// One query's first column as text (or "" for none / NULL).
-std::string query(const fs::path& db_file, const std::string& sql) {
-  sqlite3* db = nullptr;
-  EXPECT_EQ(sqlite3_open(db_file.c_str(), &db), SQLITE_OK);
-  sqlite3_stmt* s = nullptr;
-  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
-  std::string out;
-  if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
-    out = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
-  sqlite3_finalize(s);
-  sqlite3_close(db);
-  return out;
-}
-
-void exec(const fs::path& db_file, const std::string& sql) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(db_file.c_str(), &db), SQLITE_OK);
-  char* err = nullptr;
-  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
-  EXPECT_EQ(rc, SQLITE_OK) << (err ? err : "");
-  sqlite3_free(err);
-  sqlite3_close(db);
-}
-
 // Two fleets' worth of history: `busy` servers reporting for 400 steps (more than a window), and
 // one that went silent after 30 steps, 370 steps (> a window's span) before the others' last.
 std::vector<ServerState> fill(const fs::path& dir, EpochMs t0) {
@@ -127,7 +105,7 @@ TEST(StepHistorySchema, AVersionOneStoreIsMigratedWithItsLastStepsAndRestoresThe
   ASSERT_EQ(query(db, "SELECT version FROM schema_versions WHERE component = 'history'"), "1");
   auto store = FleetStore::open(options_for(dir.path));
   EXPECT_EQ(states(*store), before);
-  EXPECT_EQ(query(db, "SELECT version FROM schema_versions WHERE component = 'history'"), "2");
+  EXPECT_EQ(query(db, "SELECT version FROM schema_versions WHERE component = 'history'"), "3");
   EXPECT_EQ(query(db, "SELECT count(*) FROM sqlite_master WHERE name = 'steps_by_server'"), "0");
   EXPECT_EQ(query(db, "SELECT last_step FROM servers WHERE name = 'quiet01'"), std::to_string(t0 + 29 * kStep));
   // and it goes on from there: a new step raises the server's last step
