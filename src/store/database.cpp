@@ -50,6 +50,21 @@ void Database::fail(std::string_view what, int rc) const {
                    rc);
 }
 
+std::unique_ptr<Database> Database::open_read_only(const std::filesystem::path& path) {
+  install_sqlite_log();
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
+    sqlite3_close(raw);
+    throw StoreError(fmt::format("{}: cannot open: {}", path.string(), msg));
+  }
+  std::unique_ptr<Database> db(new Database(raw, path));
+  sqlite3_extended_result_codes(raw, 1);
+  sqlite3_busy_timeout(raw, 5000);
+  return db;
+}
+
 std::unique_ptr<Database> Database::open(const std::filesystem::path& path, Durability durability) {
   install_sqlite_log();
   sqlite3* raw = nullptr;

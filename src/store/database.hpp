@@ -55,6 +55,9 @@ class Database {
   // SQLite database, a SQLite database of another application, or an unreadable/corrupt file.
   static std::unique_ptr<Database> open(const std::filesystem::path& path,
                                         Durability durability = Durability::normal);
+  // Opens an existing database read-only, as it is: no pragma set, nothing migrated (a reader
+  // beside a daemon that keeps writing, in WAL mode). Throws StoreError when it cannot be opened.
+  static std::unique_ptr<Database> open_read_only(const std::filesystem::path& path);
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;

@@ -19,6 +19,25 @@ constexpr int64_t kPruneEveryMs = 3600 * 1000;  // retention is enforced hourly
 constexpr int64_t kPageCacheFloor = 256 << 10;
 constexpr int64_t kPageCachePerServer = 400;  // its rows in steps (two steps before v3) and servers, in pages
 constexpr int64_t kPageCacheCap = 64 << 20;
+
+struct TimeRange {
+  EpochMs from, to;  // inclusive
+};
+
+// The union of `ranges`, as disjoint ranges in time order (overlapping or touching ones merged):
+// fleets report together, so the servers' ranges mostly coincide and are read in a scan or two.
+std::vector<TimeRange> merged(std::vector<TimeRange> ranges) {
+  std::sort(ranges.begin(), ranges.end(), [](const TimeRange& a, const TimeRange& b) { return a.from < b.from; });
+  std::vector<TimeRange> out;
+  for (const TimeRange& r : ranges) {
+    if (!out.empty() && r.from <= out.back().to + 1) {
+      out.back().to = std::max(out.back().to, r.to);
+    } else {
+      out.push_back(r);
+    }
+  }
+  return out;
+}
 }  // namespace
 
 int64_t page_cache_bytes(size_t servers) {
@@ -39,14 +58,8 @@ FleetStore::FleetStore(const StoreOptions& options)
 // A store closed without flush() (a tool, a test) still leaves `steps` complete.
 FleetStore::~FleetStore() {
   if (!restored_ || !open_written_pending_) return;
-  try {
-    auto lock = db_->lock();
-    Transaction tx(*db_);
-    write_open_steps();
-    tx.commit();
-  } catch (const std::exception& e) {
-    spdlog::warn("store: writing the open steps' rows at close failed ({}); their records are stored", e.what());
-  }
+  auto lock = db_->lock();
+  write_open_steps();
 }
 
 std::unique_ptr<FleetStore> FleetStore::open(const StoreOptions& options) {
@@ -109,44 +122,28 @@ void FleetStore::restore() {
 // server's window as it comes. A row of the open step itself (written at a clean stop, or by a
 // version before 3 with every record) is skipped: the open step is rebuilt from its records.
 void FleetStore::restore_windows(int64_t span) {
-  struct Range {
-    EpochMs from, to;
-  };
-  std::vector<Range> ranges;
+  std::vector<TimeRange> ranges;
   for (EpochMs last : last_step_)
-    if (last != kNoStep) ranges.push_back({last - span, last});
-  std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) { return a.from < b.from; });
+    if (last != kNoStep) ranges.push_back({last - span, last - 1});
   auto take = [&](ServerId id, const StepAggregate& step) {
     if (id >= last_step_.size() || step.step_start < last_step_[id] - span || step.step_start >= last_step_[id]) return;
     windows_.restore_closed(id, step);
   };
-  for (size_t i = 0; i < ranges.size();) {
-    Range scan = ranges[i];
-    for (++i; i < ranges.size() && ranges[i].from <= scan.to + 1; ++i) scan.to = std::max(scan.to, ranges[i].to);
-    tables_->scan_steps(scan.from, scan.to, take);
-  }
+  for (const TimeRange& scan : merged(std::move(ranges))) tables_->scan_steps(scan.from, scan.to, take);
   restore_open_steps();
 }
 
 // Each server's open step, summed from its records (one scan of the union of those steps by time).
 void FleetStore::restore_open_steps() {
-  const int64_t step_ms = options_.window.step_ms();
-  std::vector<EpochMs> starts;
+  std::vector<TimeRange> steps;
   for (EpochMs last : last_step_)
-    if (last != kNoStep) starts.push_back(last);
-  std::sort(starts.begin(), starts.end());
-  starts.erase(std::unique(starts.begin(), starts.end()), starts.end());
+    if (last != kNoStep) steps.push_back({last, last + options_.window.step_ms() - 1});
   auto take = [&](ServerId id, EpochMs ts, Status status, const double* values) {
     if (id >= last_step_.size() || windows_.step_of(ts) != last_step_[id]) return;
     if (open_[id].count == 0) open_[id].step_start = last_step_[id];
     open_[id].add(values, status);
   };
-  for (size_t i = 0; i < starts.size();) {
-    const EpochMs from = starts[i];
-    EpochMs to = from + step_ms - 1;
-    for (++i; i < starts.size() && starts[i] <= to + 1; ++i) to = starts[i] + step_ms - 1;
-    tables_->scan_records(from, to, take);
-  }
+  for (const TimeRange& scan : merged(std::move(steps))) tables_->scan_records(scan.from, scan.to, take);
   for (size_t id = 0; id < open_.size(); ++id)
     if (open_[id].count > 0) windows_.restore_open(static_cast<ServerId>(id), open_[id]);
 }
@@ -161,9 +158,18 @@ StepAggregate& FleetStore::open_for_change(ServerId id) {
 }
 
 void FleetStore::write_open_steps() {
-  for (size_t id = 0; id < open_.size(); ++id)
-    if (open_[id].count > 0) tables_->put_step(static_cast<ServerId>(id), open_[id]);
-  open_written_pending_ = false;
+  try {
+    Transaction tx(*db_);
+    for (size_t id = 0; id < open_.size(); ++id)
+      if (open_[id].count > 0) tables_->put_step(static_cast<ServerId>(id), open_[id]);
+    tx.commit();
+    open_written_pending_ = false;
+  } catch (const StoreError& e) {
+    // Nothing is lost: the open steps' records are stored, and the next start sums them again.
+    spdlog::warn("store: writing the open steps' rows failed ({}); their records are stored, and the next start "
+                 "rebuilds them from those",
+                 e.what());
+  }
 }
 
 void FleetStore::on_steps_closed(StepsClosedCallback callback) {
@@ -320,16 +326,7 @@ std::vector<StepAggregate> FleetStore::history(ServerId id, EpochMs from, EpochM
 
 void FleetStore::flush() {
   auto lock = db_->lock();
-  try {
-    Transaction tx(*db_);
-    write_open_steps();
-    tx.commit();
-  } catch (const StoreError& e) {
-    // Nothing is lost either: the open steps' records are stored, and the next start sums them.
-    spdlog::warn("store: writing the open steps' rows failed ({}); their records are stored, and the next start "
-                 "rebuilds them from those",
-                 e.what());
-  }
+  write_open_steps();
   try {
     db_->checkpoint();
   } catch (const StoreError& e) {

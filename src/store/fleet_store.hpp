@@ -98,7 +98,7 @@ class FleetStore {
   void restore_windows(int64_t span);  // every server's last `span` of steps, from last_step_
   void restore_open_steps();           // open_ from the records of every server's last_step
   StepAggregate& open_for_change(ServerId id);  // open_[id], its value first kept for a rollback
-  void write_open_steps();             // every open step's row (under the database's lock)
+  void write_open_steps();             // every open step's row, in a transaction (under the database's lock)
   void prune_if_due(EpochMs now);
   void size_page_cache(size_t servers);  // under the database's lock
 

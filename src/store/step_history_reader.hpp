@@ -8,14 +8,13 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "core/metrics.hpp"
 #include "core/time.hpp"
 #include "store/database.hpp"
-
-struct sqlite3;
 
 namespace nordiq {
 
@@ -32,11 +31,11 @@ class StepHistoryReader {
  public:
   // Throws StoreError: no database in the dir, unreadable, or not a store with step history.
   explicit StepHistoryReader(const std::filesystem::path& data_dir);
-  ~StepHistoryReader();
+  ~StepHistoryReader();  // ends the read snapshot
   StepHistoryReader(const StepHistoryReader&) = delete;
   StepHistoryReader& operator=(const StepHistoryReader&) = delete;
 
-  const std::string& file() const { return file_; }
+  std::string file() const { return db_->path().string(); }
 
   // The servers with a step at or after `since`, in id order (the order they joined).
   void servers_since(EpochMs since, const std::function<void(std::string_view name, std::string_view profile)>& f);
@@ -46,10 +45,9 @@ class StepHistoryReader {
   EpochMs newest_step();
 
  private:
-  struct Query;
-  Query prepare(const std::string& sql);
-  std::string file_;
-  sqlite3* db_ = nullptr;
+  // A statement of the store's schema; one the file cannot prepare is not a store with steps.
+  std::unique_ptr<Statement> prepare(const std::string& sql);
+  std::unique_ptr<Database> db_;
 };
 
 }  // namespace nordiq

@@ -12,7 +12,7 @@ namespace nordiq::train {
 namespace {
 
 // One stored step into the History, or a HistoryError naming the file, the row and the column.
-void add_step(HistoryBuilder& builder, const std::string& file, const StepHistoryRow& row) {
+void add_step(HistoryBuilder& builder, std::string_view file, const StepHistoryRow& row) {
   auto fail = [&](std::string_view column, std::string_view reason) {
     throw HistoryError(fmt::format("{}: step_history row {} ({} at step {}): {}: {}", file, row.row, row.server,
                                    row.step_start, column, reason));
@@ -42,7 +42,8 @@ History read_history_store(const std::filesystem::path& dir, const HistoryOption
       if (const auto profile = profile_from_id(profile_name))
         builder.intern(server, *profile);  // an unknown profile fails below, naming the row
     });
-    reader.steps_since(options.since, [&](const StepHistoryRow& row) { add_step(builder, reader.file(), row); });
+    const std::string file = reader.file();
+    reader.steps_since(options.since, [&](const StepHistoryRow& row) { add_step(builder, file, row); });
     return builder.finish();
   } catch (const StoreError& e) {
     throw HistoryError(e.what());
