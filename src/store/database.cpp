@@ -50,27 +50,10 @@ void Database::fail(std::string_view what, int rc) const {
                    rc);
 }
 
-std::unique_ptr<Database> Database::open_read_only(const std::filesystem::path& path) {
+std::unique_ptr<Database> Database::connect(const std::filesystem::path& path, int flags) {
   install_sqlite_log();
   sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string msg = raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
-    sqlite3_close(raw);
-    throw StoreError(fmt::format("{}: cannot open: {}", path.string(), msg));
-  }
-  std::unique_ptr<Database> db(new Database(raw, path));
-  sqlite3_extended_result_codes(raw, 1);
-  sqlite3_busy_timeout(raw, 5000);
-  return db;
-}
-
-std::unique_ptr<Database> Database::open(const std::filesystem::path& path, Durability durability) {
-  install_sqlite_log();
-  sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &raw,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
     sqlite3_close(raw);
@@ -79,6 +62,15 @@ std::unique_ptr<Database> Database::open(const std::filesystem::path& path, Dura
   std::unique_ptr<Database> db(new Database(raw, path));
   sqlite3_extended_result_codes(raw, 1);
   sqlite3_busy_timeout(raw, 5000);
+  return db;
+}
+
+std::unique_ptr<Database> Database::open_read_only(const std::filesystem::path& path) {
+  return connect(path, SQLITE_OPEN_READONLY);
+}
+
+std::unique_ptr<Database> Database::open(const std::filesystem::path& path, Durability durability) {
+  std::unique_ptr<Database> db = connect(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
 
   // The first read of the file: a non-SQLite (or badly corrupt) file fails here.
   int app_id = 0, objects = 0;

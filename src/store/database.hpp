@@ -94,6 +94,8 @@ class Database {
 
  private:
   Database(sqlite3* db, std::filesystem::path path);
+  // The connection with `flags` (SQLITE_OPEN_*), extended result codes and a busy timeout.
+  static std::unique_ptr<Database> connect(const std::filesystem::path& path, int flags);
   static int on_wal_commit(void* self, sqlite3*, const char*, int pages);
   void stop_background_checkpoints();
   sqlite3* db_;
