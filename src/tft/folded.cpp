@@ -46,6 +46,34 @@ FoldedGlu fold_glu(const GrnW& g, const float* P) {
   return f;
 }
 
+// LN(x·a + c) as the closed form of FoldedVar (folded.hpp), in double, rounded once.
+void fold_skip_norm(FoldedVar& f, std::vector<double> a, std::vector<double> c, const float* gamma,
+                    const float* beta) {
+  const size_t out = a.size();
+  double mean_a = 0, mean_c = 0;
+  for (size_t j = 0; j < out; ++j) mean_a += a[j], mean_c += c[j];
+  mean_a /= double(out);
+  mean_c /= double(out);
+  double p = 0, q = 0, w = 0;
+  for (size_t j = 0; j < out; ++j) {
+    a[j] -= mean_a;
+    c[j] -= mean_c;
+    p += a[j] * a[j], q += a[j] * c[j], w += c[j] * c[j];
+  }
+  p /= double(out), q /= double(out), w /= double(out);
+  const double x0 = p > 0 ? -q / p : 0.0;
+  f.skip_p = float(p);
+  f.skip_x0 = float(x0);
+  f.skip_m = float(std::max(0.0, w - p * x0 * x0));
+  f.skip_ag.resize(out);
+  f.skip_cg.resize(out);
+  f.skip_beta.assign(beta, beta + out);
+  for (size_t j = 0; j < out; ++j) {
+    f.skip_ag[j] = float(a[j] * gamma[j]);
+    f.skip_cg[j] = float(c[j] * gamma[j]);
+  }
+}
+
 FoldedVar fold_var(const VsnVarW& var, const float* P, const float* kappa) {
   const GrnW& g = var.grn;
   const int c = var.width, hidden = g.hidden, out = g.out;
@@ -64,17 +92,17 @@ FoldedVar fold_var(const VsnVarW& var, const float* P, const float* kappa) {
     f.a1[size_t(h)] = float(a);
     f.b1[size_t(h)] = float(b);
   }
+  // the skip before its LayerNorm: x·a + c
   const InterpTable t = InterpTable::make(c, out);
   const float* k = kappa + g.res.mask;
-  f.skip_a.resize(size_t(out));
-  f.skip_c.resize(size_t(out));
-  f.skip_norm = true;
+  std::vector<double> sa(static_cast<size_t>(out)), sc(static_cast<size_t>(out));
   for (int j = 0; j < out; ++j) {
     const size_t i0 = size_t(t.i0[size_t(j)]), i1 = size_t(t.i1[size_t(j)]);
     const double l0 = t.l0[size_t(j)], l1 = t.l1[size_t(j)];
-    f.skip_a[size_t(j)] = float(k[j] * (l0 * pw[i0] + l1 * pw[i1]));
-    f.skip_c[size_t(j)] = float(k[j] * (l0 * pb[i0] + l1 * pb[i1]));
+    sa[size_t(j)] = k[j] * (l0 * pw[i0] + l1 * pw[i1]);
+    sc[size_t(j)] = k[j] * (l0 * pb[i0] + l1 * pb[i1]);
   }
+  fold_skip_norm(f, sa, sc, P + g.res.norm.w, P + g.res.norm.b);
   return f;
 }
 
@@ -171,45 +199,72 @@ void fc1_elu(const GrnActs& a, const float* x, int ldx, int rows, const GrnW& g,
   grn_elu(a, rows, g);
 }
 
-#if defined(__AVX512F__)
-// LayerNorm of a 32-wide row held in two registers: the operations of layers.cpp's norm_row in
-// the same order, so the same bits.
-inline void norm32(__m512& lo, __m512& hi, const float* gamma, const float* beta, float eps) {
-  const __m512 mu = _mm512_set1_ps(_mm512_reduce_add_ps(_mm512_add_ps(lo, hi)) / 32.0f);
-  const __m512 d0 = _mm512_sub_ps(lo, mu), d1 = _mm512_sub_ps(hi, mu);
-  const float var = _mm512_reduce_add_ps(_mm512_fmadd_ps(d1, d1, _mm512_mul_ps(d0, d0))) / 32.0f;
-  const __m512 r = _mm512_set1_ps(1.0f / std::sqrt(var + eps));
-  lo = _mm512_fmadd_ps(_mm512_mul_ps(d0, r), _mm512_loadu_ps(gamma), _mm512_loadu_ps(beta));
-  hi = _mm512_fmadd_ps(_mm512_mul_ps(d1, r), _mm512_loadu_ps(gamma + 16), _mm512_loadu_ps(beta + 16));
+// r(x) of the skip's closed-form LayerNorm (FoldedVar).
+inline float skip_scale(const FoldedVar& f, float x, float eps) {
+  const float d = x - f.skip_x0;
+  return 1.0f / std::sqrt(f.skip_p * d * d + f.skip_m + eps);
 }
 
-// For out = 32, everything after the GLU's GEMM in registers, one row at a time: the skip
-// (affine in x, then its LayerNorm), the gate, the LayerNorm, the store of ξ and the weighted sum
-// into the VSN's output. The same operations as the general path below.
-void var_epilogue32(const VsnActs* acts, int i, int n, int r0, const GrnActs& a, const float* x, int ldx, int rows,
-                    const GrnW& g, const FoldedVar& f, const Prepared& p) {
-  const float *sg = p.P + g.res.norm.w, *sb = p.P + g.res.norm.b, *gg = p.P + g.gate.norm.w, *gb = p.P + g.gate.norm.b;
-  const __m512 sa0 = _mm512_loadu_ps(f.skip_a.data()), sa1 = _mm512_loadu_ps(f.skip_a.data() + 16);
-  const __m512 sc0 = _mm512_loadu_ps(f.skip_c.data()), sc1 = _mm512_loadu_ps(f.skip_c.data() + 16);
-  for (int r = 0; r < rows; ++r) {
-    const __m512 xr = _mm512_set1_ps(x[size_t(r) * ldx]);
-    __m512 s0 = _mm512_fmadd_ps(xr, sa0, sc0), s1 = _mm512_fmadd_ps(xr, sa1, sc1);
-    if (f.skip_norm) norm32(s0, s1, sg, sb, p.eps);
-    const float* u = a.glu + size_t(r) * 64;
-    __m512 y0 = _mm512_fmadd_ps(_mm512_loadu_ps(u), vm::sigmoid16(_mm512_loadu_ps(u + 32)), s0);
-    __m512 y1 = _mm512_fmadd_ps(_mm512_loadu_ps(u + 16), vm::sigmoid16(_mm512_loadu_ps(u + 48)), s1);
-    norm32(y0, y1, gg, gb, p.eps);
-    float* xi = a.out + size_t(r) * 32;
+#if defined(__AVX512F__)
+// The last pass of var_epilogue32: ξ's rows LayerNormed in place from their mean and
+// 1/√(var + eps) (layers.cpp's LayerNorm operations), and acts->out += weight · ξ.
+void norm_and_weigh32(const VsnActs* acts, int i, int n, int row0, float* xi, int rows, const float* mean,
+                      const float* scale, const GrnW& g, const Prepared& p) {
+  const float *gg = p.P + g.gate.norm.w, *gb = p.P + g.gate.norm.b;
+  const __m512 g0 = _mm512_loadu_ps(gg), g1 = _mm512_loadu_ps(gg + 16);
+  const __m512 b0 = _mm512_loadu_ps(gb), b1 = _mm512_loadu_ps(gb + 16);
+  for (int r = 0; r < rows; ++r, xi += 32) {
+    const __m512 mu = _mm512_set1_ps(mean[r]), rs = _mm512_set1_ps(scale[r]);
+    const __m512 y0 = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(xi), mu), rs), g0, b0);
+    const __m512 y1 = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(xi + 16), mu), rs), g1, b1);
     _mm512_storeu_ps(xi, y0);
     _mm512_storeu_ps(xi + 16, y1);
     if (!acts) continue;
-    const __m512 w = _mm512_set1_ps(acts->weights[size_t(r0 + r) * n + i]);
-    float* o = acts->out + size_t(r0 + r) * 32;
+    const __m512 w = _mm512_set1_ps(acts->weights[size_t(row0 + r) * n + i]);
+    float* o = acts->out + size_t(row0 + r) * 32;
     _mm512_storeu_ps(o, _mm512_fmadd_ps(w, y0, _mm512_loadu_ps(o)));
     _mm512_storeu_ps(o + 16, _mm512_fmadd_ps(w, y1, _mm512_loadu_ps(o + 16)));
   }
 }
 
+// For out = 32, everything after the GLU's GEMM, in passes over the rows: (1) the skip (its
+// LayerNorm in closed form) plus the gate, kept in ξ, with the row's mean; (2) the row's variance;
+// (3) the variances' 1/√(var + eps), 16 rows at a time; (4) the LayerNorm, the store of ξ and the
+// weighted sum into the VSN's output. The same operations as layers.cpp's LayerNorm in the same
+// order, so the same bits as its norm_rows, which is laid out in passes for the same reason: the
+// rows' reduction → sqrt → divide chains, which bound a row-at-a-time loop, overlap.
+void var_epilogue32(const VsnActs* acts, int i, int n, int r0, const GrnActs& a, const float* x, int ldx, int rows,
+                    const GrnW& g, const FoldedVar& f, const Prepared& p) {
+  alignas(64) float mean[kVsnRowBlock], scale[kVsnRowBlock];
+  const __m512 sa0 = _mm512_loadu_ps(f.skip_ag.data()), sa1 = _mm512_loadu_ps(f.skip_ag.data() + 16);
+  const __m512 sc0 = _mm512_loadu_ps(f.skip_cg.data()), sc1 = _mm512_loadu_ps(f.skip_cg.data() + 16);
+  const __m512 sb0 = _mm512_loadu_ps(f.skip_beta.data()), sb1 = _mm512_loadu_ps(f.skip_beta.data() + 16);
+  for (int r0b = 0; r0b < rows; r0b += kVsnRowBlock) {
+    const int nr = std::min(kVsnRowBlock, rows - r0b);
+    for (int r = r0b; r < r0b + nr; ++r) {
+      const float xs = x[size_t(r) * ldx];
+      const __m512 xr = _mm512_set1_ps(xs), sr = _mm512_set1_ps(skip_scale(f, xs, p.eps));
+      const __m512 s0 = _mm512_fmadd_ps(sr, _mm512_fmadd_ps(xr, sa0, sc0), sb0);
+      const __m512 s1 = _mm512_fmadd_ps(sr, _mm512_fmadd_ps(xr, sa1, sc1), sb1);
+      const float* u = a.glu + size_t(r) * 64;
+      const __m512 y0 = _mm512_fmadd_ps(_mm512_loadu_ps(u), vm::sigmoid16(_mm512_loadu_ps(u + 32)), s0);
+      const __m512 y1 = _mm512_fmadd_ps(_mm512_loadu_ps(u + 16), vm::sigmoid16(_mm512_loadu_ps(u + 48)), s1);
+      float* xi = a.out + size_t(r) * 32;
+      _mm512_storeu_ps(xi, y0);
+      _mm512_storeu_ps(xi + 16, y1);
+      mean[r - r0b] = _mm512_reduce_add_ps(_mm512_add_ps(y0, y1)) / 32.0f;
+    }
+    // the variances in a loop of their own: short, so many rows' reductions are in flight at once
+    for (int r = 0; r < nr; ++r) {
+      const float* xi = a.out + size_t(r0b + r) * 32;
+      const __m512 mu = _mm512_set1_ps(mean[r]);
+      const __m512 d0 = _mm512_sub_ps(_mm512_loadu_ps(xi), mu), d1 = _mm512_sub_ps(_mm512_loadu_ps(xi + 16), mu);
+      scale[r] = _mm512_reduce_add_ps(_mm512_fmadd_ps(d1, d1, _mm512_mul_ps(d0, d0))) / 32.0f;
+    }
+    vm::inv_std_n(scale, nr, p.eps);
+    norm_and_weigh32(acts, i, n, r0 + r0b, a.out + size_t(r0b) * 32, nr, mean, scale, g, p);
+  }
+}
 #endif
 
 // ξ_i = GRN(prescaler(x)) for rows r0.. (nr of them; scalars x with stride ldx) into a.out, and
@@ -224,11 +279,11 @@ void folded_var_forward(const VsnActs* acts, const VsnW& v, int i, int r0, const
   if (out == 32) return var_epilogue32(acts, i, v.n(), r0, a, x, ldx, rows, g, f, p);
 #endif
   for (int r = 0; r < rows; ++r) {
-    const float xr = x[size_t(r) * ldx];
+    const float xr = x[size_t(r) * ldx], sr = skip_scale(f, xr, p.eps);
     float* s = a.resid + size_t(r) * out;
-    for (int j = 0; j < out; ++j) s[j] = xr * f.skip_a[size_t(j)] + f.skip_c[size_t(j)];
+    for (int j = 0; j < out; ++j)
+      s[j] = sr * (xr * f.skip_ag[size_t(j)] + f.skip_cg[size_t(j)]) + f.skip_beta[size_t(j)];
   }
-  if (f.skip_norm) layer_norm_forward(a.resid, a.resid, rows, out, p.P + g.res.norm.w, p.P + g.res.norm.b, p.eps);
   gate_add_norm_forward(a.out, a.glu, a.resid, out, rows, out, p.P + g.gate.norm.w, p.P + g.gate.norm.b, p.eps);
   if (acts) vsn_accumulate(*acts, a.out, v, i, r0, rows, out);
 }

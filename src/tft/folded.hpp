@@ -5,7 +5,8 @@
 // the golden tolerances):
 //   fc1(p)               = x·(W1·w) + (W1·b + b1)               rank 1: c FMAs instead of c²
 //   Lin_glu(fc2(e))      = (Wg·W2)·e + (Wg·b2 + bg)             one GEMM instead of two
-//   skip = LN(κ ⊙ I(p))  = LN(x·(κ ⊙ I·w) + κ ⊙ I·b)            no interpolation per row
+//   skip = LN(κ ⊙ I(p))  = LN(x·(κ ⊙ I·w) + κ ⊙ I·b)            no interpolation per row, and
+//                                                               its LayerNorm in closed form (FoldedVar)
 // and the VSN's flattened input F (S = Σ widths columns, c per real) is never built: each column
 // of F is affine in one column of the compact input z (one column per real, the embedding's e
 // columns per categorical), so the selection GRN's fc1 and its ResampleNorm skip become small
@@ -32,10 +33,19 @@ struct FoldedLinear {
 };
 
 // One real variable's single-variable GRN as a function of its scalar input.
+//
+// Its skip LN(x·a + c) is a closed form in x. With A = a − mean(a) and C = c − mean(c), the row's
+// deviations from its mean are x·A + C, and its variance is the quadratic
+//   var(x) = mean((x·A + C)²) = P·(x − x0)² + m,
+//   P = mean(A²), x0 = −mean(A·C)/P, m = mean(C²) − P·x0² ≥ 0 (Cauchy–Schwarz),
+// written as a square plus a non-negative rest so that no cancellation can make it negative. So
+//   skip_j = r(x)·(x·(A⊙γ)_j + (C⊙γ)_j) + β_j,   r(x) = 1/√(P·(x − x0)² + m + eps):
+// no reduction over the row (the mean and the variance took two per row and variable).
 struct FoldedVar {
-  std::vector<float> a1, b1;          // fc1 ∘ prescaler [hidden]
-  std::vector<float> skip_a, skip_c;  // the skip before its LayerNorm [out]
-  bool skip_norm = false;             // the skip is a ResampleNorm (c ≠ out)
+  std::vector<float> a1, b1;              // fc1 ∘ prescaler [hidden]
+  std::vector<float> skip_ag, skip_cg;    // A⊙γ and C⊙γ [out]
+  std::vector<float> skip_beta;           // β [out]
+  float skip_p = 0, skip_x0 = 0, skip_m = 0;
 };
 
 struct FoldedVsn {

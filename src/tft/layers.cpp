@@ -124,74 +124,60 @@ void interp_forward(float* y, const float* x, int ldx, int rows, const InterpTab
 }
 
 namespace {
-// LayerNorm of one row (y may alias x): float32, two passes, fixed-order sums.
-inline void norm_row(float* y, const float* x, int n, const float* gamma, const float* beta, float eps) {
+// A row's mean and variance: float32, two passes, fixed-order masked sums.
+inline void row_moments(const float* x, int n, float& mean, float& var) {
 #if defined(__AVX512F__)
   __m512 acc = _mm512_setzero_ps();
   for (int i = 0; i < n; i += 16) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(vm::tail_mask(n - i), x + i));
-  const float mu = _mm512_reduce_add_ps(acc) / static_cast<float>(n);
-  const __m512 vmu = _mm512_set1_ps(mu);
+  mean = _mm512_reduce_add_ps(acc) / static_cast<float>(n);
+  const __m512 vmu = _mm512_set1_ps(mean);
   acc = _mm512_setzero_ps();
   for (int i = 0; i < n; i += 16) {
     const __mmask16 m = vm::tail_mask(n - i);
     const __m512 d = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, x + i), vmu);
     acc = _mm512_fmadd_ps(d, d, acc);
   }
-  const float var = _mm512_reduce_add_ps(acc) / static_cast<float>(n);
-  const __m512 r = _mm512_set1_ps(1.0f / std::sqrt(var + eps));
+  var = _mm512_reduce_add_ps(acc) / static_cast<float>(n);
+#else
+  mean = vm::sum(x, n) / static_cast<float>(n);
+  var = vm::sum_sq_dev(x, n, mean) / static_cast<float>(n);
+#endif
+}
+
+// y = (x − mean)·inv_std·γ + β over one row (y may alias x).
+inline void row_normalize(float* y, const float* x, int n, float mean, float inv_std, const float* gamma,
+                          const float* beta) {
+#if defined(__AVX512F__)
+  const __m512 vmu = _mm512_set1_ps(mean), r = _mm512_set1_ps(inv_std);
   for (int i = 0; i < n; i += 16) {
     const __mmask16 m = vm::tail_mask(n - i);
     const __m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vmu), r);
     _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(xh, _mm512_maskz_loadu_ps(m, gamma + i), _mm512_maskz_loadu_ps(m, beta + i)));
   }
 #else
-  const float mu = vm::sum(x, n) / static_cast<float>(n);
-  const float var = vm::sum_sq_dev(x, n, mu) / static_cast<float>(n);
-  const float r = 1.0f / std::sqrt(var + eps);
-  for (int j = 0; j < n; ++j) y[j] = (x[j] - mu) * r * gamma[j] + beta[j];
+  for (int j = 0; j < n; ++j) y[j] = (x[j] - mean) * inv_std * gamma[j] + beta[j];
 #endif
 }
 
-// Two independent rows at once, in place: the same operations as norm_row per row (same bits),
-// interleaved so the two reduction → sqrt → divide latency chains overlap.
-inline void norm_rows2(float* a, float* b, int n, const float* gamma, const float* beta, float eps) {
-#if defined(__AVX512F__)
-  __m512 sa = _mm512_setzero_ps(), sb = _mm512_setzero_ps();
-  for (int i = 0; i < n; i += 16) {
-    const __mmask16 m = vm::tail_mask(n - i);
-    sa = _mm512_add_ps(sa, _mm512_maskz_loadu_ps(m, a + i));
-    sb = _mm512_add_ps(sb, _mm512_maskz_loadu_ps(m, b + i));
+// LayerNorm of rows of n (y may alias x). Every row's moments first, then their 1/√(var + eps) 16
+// at a time, then the rows normalised: per row the same operations as one row at a time (the same
+// bits); the passes let the rows' reduction → sqrt → divide chains overlap, where one row at a
+// time waits on each.
+void norm_rows(float* y, const float* x, int rows, int n, const float* gamma, const float* beta, float eps) {
+  constexpr int kBlock = 256;
+  alignas(64) float mean[kBlock], inv_std[kBlock];
+  for (int r0 = 0; r0 < rows; r0 += kBlock) {
+    const int nr = std::min(kBlock, rows - r0);
+    for (int r = 0; r < nr; ++r) row_moments(x + size_t(r0 + r) * n, n, mean[r], inv_std[r]);
+    vm::inv_std_n(inv_std, nr, eps);
+    for (int r = 0; r < nr; ++r)
+      row_normalize(y + size_t(r0 + r) * n, x + size_t(r0 + r) * n, n, mean[r], inv_std[r], gamma, beta);
   }
-  const float mua = _mm512_reduce_add_ps(sa) / static_cast<float>(n), mub = _mm512_reduce_add_ps(sb) / static_cast<float>(n);
-  const __m512 va = _mm512_set1_ps(mua), vb = _mm512_set1_ps(mub);
-  sa = _mm512_setzero_ps();
-  sb = _mm512_setzero_ps();
-  for (int i = 0; i < n; i += 16) {
-    const __mmask16 m = vm::tail_mask(n - i);
-    const __m512 da = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, a + i), va);
-    const __m512 db = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, b + i), vb);
-    sa = _mm512_fmadd_ps(da, da, sa);
-    sb = _mm512_fmadd_ps(db, db, sb);
-  }
-  const float vara = _mm512_reduce_add_ps(sa) / static_cast<float>(n), varb = _mm512_reduce_add_ps(sb) / static_cast<float>(n);
-  const __m512 ra = _mm512_set1_ps(1.0f / std::sqrt(vara + eps)), rb = _mm512_set1_ps(1.0f / std::sqrt(varb + eps));
-  for (int i = 0; i < n; i += 16) {
-    const __mmask16 m = vm::tail_mask(n - i);
-    const __m512 g = _mm512_maskz_loadu_ps(m, gamma + i), be = _mm512_maskz_loadu_ps(m, beta + i);
-    const __m512 xa = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, a + i), va), ra);
-    const __m512 xb = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, b + i), vb), rb);
-    _mm512_mask_storeu_ps(a + i, m, _mm512_fmadd_ps(xa, g, be));
-    _mm512_mask_storeu_ps(b + i, m, _mm512_fmadd_ps(xb, g, be));
-  }
-#else
-  norm_row(a, a, n, gamma, beta, eps);
-  norm_row(b, b, n, gamma, beta, eps);
-#endif
 }
 }  // namespace
 
 void layer_norm_forward(float* y, const float* x, int rows, int n, const float* gamma, const float* beta, float eps) {
-  for (int r = 0; r < rows; ++r) norm_row(y + size_t(r) * n, x + size_t(r) * n, n, gamma, beta, eps);
+  norm_rows(y, x, rows, n, gamma, beta, eps);
 }
 
 void resample_norm_forward(float* y, const float* x, int ldx, int rows, const ResampleNormW& rn, const Prepared& p,
@@ -217,9 +203,8 @@ void resample_norm_forward(float* y, const float* x, int ldx, int rows, const Re
     for (int j = 0; j < m; ++j) yr[j] *= kappa[j];
 #endif
     if (keep_pre) std::memcpy(keep_pre + size_t(r) * m, yr, sizeof(float) * size_t(m));
-    if (r % 2 == 1) norm_rows2(yr - m, yr, m, g, b, p.eps);  // pairs of rows: overlapping latency
   }
-  if (rows % 2 == 1) norm_row(y + size_t(rows - 1) * m, y + size_t(rows - 1) * m, m, g, b, p.eps);
+  norm_rows(y, y, rows, m, g, b, p.eps);
 }
 
 void gate_add_norm_forward(float* y, const float* u, const float* skip, int ld_skip, int rows, int o,
@@ -239,9 +224,8 @@ void gate_add_norm_forward(float* y, const float* u, const float* skip, int ld_s
     for (int j = 0; j < o; ++j) yr[j] = ur[j] * yr[j] + sr[j];
 #endif
     if (keep_pre) std::memcpy(keep_pre + size_t(r) * o, yr, sizeof(float) * size_t(o));
-    if (r % 2 == 1) norm_rows2(yr - o, yr, o, gamma, beta, eps);  // pairs of rows: overlapping latency
   }
-  if (rows % 2 == 1) norm_row(y + size_t(rows - 1) * o, y + size_t(rows - 1) * o, o, gamma, beta, eps);
+  norm_rows(y, y, rows, o, gamma, beta, eps);
 }
 
 size_t grn_acts_floats(const GrnW& g, int rows, int groups, Keep keep) {
