@@ -7,6 +7,7 @@
 #include <cstring>
 #include <spdlog/spdlog.h>
 
+#include "core/huge_pages.hpp"
 #include "core/thread_priority.hpp"
 #include "risk/risk_score.hpp"
 
@@ -131,7 +132,15 @@ std::shared_ptr<const ServerInterpretation> interpretation_row(const forecast::I
 }
 }  // namespace
 
-std::shared_ptr<ServerForecast> ForecastService::build_server(const forecast::ForecastBatch& batch, int b, size_t first) {
+void ServerForecast::own_values(const std::vector<float>& v) {
+  std::shared_ptr<float[]> block(new float[v.size()]);
+  std::copy(v.begin(), v.end(), block.get());
+  values = std::span<const float>(block.get(), v.size());
+  values_block = std::move(block);
+}
+
+std::shared_ptr<ServerForecast> ForecastService::build_server(const forecast::ForecastBatch& batch, int b, size_t first,
+                                                              const std::shared_ptr<float[]>& values_block) {
   const Meta& m = meta_[first + static_cast<size_t>(b)];
   auto sf = std::make_shared<ServerForecast>();
   sf->id = m.id;
@@ -143,8 +152,11 @@ std::shared_ptr<ServerForecast> ForecastService::build_server(const forecast::Fo
   sf->step_ms = m.step_ms;
   sf->current = m.current;
   sf->horizon = batch.horizon;
-  const float* src = batch.values.data() + b * batch.server_stride();
-  sf->values.assign(src, src + batch.server_stride());
+  const size_t stride = batch.server_stride();
+  float* values = values_block.get() + static_cast<size_t>(b) * stride;
+  std::memcpy(values, batch.values.data() + static_cast<size_t>(b) * stride, stride * sizeof(float));
+  sf->values = std::span<const float>(values, stride);
+  sf->values_block = values_block;
   if (served_ && !batch.served_by.empty()) {
     sf->served = true;
     const uint8_t* by = batch.served_by.data() + static_cast<size_t>(b) * kNumMetrics * forecast::kNumEvalHorizons;
@@ -289,9 +301,15 @@ void ForecastService::assess_servers(size_t first, std::vector<std::shared_ptr<S
   const int n = static_cast<int>(meta_.size() - first);
   const size_t base = fresh.size();
   fresh.resize(base + static_cast<size_t>(n));
+  // The chunk's forecast paths, one block the snapshot keeps (ServerForecast::values). Each
+  // cycle's is fresh memory (the previous snapshot's went back to the system: malloc_trim below),
+  // so it asks for huge pages: 500 servers' 19 MB fault in 2 MiB at a time, not 4 KiB.
+  const size_t block_floats = static_cast<size_t>(n) * batch_.server_stride();
+  const std::shared_ptr<float[]> values_block(new float[block_floats]);
+  advise_huge_pages(values_block.get(), block_floats * sizeof(float));
   // build_server reads the batch and the configuration and writes only its own server: on the
   // forecaster's threads when it has them (risk and the rendered JSON are per server)
-  const auto build = [&](int b) { fresh[base + static_cast<size_t>(b)] = build_server(batch_, b, first); };
+  const auto build = [&](int b) { fresh[base + static_cast<size_t>(b)] = build_server(batch_, b, first, values_block); };
   forecast::each_row(forecaster_->for_each_row(), n, build);
   for (int b = 0; b < n; ++b) {
     const ServerForecast& sf = *fresh[base + static_cast<size_t>(b)];

@@ -28,8 +28,9 @@ std::shared_ptr<serve::PredictionSnapshot> snapshot(std::array<bool, 4> deflated
     sf->last_step = 1'800'000'000'000;
     sf->step_ms = 300'000;
     sf->horizon = 96;
-    sf->values.resize(size_t{kNumMetrics} * forecast::kNumQuantiles * 96);
-    for (size_t i = 0; i < sf->values.size(); ++i) sf->values[i] = float((i * 37 + id * 11) % 1000) / 7.f;
+    std::vector<float> values(size_t{kNumMetrics} * forecast::kNumQuantiles * 96);
+    for (size_t i = 0; i < values.size(); ++i) values[i] = float((i * 37 + id * 11) % 1000) / 7.f;
+    sf->own_values(values);
     render_server_fragments(*sf);
     if (deflated[id]) deflate_full_body_entry(*sf);
     snap->by_id.push_back(std::move(sf));

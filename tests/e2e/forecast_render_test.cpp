@@ -40,8 +40,9 @@ TEST(ForecastRender, ServerObjectHonoursMetricAndQuantileMasks) {
   sf.horizon = 3;
   sf.last_step = 1736935200000;
   sf.step_ms = 300000;
-  sf.values.assign(kNumMetrics * forecast::kNumQuantiles * 3, 0.f);
-  for (size_t i = 0; i < sf.values.size(); ++i) sf.values[i] = static_cast<float>(i % 97);
+  std::vector<float> values(kNumMetrics * forecast::kNumQuantiles * 3);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i % 97);
+  sf.own_values(values);
   render_server_fragments(sf);
   std::string out;
   MetricMask metrics;
@@ -66,8 +67,9 @@ TEST(ForecastRender, EveryQuantileIsServedWhileOnlyTheFleetWideOnesAreKeptAsJson
   sf.horizon = 96;
   sf.last_step = 1736935200000;
   sf.step_ms = 300000;
-  sf.values.resize(kNumMetrics * forecast::kNumQuantiles * 96);
-  for (size_t i = 0; i < sf.values.size(); ++i) sf.values[i] = static_cast<float>(i % 1009) * 0.137f;
+  std::vector<float> values(kNumMetrics * forecast::kNumQuantiles * 96);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i % 1009) * 0.137f;
+  sf.own_values(values);
   render_server_fragments(sf);
   for (int k = 0; k < kNumMetrics; ++k)
     for (int q = 0; q < forecast::kNumQuantiles; ++q)

@@ -5,8 +5,10 @@
 #include <chrono>
 #include <filesystem>
 #include <future>
+#include <map>
 #include <memory>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "forecast/baseline.hpp"
@@ -132,6 +134,71 @@ TEST(ForecastService, APreparerThatFailsDoesNotStopThePublish) {
   service.start();
   service.stop();
   EXPECT_EQ(service.snapshot()->order.size(), 1u) << "the cycle's forecasts were published all the same";
+}
+
+// The baseline, keeping a copy of each cycle's forecast paths per server.
+class RecordingForecaster final : public forecast::Forecaster {
+ public:
+  std::string_view description() const override { return "baseline, recorded"; }
+  void prepare(std::span<const WindowView> windows, forecast::ForecastBatch& out) override {
+    servers_.clear();
+    for (const WindowView& w : windows) servers_.push_back(w.server);
+    inner_.prepare(windows, out);
+  }
+  void run(forecast::ForecastBatch& out) override {
+    inner_.run(out);
+    auto& cycle = cycles.emplace_back();
+    for (size_t b = 0; b < servers_.size(); ++b) {
+      const float* row = out.values.data() + b * out.server_stride();
+      cycle[servers_[b]].assign(row, row + out.server_stride());
+    }
+  }
+  std::vector<std::map<ServerId, std::vector<float>>> cycles;
+
+ private:
+  std::vector<ServerId> servers_;
+  forecast::BaselineForecaster inner_;
+};
+
+// Each server's paths in a snapshot are a slice of one block its chunk shares
+// (ServerForecast::values): the right slice, and kept alive by the snapshot after later cycles
+// reuse the batch.
+TEST(ForecastService, EachServersPathsAreItsOwnForecastAndOutliveLaterCycles) {
+  TempDir dir;
+  const EpochMs t0 = base_time();
+  StoreOptions options;
+  options.data_dir = dir.path;
+  auto store = FleetStore::open(options);
+  const std::vector<std::string> names = {"web01", "db01", "app01"};
+  for (int i = 0; i <= 20; ++i)
+    for (size_t s = 0; s < names.size(); ++s) ingest_one(*store, names[s], t0 + i * kStep, 10.0 + i * (s + 1));
+  auto forecaster = std::make_unique<RecordingForecaster>();
+  RecordingForecaster& recorded = *forecaster;
+  ForecastService service(*store, std::move(forecaster), ModelStatus{});
+  service.start();
+  const auto first = service.snapshot();
+  FeedBatch next_step;  // one post closes every server's step: one more cycle
+  for (size_t s = 0; s < names.size(); ++s) {
+    FeedRecord& r = next_step.append(names[s], t0 + 21 * kStep, Status::healthy, -1);
+    for (int k = 0; k < kNumMetrics; ++k) r.values[k] = 90.0 - 20.0 * s;
+  }
+  store->ingest(next_step);
+  service.wait_idle();
+  service.stop();
+
+  ASSERT_EQ(recorded.cycles.size(), 2u);
+  ASSERT_EQ(first->order.size(), names.size());
+  const ServerForecast* any = first->find(first->order[0]);
+  for (const auto& [id, paths] : recorded.cycles[0]) {
+    const ServerForecast* sf = first->find(id);
+    ASSERT_NE(sf, nullptr);
+    EXPECT_EQ(sf->values_block, any->values_block) << "one block for the chunk";
+    ASSERT_EQ(sf->values.size(), paths.size());
+    EXPECT_TRUE(std::equal(paths.begin(), paths.end(), sf->values.begin())) << "server " << sf->name;
+    EXPECT_FALSE(std::equal(paths.begin(), paths.end(), recorded.cycles[1].at(id).begin()))
+        << "the second cycle forecast " << sf->name << " differently, so the check above can tell them apart";
+  }
+  EXPECT_NE(service.snapshot()->find(first->order[0])->values_block, any->values_block) << "each cycle a new block";
 }
 
 }  // namespace
