@@ -199,12 +199,6 @@ void fc1_elu(const GrnActs& a, const float* x, int ldx, int rows, const GrnW& g,
   grn_elu(a, rows, g);
 }
 
-// r(x) of the skip's closed-form LayerNorm (FoldedVar).
-inline float skip_scale(const FoldedVar& f, float x, float eps) {
-  const float d = x - f.skip_x0;
-  return 1.0f / std::sqrt(f.skip_p * d * d + f.skip_m + eps);
-}
-
 #if defined(__AVX512F__)
 // The last pass of var_epilogue32: ξ's rows LayerNormed in place from their mean and
 // 1/√(var + eps) (layers.cpp's LayerNorm operations), and acts->out += weight · ξ.
@@ -243,7 +237,7 @@ void var_epilogue32(const VsnActs* acts, int i, int n, int r0, const GrnActs& a,
     const int nr = std::min(kVsnRowBlock, rows - r0b);
     for (int r = r0b; r < r0b + nr; ++r) {
       const float xs = x[size_t(r) * ldx];
-      const __m512 xr = _mm512_set1_ps(xs), sr = _mm512_set1_ps(skip_scale(f, xs, p.eps));
+      const __m512 xr = _mm512_set1_ps(xs), sr = _mm512_set1_ps(f.skip_scale(xs, p.eps));
       const __m512 s0 = _mm512_fmadd_ps(sr, _mm512_fmadd_ps(xr, sa0, sc0), sb0);
       const __m512 s1 = _mm512_fmadd_ps(sr, _mm512_fmadd_ps(xr, sa1, sc1), sb1);
       const float* u = a.glu + size_t(r) * 64;
@@ -279,7 +273,7 @@ void folded_var_forward(const VsnActs* acts, const VsnW& v, int i, int r0, const
   if (out == 32) return var_epilogue32(acts, i, v.n(), r0, a, x, ldx, rows, g, f, p);
 #endif
   for (int r = 0; r < rows; ++r) {
-    const float xr = x[size_t(r) * ldx], sr = skip_scale(f, xr, p.eps);
+    const float xr = x[size_t(r) * ldx], sr = f.skip_scale(xr, p.eps);
     float* s = a.resid + size_t(r) * out;
     for (int j = 0; j < out; ++j)
       s[j] = sr * (xr * f.skip_ag[size_t(j)] + f.skip_cg[size_t(j)]) + f.skip_beta[size_t(j)];

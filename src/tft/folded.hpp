@@ -13,6 +13,7 @@
 // GEMMs on z (K = 26 instead of 341 for the encoder).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <vector>
@@ -46,6 +47,10 @@ struct FoldedVar {
   std::vector<float> skip_ag, skip_cg;    // A⊙γ and C⊙γ [out]
   std::vector<float> skip_beta;           // β [out]
   float skip_p = 0, skip_x0 = 0, skip_m = 0;
+  float skip_scale(float x, float eps) const {  // r(x)
+    const float d = x - skip_x0;
+    return 1.0f / std::sqrt(skip_p * d * d + skip_m + eps);
+  }
 };
 
 struct FoldedVsn {

@@ -23,10 +23,9 @@ std::vector<float> skip_unfolded(const VsnVarW& var, const nn::Prepared& p, floa
   return skip;
 }
 
-// The closed form of FoldedVar.
+// The closed form of FoldedVar, as serving computes it.
 std::vector<float> skip_folded(const nn::FoldedVar& f, float x, float eps) {
-  const float d = x - f.skip_x0;
-  const float r = 1.0f / std::sqrt(f.skip_p * d * d + f.skip_m + eps);
+  const float r = f.skip_scale(x, eps);
   std::vector<float> skip(f.skip_ag.size());
   for (size_t j = 0; j < skip.size(); ++j) skip[j] = r * (x * f.skip_ag[j] + f.skip_cg[j]) + f.skip_beta[j];
   return skip;
