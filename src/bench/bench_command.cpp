@@ -88,10 +88,13 @@ ordered_json measure_cycles(const BenchFlags& f, const bench::Machine& machine, 
       cycles.push_back({{"model", label}, {"hidden", t.hidden}, {"servers", n}, {"ms", t.ms},
                         {"ms_per_server", t.ms_per_server}, {"gflop", t.gflop}, {"gflops", t.gflops},
                         {"refit_cycle_ms", t.refit_ms}, {"first_cycle_ms", t.first_ms},
+                        {"cpu_ms", t.cpu_ms}, {"page_faults", t.page_faults},
                         {"matrix_gflop", t.matrix_gflop}, {"matrix_gflops_per_thread", t.matrix_gflops_per_thread},
                         {"matrix_share_of_peak", t.matrix_gflops_per_thread / peak_per_thread}});
-      fmt::print(stderr, "bench: cycle {} H={} {} servers: {:.1f} ms (the hourly refit: {:.1f} ms; the first: {:.1f} ms)\n",
-                 label, t.hidden, n, t.ms, t.refit_ms, t.first_ms);
+      fmt::print(stderr,
+                 "bench: cycle {} H={} {} servers: {:.1f} ms, CPU {:.1f} ms, {:.0f} page faults (the hourly refit: {:.1f} "
+                 "ms; the first: {:.1f} ms)\n",
+                 label, t.hidden, n, t.ms, t.cpu_ms, t.page_faults, t.refit_ms, t.first_ms);
     }
   }
   return cycles;
@@ -174,19 +177,23 @@ ordered_json run_bench(const BenchFlags& f) {
 void print_table(const ordered_json& r) {
   fmt::print("machine: {}\nfp32 GEMM peak (all threads; the best of oneDNN and the engine's kernel): {:.0f} GFLOP/s\n\n", r["machine"].get<std::string>(),
              r["gemm_peak_gflops"].get<double>());
-  fmt::print("{:<8} {:>3} {:>7} {:>10} {:>10} {:>8} {:>8} {:>7} {:>10} {:>10} {:>9} {:>8}\n", "model", "H", "servers",
-             "cycle ms", "ms/server", "GFLOP", "GFLOP/s", "% peak", "refit ms", "first ms", "GEMM GF", "GEMM %");
+  fmt::print("{:<8} {:>3} {:>7} {:>10} {:>10} {:>8} {:>8} {:>7} {:>10} {:>10} {:>9} {:>8} {:>9} {:>7}\n", "model", "H",
+             "servers", "cycle ms", "ms/server", "GFLOP", "GFLOP/s", "% peak", "refit ms", "first ms", "GEMM GF", "GEMM %",
+             "CPU ms", "faults");
   for (const auto& c : r["forecast_cycle"])
-    fmt::print("{:<8} {:>3} {:>7} {:>10.1f} {:>10.3f} {:>8.2f} {:>8.1f} {:>6.1f}% {:>10.1f} {:>10.1f} {:>9.2f} {:>7.1f}%\n",
+    fmt::print("{:<8} {:>3} {:>7} {:>10.1f} {:>10.3f} {:>8.2f} {:>8.1f} {:>6.1f}% {:>10.1f} {:>10.1f} {:>9.2f} {:>7.1f}% "
+               "{:>9.1f} {:>7.0f}\n",
                c["model"].get<std::string>(), c["hidden"].get<int>(), c["servers"].get<int>(), c["ms"].get<double>(),
                c["ms_per_server"].get<double>(), c["gflop"].get<double>(), c["gflops"].get<double>(),
                100 * c["gflops"].get<double>() / r["gemm_peak_gflops"].get<double>(), c["refit_cycle_ms"].get<double>(),
                c["first_cycle_ms"].get<double>(), c["matrix_gflop"].get<double>(),
-               100 * c["matrix_share_of_peak"].get<double>());
-  fmt::print("(refit ms: the cycle an hour later, when every server's robust shape is refitted; first ms: a new "
+               100 * c["matrix_share_of_peak"].get<double>(), c["cpu_ms"].get<double>(), c["page_faults"].get<double>());
+  fmt::print("(refit ms: the cycle an hour later, when every server's robust shape comes due: it refits 5/4 of an "
+             "hour's share of them, as each cycle after it does until all are; first ms: a new "
              "daemon's first cycle, which also fits every shape and sizes every buffer; GEMM GF: the FLOPs the cycle's "
              "matrix products did (the folded network); GEMM %: their rate per thread, in the time spent inside them, "
-             "against the peak per thread)\n");
+             "against the peak per thread; CPU ms and faults: the process's CPU time, all threads, and minor page "
+             "faults per live cycle)\n");
   if (!r.contains("feed_500")) return;  // --cycle-only
   const auto& fd = r["feed_500"];
   const auto& pr = r["predictions_500"];

@@ -1,5 +1,7 @@
 #include "bench/bench_cycle.hpp"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <mutex>
 #include <thread>
@@ -106,6 +108,23 @@ void append_steps(FleetStore& store, int steps) {
   }
 }
 
+// CPU time of the whole process (every thread) and its minor page faults so far.
+struct ProcessUsage {
+  double cpu_ms = 0;
+  long minor_faults = 0;
+};
+ProcessUsage process_usage() {
+  rusage r{};
+  ::getrusage(RUSAGE_SELF, &r);
+  const auto ms = [](const timeval& t) { return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_usec) / 1e3; };
+  return {ms(r.ru_utime) + ms(r.ru_stime), r.ru_minflt};
+}
+
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
 }  // namespace
 
 void simulate_store(const fs::path& dir, int servers, int64_t end_before_now_ms, int days) {
@@ -124,14 +143,23 @@ CycleTiming time_cycle(const fs::path& data_dir, const fs::path& models_dir, con
   auto service = open_service(*store, models_dir, model, status);
   std::vector<ServerId> all(store->windows().server_count());
   for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<ServerId>(i);
+  std::vector<double> cpu_ms, faults;  // of each live cycle
   auto timed_cycle = [&] {
+    const ProcessUsage u0 = process_usage();
     const auto t0 = Clock::now();
     service->run_cycle(all);
-    return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    const double wall_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    const ProcessUsage u1 = process_usage();
+    cpu_ms.push_back(u1.cpu_ms - u0.cpu_ms);
+    faults.push_back(static_cast<double>(u1.minor_faults - u0.minor_faults));
+    return wall_ms;
   };
   const double first_ms = timed_cycle();  // a new daemon: buffers sized, every robust shape fitted
-  // Then as live: each cycle forecasts a step that just closed. The hour's last one refits every
-  // shape, which the first cycle fitted (the median of the others is the cycle's time).
+  cpu_ms.clear();
+  faults.clear();
+  // Then as live: each cycle forecasts a step that just closed. In the hour's last one every shape
+  // the first cycle fitted comes due, and the first share of them is refitted (the median of the
+  // others is the cycle's time).
   std::vector<double> ms;
   double refit_ms = 0;
   tft::gemm::WorkCount matrix;
@@ -143,19 +171,23 @@ CycleTiming time_cycle(const fs::path& data_dir, const fs::path& models_dir, con
       tft::gemm::count_work(false);
     }
     const double cycle_ms = timed_cycle();
-    if (step < kRefitSteps)
+    if (step < kRefitSteps) {
       ms.push_back(cycle_ms);
-    else
+    } else {
       refit_ms = cycle_ms;
+      cpu_ms.pop_back();
+      faults.pop_back();
+    }
   }
-  std::sort(ms.begin(), ms.end());
   const auto model_file = lifecycle::model_file(models_dir, model);
   const auto cfg = tft::load_model_file(model_file.string())->config();
   CycleTiming t;
   t.model = model;
   t.hidden = cfg.hidden;
   t.servers = static_cast<int>(all.size());
-  t.ms = ms[ms.size() / 2];
+  t.ms = median_of(ms);
+  t.cpu_ms = median_of(cpu_ms);
+  t.page_faults = median_of(faults);
   t.first_ms = first_ms;
   t.refit_ms = refit_ms;
   t.ms_per_server = t.ms / std::max(1, t.servers);

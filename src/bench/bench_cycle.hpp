@@ -18,7 +18,11 @@ struct CycleTiming {
   int hidden = 0, servers = 0;
   double ms = 0, ms_per_server = 0, gflop = 0, gflops = 0;
   double first_ms = 0;  // a new daemon's first cycle: every robust shape fitted, every buffer sized
-  double refit_ms = 0;  // the live cycle an hour after the first: every robust shape refitted
+  double refit_ms = 0;  // the live cycle an hour after the first: every robust shape due, 5/4 of 1/12 refitted
+  // The process's CPU time (all threads, user + system) and minor page faults per live cycle
+  // (medians, like `ms`). On a shared machine the CPU time moves less than the wall clock: a cycle
+  // descheduled for a while costs wall time, not CPU time.
+  double cpu_ms = 0, page_faults = 0;
   // The matrix products of the live cycles but the refit (tft::gemm::count_work): the FLOPs one
   // cycle's GEMMs really did (the folded network's, fewer than `gflop` counts), and their rate per
   // thread, in the time each thread spent inside them.
@@ -30,9 +34,10 @@ struct CycleTiming {
 inline constexpr int kRefitSteps = 12;
 
 // A new daemon's first cycle over every server of the store, then kRefitSteps live cycles, each
-// after one more step of every server was ingested: `ms` is the median of all but the last, which
-// refits every robust shape (`refit_ms`). The steps are appended to the store, so its history must
-// end at least an hour before now (simulate_store's end_before_now_ms).
+// after one more step of every server was ingested: `ms` is the median of all but the last, in
+// which every robust shape comes due (`refit_ms`; it refits the first share of them). The steps are
+// appended to the store, so its history must end at least an hour before now (simulate_store's
+// end_before_now_ms).
 // GFLOP: the network's forward cost (docs/TFT.md §7) for a full 288-step encoder per server.
 CycleTiming time_cycle(const std::filesystem::path& data_dir, const std::filesystem::path& models_dir,
                        const std::string& model);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 
 namespace nordiq::forecast {
@@ -58,27 +59,75 @@ void ServedForecaster::prepare(std::span<const WindowView> windows, ForecastBatc
   // threads; the shapes to refit are chosen first. Otherwise (the eval replay's batches of one
   // server's consecutive steps) each window sees the refits of those before it, in order.
   batch_parallel_ = servers_distinct(windows);
+  refits_last_batch_ = 0;
   if (batch_parallel_) {
-    refit_.assign(n, 0);
-    for (size_t b = 0; b < n; ++b) refit_[b] = windows[b].length > 0 && claim_stale_shape(windows[b]);
+    choose_refits(windows);
     each_row(model_->for_each_row(), static_cast<int>(n), [&](int b) { fit_window(windows[b], b, refit_[b] != 0); });
   } else {
-    for (size_t b = 0; b < n; ++b)
-      fit_window(windows[b], static_cast<int>(b), windows[b].length > 0 && claim_stale_shape(windows[b]));
+    for (size_t b = 0; b < n; ++b) {
+      const bool refit = windows[b].length > 0 && shape_age(windows[b]) != ShapeAge::fresh;
+      if (refit) claim_shape(windows[b]);
+      refits_last_batch_ += refit;
+      fit_window(windows[b], static_cast<int>(b), refit);
+    }
   }
   actuals_.clear();
   actual_rows_.clear();
   for (const WindowView& w : windows) collect_actuals(w);
 }
 
-bool ServedForecaster::claim_stale_shape(const WindowView& w) {
+ServedForecaster::ShapeAge ServedForecaster::shape_age(const WindowView& w) {
   if (w.server >= shapes_.size()) shapes_.resize(static_cast<size_t>(w.server) + 1);
+  const std::shared_ptr<RobustFit>& shape = shapes_[w.server];
+  if (!shape || shape->empty || shape->step_ms != w.step_ms || w.last_step() < shape->fitted_step) return ShapeAge::stale;
+  const int interval = robust_refit_interval(shape->fitted_length, w.step_ms);
+  const int64_t age_steps = (w.last_step() - shape->fitted_step) / w.step_ms;
+  if (age_steps < interval) return ShapeAge::fresh;
+  const bool full_window = interval == robust_refit_interval(std::numeric_limits<int>::max(), w.step_ms);
+  return full_window && age_steps < 2 * interval ? ShapeAge::due : ShapeAge::stale;
+}
+
+void ServedForecaster::claim_shape(const WindowView& w) {
   std::shared_ptr<RobustFit>& shape = shapes_[w.server];
-  const bool stale = !shape || shape->empty || shape->step_ms != w.step_ms || w.last_step() < shape->fitted_step ||
-                     w.last_step() - shape->fitted_step >= robust_refit_interval(shape->fitted_length, w.step_ms) * w.step_ms;
   // A shape an earlier window of the batch still reads is not refitted in place.
-  if (stale && (!shape || shape.use_count() > 1)) shape = std::make_shared<RobustFit>();
-  return stale;
+  if (!shape || shape.use_count() > 1) shape = std::make_shared<RobustFit>();
+}
+
+// Why spread the refits: servers restored together, or that joined together, come due together,
+// so once an hour one cycle refitted every shape (500 servers: that cycle ~30 % longer than the
+// others), and for ever after, since a refit restarts its server's hour. In steady state 1/12 of a
+// fleet's shapes come due per 5-min step; taking a quarter more than that per cycle, oldest first,
+// spreads such a wave over the hour within a few hours and keeps up with the steady rate. A shape
+// left waiting is at most two hours old; then it is stale and refitted regardless.
+void ServedForecaster::choose_refits(std::span<const WindowView> windows) {
+  const size_t n = windows.size();
+  refit_.assign(n, 0);
+  due_.clear();
+  int64_t hour_steps = 1;
+  for (size_t b = 0; b < n; ++b) {
+    const WindowView& w = windows[b];
+    if (w.length == 0) continue;
+    switch (shape_age(w)) {
+      case ShapeAge::fresh: break;
+      case ShapeAge::stale: refit_[b] = 1; break;
+      case ShapeAge::due:
+        due_.push_back({shapes_[w.server]->fitted_step, w.server, static_cast<uint32_t>(b)});
+        hour_steps = robust_refit_interval(std::numeric_limits<int>::max(), w.step_ms);
+        break;
+    }
+  }
+  const size_t share = static_cast<size_t>((5 * static_cast<int64_t>(n) + 4 * hour_steps - 1) / (4 * hour_steps));
+  const size_t take = std::min(due_.size(), std::max<size_t>(share, 1));
+  const auto older = [](const DueShape& a, const DueShape& b) {
+    return a.fitted_step != b.fitted_step ? a.fitted_step < b.fitted_step : a.server < b.server;
+  };
+  std::partial_sort(due_.begin(), due_.begin() + static_cast<std::ptrdiff_t>(take), due_.end(), older);
+  for (size_t i = 0; i < take; ++i) refit_[due_[i].row] = 1;
+  for (size_t b = 0; b < n; ++b)
+    if (refit_[b]) {
+      claim_shape(windows[b]);
+      ++refits_last_batch_;
+    }
 }
 
 void ServedForecaster::fit_window(const WindowView& w, int b, bool refit) {

@@ -45,6 +45,11 @@ class ServedForecaster final : public Forecaster {
   // Row b of the last prepared batch: the climbs alerts continue beyond the served forecast's
   // (kAlertRampScales: seen earlier, and noisy ones; forecast/ramp.hpp).
   const Ramps& alert_ramps(int b) const { return alert_ramps_[static_cast<size_t>(b)]; }
+  // The robust shapes the last prepare refitted, and a server's current shape (null before its first).
+  int refits_last_batch() const { return refits_last_batch_; }
+  const RobustFit* shape_of(ServerId server) const {
+    return server < shapes_.size() ? shapes_[server].get() : nullptr;
+  }
 
  private:
   std::unique_ptr<Forecaster> model_;
@@ -70,11 +75,26 @@ class ServedForecaster final : public Forecaster {
   bool batch_parallel_ = false;       // one window per server: rows are served on the model's threads
   std::vector<uint8_t> refit_;        // [batch]: its server's shape is refitted on this window
   std::vector<uint8_t> seen_mark_;    // per ServerId, scratch of servers_distinct
+  int refits_last_batch_ = 0;
+  struct DueShape {
+    EpochMs fitted_step;
+    ServerId server;
+    uint32_t row;
+  };
+  std::vector<DueShape> due_;  // scratch of choose_refits
 
   bool servers_distinct(std::span<const WindowView> windows);
-  // Whether w's server's shape is stale; a stale one that an earlier window still reads is
+  // How old w's server's shape is: `fresh`; `due` (a full window's shape an hour old, whose refit
+  // may wait for a later cycle); `stale` (refitted now: none yet, a young server's, the step
+  // changed, time went back, or two hours old).
+  enum class ShapeAge { fresh, due, stale };
+  ShapeAge shape_age(const WindowView& w);
+  // Before w's server's shape is refitted: one that an earlier window of the batch still reads is
   // replaced by a new one to fit, so the earlier window keeps what it saw.
-  bool claim_stale_shape(const WindowView& w);
+  void claim_shape(const WindowView& w);
+  // A serving cycle's refits (refit_): every stale shape, and the due ones oldest first, at most
+  // 5/4 of the fleet's hourly share per cycle (served_forecaster.cpp says why).
+  void choose_refits(std::span<const WindowView> windows);
   // Row b's ramps, robust level and (when `refit`) its server's robust shape.
   void fit_window(const WindowView& w, int b, bool refit);
   void collect_actuals(const WindowView& w);

@@ -38,6 +38,8 @@ TEST(BenchCli, CycleOnlyMeasuresEachAskedFleetSizeOnBothModelsAndNothingElse) {
     EXPECT_GT(c["ms"].get<double>(), 0);
     EXPECT_GT(c["first_cycle_ms"].get<double>(), 0);
     EXPECT_GT(c["refit_cycle_ms"].get<double>(), 0);
+    EXPECT_GT(c["cpu_ms"].get<double>(), 0);  // the cycle's threads ran: CPU time counted
+    EXPECT_GE(c["page_faults"].get<double>(), 0);
     EXPECT_GT(c["gflop"].get<double>(), 0);
     // the matrix products were counted: fewer FLOPs than the unfolded network's count, at a rate
     EXPECT_GT(c["matrix_gflop"].get<double>(), 0);

@@ -203,5 +203,46 @@ TEST(ServedForecaster, ServersServedOnSeveralThreadsGetWhatOneThreadGives) {
   EXPECT_GT(moved, 0);
 }
 
+// Servers that came up together (a restart) come due for their hourly refit together. A serving
+// cycle refits such a wave a share at a time, oldest first, so no cycle refits the whole fleet,
+// while no shape grows older than two hours and a young server is refitted whenever it is due.
+TEST(ServedForecaster, ShapesThatCameDueTogetherAreRefittedSpreadOverTheHour) {
+  constexpr int kMature = 48, kYoung = 2, kFirst = 120, kCycles = 4 * 12;  // four hours of 5-min steps
+  constexpr int kShare = (5 * (kMature + kYoung) + 47) / 48;  // 5/4 of an hour's share of the batch
+  std::vector<testing::OwnedWindow> series;
+  for (int s = 0; s < kMature + kYoung; ++s)
+    series.push_back(
+        testing::OwnedWindow::make(kFirst + kCycles, [s](int k, int i) { return testing::plausible(k, i + 11 * s); }));
+  ServedForecaster served(std::make_unique<ThreadedBaseline>(), kStep);
+  ForecastBatch out;
+  std::vector<int> refits_in_last_hour(kMature, 0);
+  for (int c = 0; c <= kCycles; ++c) {
+    std::vector<WindowView> views;
+    for (int s = 0; s < kMature + kYoung; ++s) {
+      const int len = s < kMature ? kFirst + c : 1 + c;  // the young ones start from their first step
+      views.push_back(series[s].view(len, static_cast<ServerId>(s)));
+    }
+    served.forecast(views, out);
+    if (c == 0) {
+      EXPECT_EQ(served.refits_last_batch(), kMature + kYoung);  // every shape fitted first
+      continue;
+    }
+    int mature_refits = 0;
+    for (int s = 0; s < kMature + kYoung; ++s) {
+      const RobustFit& shape = *served.shape_of(static_cast<ServerId>(s));
+      const int64_t age = (views[s].last_step() - shape.fitted_step) / kStep;
+      if (s >= kMature) {  // never left waiting
+        EXPECT_LT(age, robust_refit_interval(shape.fitted_length, kStep)) << "young server " << s << ", cycle " << c;
+        continue;
+      }
+      EXPECT_LT(age, 24) << "server " << s << ", cycle " << c;
+      mature_refits += age == 0;
+      if (age == 0 && c > kCycles - 12) ++refits_in_last_hour[s];
+    }
+    EXPECT_LE(mature_refits, kShare) << "cycle " << c;
+  }
+  for (int s = 0; s < kMature; ++s) EXPECT_EQ(refits_in_last_hour[s], 1) << "server " << s;
+}
+
 }  // namespace
 }  // namespace nordiq::forecast
