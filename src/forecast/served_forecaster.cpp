@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <limits>
 #include <stdexcept>
 
 namespace nordiq::forecast {
@@ -19,13 +18,10 @@ void ServedForecaster::replace_model(std::unique_ptr<Forecaster> model) {
   tracker_.restart_scoring();
 }
 
-int robust_refit_interval(int fitted_length, int64_t step_ms) {
-  const int hour = static_cast<int>(std::max<int64_t>(1, 3'600'000 / step_ms));
-  return std::clamp(fitted_length / 8, 1, hour);
-}
-
-
 namespace {
+
+// The longest refit interval: an hour's steps (a shape fitted on a full window).
+int max_refit_interval(int64_t step_ms) { return static_cast<int>(std::max<int64_t>(1, 3'600'000 / step_ms)); }
 
 // Scratch of one thread: the robust fits' buffers, and the candidates' rows.
 struct ThreadScratch {
@@ -38,6 +34,10 @@ ThreadScratch& thread_scratch() {
 }
 
 }  // namespace
+
+int robust_refit_interval(int fitted_length, int64_t step_ms) {
+  return std::clamp(fitted_length / 8, 1, max_refit_interval(step_ms));
+}
 
 bool ServedForecaster::servers_distinct(std::span<const WindowView> windows) {
   seen_mark_.clear();
@@ -59,7 +59,6 @@ void ServedForecaster::prepare(std::span<const WindowView> windows, ForecastBatc
   // threads; the shapes to refit are chosen first. Otherwise (the eval replay's batches of one
   // server's consecutive steps) each window sees the refits of those before it, in order.
   batch_parallel_ = servers_distinct(windows);
-  refits_last_batch_ = 0;
   if (batch_parallel_) {
     choose_refits(windows);
     each_row(model_->for_each_row(), static_cast<int>(n), [&](int b) { fit_window(windows[b], b, refit_[b] != 0); });
@@ -67,7 +66,6 @@ void ServedForecaster::prepare(std::span<const WindowView> windows, ForecastBatc
     for (size_t b = 0; b < n; ++b) {
       const bool refit = windows[b].length > 0 && shape_age(windows[b]) != ShapeAge::fresh;
       if (refit) claim_shape(windows[b]);
-      refits_last_batch_ += refit;
       fit_window(windows[b], static_cast<int>(b), refit);
     }
   }
@@ -83,7 +81,7 @@ ServedForecaster::ShapeAge ServedForecaster::shape_age(const WindowView& w) {
   const int interval = robust_refit_interval(shape->fitted_length, w.step_ms);
   const int64_t age_steps = (w.last_step() - shape->fitted_step) / w.step_ms;
   if (age_steps < interval) return ShapeAge::fresh;
-  const bool full_window = interval == robust_refit_interval(std::numeric_limits<int>::max(), w.step_ms);
+  const bool full_window = interval == max_refit_interval(w.step_ms);
   return full_window && age_steps < 2 * interval ? ShapeAge::due : ShapeAge::stale;
 }
 
@@ -112,7 +110,7 @@ void ServedForecaster::choose_refits(std::span<const WindowView> windows) {
       case ShapeAge::stale: refit_[b] = 1; break;
       case ShapeAge::due:
         due_.push_back({shapes_[w.server]->fitted_step, w.server, static_cast<uint32_t>(b)});
-        hour_steps = robust_refit_interval(std::numeric_limits<int>::max(), w.step_ms);
+        hour_steps = max_refit_interval(w.step_ms);
         break;
     }
   }
@@ -124,10 +122,7 @@ void ServedForecaster::choose_refits(std::span<const WindowView> windows) {
   std::partial_sort(due_.begin(), due_.begin() + static_cast<std::ptrdiff_t>(take), due_.end(), older);
   for (size_t i = 0; i < take; ++i) refit_[due_[i].row] = 1;
   for (size_t b = 0; b < n; ++b)
-    if (refit_[b]) {
-      claim_shape(windows[b]);
-      ++refits_last_batch_;
-    }
+    if (refit_[b]) claim_shape(windows[b]);
 }
 
 void ServedForecaster::fit_window(const WindowView& w, int b, bool refit) {

@@ -45,8 +45,7 @@ class ServedForecaster final : public Forecaster {
   // Row b of the last prepared batch: the climbs alerts continue beyond the served forecast's
   // (kAlertRampScales: seen earlier, and noisy ones; forecast/ramp.hpp).
   const Ramps& alert_ramps(int b) const { return alert_ramps_[static_cast<size_t>(b)]; }
-  // The robust shapes the last prepare refitted, and a server's current shape (null before its first).
-  int refits_last_batch() const { return refits_last_batch_; }
+  // A server's current robust shape (null before its first).
   const RobustFit* shape_of(ServerId server) const {
     return server < shapes_.size() ? shapes_[server].get() : nullptr;
   }
@@ -75,7 +74,6 @@ class ServedForecaster final : public Forecaster {
   bool batch_parallel_ = false;       // one window per server: rows are served on the model's threads
   std::vector<uint8_t> refit_;        // [batch]: its server's shape is refitted on this window
   std::vector<uint8_t> seen_mark_;    // per ServerId, scratch of servers_distinct
-  int refits_last_batch_ = 0;
   struct DueShape {
     EpochMs fitted_step;
     ServerId server;
