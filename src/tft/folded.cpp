@@ -262,8 +262,8 @@ void var_epilogue32(const VsnActs* acts, int i, int n, int r0, const GrnActs& a,
 #endif
 
 // ξ_i = GRN(prescaler(x)) for rows r0.. (nr of them; scalars x with stride ldx) into a.out, and
-// (with acts) acts->out += acts->weights[·, i] · ξ_i.
-void folded_var_forward(const VsnActs* acts, const VsnW& v, int i, int r0, const GrnActs& a, const float* x, int ldx,
+// (with acts) acts->out += acts->weights[·, i] · ξ_i, computed (the path without a table).
+void exact_var_forward(const VsnActs* acts, const VsnW& v, int i, int r0, const GrnActs& a, const float* x, int ldx,
                         int rows, const FoldedVar& f, const Prepared& p) {
   const GrnW& g = v.vars[size_t(i)].grn;
   const int out = g.out;
@@ -282,15 +282,108 @@ void folded_var_forward(const VsnActs* acts, const VsnW& v, int i, int r0, const
   if (acts) vsn_accumulate(*acts, a.out, v, i, r0, rows, out);
 }
 
+// One row's ξ from its interval's cubic: into xi (if not null), and (o not null) o += w·ξ.
+inline void table_row(const float* c, float d, int out, float* xi, float* o, float w) {
+#if defined(__AVX512F__)
+  if (out % 16 == 0) {
+    const __m512 dv = _mm512_set1_ps(d), wv = _mm512_set1_ps(w);
+    for (int j = 0; j < out; j += 16) {
+      __m512 y = _mm512_fmadd_ps(_mm512_loadu_ps(c + 3 * out + j), dv, _mm512_loadu_ps(c + 2 * out + j));
+      y = _mm512_fmadd_ps(y, dv, _mm512_loadu_ps(c + out + j));
+      y = _mm512_fmadd_ps(y, dv, _mm512_loadu_ps(c + j));
+      if (xi) _mm512_storeu_ps(xi + j, y);
+      if (o) _mm512_storeu_ps(o + j, _mm512_fmadd_ps(wv, y, _mm512_loadu_ps(o + j)));
+    }
+    return;
+  }
+#endif
+  for (int j = 0; j < out; ++j) {
+    const float y = std::fma(std::fma(std::fma(c[3 * out + j], d, c[2 * out + j]), d, c[out + j]), d, c[j]);
+    if (xi) xi[j] = y;
+    if (o) o[j] = std::fma(w, y, o[j]);
+  }
+}
+
+// The rows a variable's table does not cover (far outside [lo, hi), or NaN), gathered.
+struct Misses {
+  std::vector<int> row;
+  std::vector<float> x, xi;
+};
+
+// ξ_i of rows r0.. (as exact_var_forward) from the variable's table (var_table.hpp) where it covers
+// the row's x, computed where it does not. ξ is written to a.out only when `store_xi` (a trace, or
+// no acts); with acts, acts->out += weight · ξ.
+void tabulated_var_forward(const VsnActs* acts, const VsnW& v, int i, int r0, const GrnActs& a, const float* x,
+                           int ldx, int rows, const FoldedVar& f, const Prepared& p, bool store_xi) {
+  const VarTable& t = f.table;
+  const int out = t.out, n = v.n();
+  thread_local Misses miss;
+  miss.row.clear();
+  miss.x.clear();
+  // In blocks: first every row's interval, its coefficients prefetched, then the cubics, so that
+  // many rows' loads from the table are in flight at once (a row's interval depends on its x).
+  constexpr int kBlock = 32;
+  const float* coef[kBlock];
+  float dist[kBlock];
+  int row[kBlock];
+  const size_t lines = size_t(4 * out) * sizeof(float) / 64;
+  for (int b0 = 0; b0 < rows; b0 += kBlock) {
+    int found = 0;
+    for (int r = b0; r < std::min(rows, b0 + kBlock); ++r) {
+      const float xr = x[size_t(r) * ldx];
+      if (!t.covers(xr)) {
+        miss.row.push_back(r);
+        miss.x.push_back(xr);
+        continue;
+      }
+      coef[found] = t.interval(xr, dist[found]);
+      for (size_t l = 0; l < lines; ++l) __builtin_prefetch(coef[found] + l * 16);
+      row[found++] = r;
+    }
+    for (int k = 0; k < found; ++k) {
+      const int r = row[k];
+      float* o = acts ? acts->out + size_t(r0 + r) * out : nullptr;
+      table_row(coef[k], dist[k], out, store_xi ? a.out + size_t(r) * out : nullptr, o,
+                acts ? acts->weights[size_t(r0 + r) * n + i] : 0.0f);
+    }
+  }
+  if (miss.row.empty()) return;
+  const int m = int(miss.row.size());
+  if (miss.xi.size() < size_t(m) * out) miss.xi.resize(size_t(m) * out);
+  GrnActs scratch = a;  // a's buffers hold ≥ rows rows; only the output moves
+  scratch.out = miss.xi.data();
+  exact_var_forward(nullptr, v, i, 0, scratch, miss.x.data(), 1, m, f, p);
+  for (int k = 0; k < m; ++k) {
+    const int r = miss.row[size_t(k)];
+    const float* xi = miss.xi.data() + size_t(k) * out;
+    if (store_xi) std::memcpy(a.out + size_t(r) * out, xi, sizeof(float) * size_t(out));
+    if (acts) vsn_accumulate(*acts, xi, v, i, r0 + r, 1, out);
+  }
+}
+
+void folded_var_forward(const VsnActs* acts, const VsnW& v, int i, int r0, const GrnActs& a, const float* x, int ldx,
+                        int rows, const FoldedVar& f, const Prepared& p) {
+  if (f.table.out == 0) return exact_var_forward(acts, v, i, r0, a, x, ldx, rows, f, p);
+  tabulated_var_forward(acts, v, i, r0, a, x, ldx, rows, f, p, !acts || acts->vars_kept);
+}
+
 }  // namespace
 
-Folds fold_network(const TftWeights& w, const float* P, const float* kappa) {
+Folds fold_network(const TftWeights& w, const float* P, const float* kappa, float eps) {
   Folds folds;
   for (const VsnW* v : {&w.static_vsn, &w.encoder_vsn, &w.decoder_vsn}) {
     folds.glu[&v->flat] = fold_glu(v->flat, P);
     for (const auto& var : v->vars)
       if (!var.categorical) folds.glu[&var.grn] = fold_glu(var.grn, P);
-    if (foldable(*v)) folds.vsn[v] = fold_vsn(*v, P, kappa);
+    if (!foldable(*v)) continue;
+    FoldedVsn& f = folds.vsn[v] = fold_vsn(*v, P, kappa);
+    if (v == &w.static_vsn) continue;  // one row per server: not worth a table
+    for (size_t i = 0; i < v->vars.size(); ++i) {
+      const GrnW& g = v->vars[i].grn;
+      if (v->vars[i].categorical) continue;
+      f.vars[i].table = tabulate_var(f.vars[i], folds.glu[&g], P + g.gate.norm.w, P + g.gate.norm.b, eps, g.hidden,
+                                     g.out, -kVarTableRange, kVarTableRange);
+    }
   }
   for (const GrnW* g : {&w.ctx_variable_selection, &w.ctx_initial_hidden, &w.ctx_initial_cell, &w.ctx_enrichment,
                         &w.static_enrichment, &w.pos_wise_ff})
@@ -383,27 +476,35 @@ void folded_vsn_forward(VsnActs& a, const float* z, int rows, const float* conte
   gate_add_norm_forward(s.out, s.glu, s.resid, g.out, rows, g.out, p.P + g.gate.norm.w, p.P + g.gate.norm.b, p.eps);
   softmax_rows(a.weights, s.out, rows, n);
   std::fill(a.out, a.out + size_t(rows) * hidden, 0.0f);
-  for (int r0 = 0; r0 < rows; r0 += kVsnRowBlock) {
-    const int nr = std::min(kVsnRowBlock, rows - r0);
-    for (int i = 0; i < n; ++i) {
-      const VsnVarW& var = v.vars[size_t(i)];
+  // Variables outer, so that each row still sums its variables in order (TFT.md §13), and a
+  // table's intervals stay in cache while all of the chunk's rows read them.
+  for (int i = 0; i < n; ++i) {
+    const VsnVarW& var = v.vars[size_t(i)];
+    if (const float* xi = shared ? shared->xi_of(i) : nullptr) {
+      // rows of one server are consecutive, so runs of steps: row r is step r mod steps
+      for (int r = 0; r < rows;) {
+        const int t = r % shared->steps, run = std::min(shared->steps - t, rows - r);
+        vsn_accumulate(a, xi + size_t(t) * hidden, v, i, r, run, hidden);
+        r += run;
+      }
+      continue;
+    }
+    const FoldedVar* fv = var.categorical ? nullptr : &f.vars[size_t(i)];
+    if (fv && fv->table.out > 0) {
+      tabulated_var_forward(&a, v, i, 0, grn_acts_rows(a.vars[size_t(i)], var, 0), z + f.z_offset[size_t(i)], K, rows,
+                            *fv, p, a.vars_kept);
+      continue;
+    }
+    for (int r0 = 0; r0 < rows; r0 += kVsnRowBlock) {  // one block's intermediates stay in L2
+      const int nr = std::min(kVsnRowBlock, rows - r0);
       const GrnActs va = grn_acts_rows(a.vars[size_t(i)], var, r0);
       const float* zi = z + size_t(r0) * K + f.z_offset[size_t(i)];
-      if (const float* xi = shared ? shared->xi_of(i) : nullptr) {
-        // rows of one server are consecutive, so runs of steps: row r is step r mod steps
-        for (int r = r0; r < r0 + nr;) {
-          const int t = r % shared->steps, run = std::min(shared->steps - t, r0 + nr - r);
-          vsn_accumulate(a, xi + size_t(t) * hidden, v, i, r, run, hidden);
-          r += run;
-        }
-        continue;
+      if (fv) {
+        exact_var_forward(&a, v, i, r0, va, zi, K, nr, *fv, p);
+      } else {
+        resample_norm_forward(va.out, zi, K, nr, var.cat_norm, p);
+        vsn_accumulate(a, va.out, v, i, r0, nr, hidden);
       }
-      if (!var.categorical) {
-        folded_var_forward(&a, v, i, r0, va, zi, K, nr, f.vars[size_t(i)], p);
-        continue;
-      }
-      resample_norm_forward(va.out, zi, K, nr, var.cat_norm, p);
-      vsn_accumulate(a, va.out, v, i, r0, nr, hidden);
     }
   }
 }

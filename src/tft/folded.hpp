@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "tft/layers.hpp"
+#include "tft/var_table.hpp"
 
 namespace nordiq::tft::nn {
 
@@ -47,6 +48,7 @@ struct FoldedVar {
   std::vector<float> skip_ag, skip_cg;    // A⊙γ and C⊙γ [out]
   std::vector<float> skip_beta;           // β [out]
   float skip_p = 0, skip_x0 = 0, skip_m = 0;
+  VarTable table;                         // ξ(x) as cubics on [table.lo, table.hi) (var_table.hpp)
   float skip_scale(float x, float eps) const {  // r(x)
     const float d = x - skip_x0;
     return 1.0f / std::sqrt(skip_p * d * d + skip_m + eps);
@@ -69,8 +71,9 @@ struct Folds {
 };
 
 // Every GRN of the network (fc2 ∘ GLU) and every VSN, from the parameters P and the
-// ResampleNorm gate factors kappa (Prepared's).
-Folds fold_network(const TftWeights& w, const float* P, const float* kappa);
+// ResampleNorm gate factors kappa (Prepared's); eps is the LayerNorms'.
+// The encoder's and decoder's real variables are tabulated on [−kVarTableRange, kVarTableRange).
+Folds fold_network(const TftWeights& w, const float* P, const float* kappa, float eps);
 
 // z [servers·steps, width] for steps step0.. of each server: reals their scalar, categoricals
 // their embedding row; padding (t ≥ valid_steps[b]) reads as value 0 / code 0, as vsn_gather.

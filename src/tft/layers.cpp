@@ -360,6 +360,7 @@ size_t vsn_acts_floats(const VsnW& v, int rows, int groups, bool keep_vars, Keep
 void vsn_acts_take(VsnActs& a, const VsnW& v, int rows, int groups, bool keep_vars, float*& cursor, Keep keep) {
   a.flat = grn_acts_take(v.flat, rows, groups, cursor, keep);
   a.weights = take(cursor, size_t(rows) * size_t(v.n()));
+  a.vars_kept = keep_vars;
   a.vars.resize(v.vars.size());
   float* shared = cursor;
   size_t per_var_max = 0;

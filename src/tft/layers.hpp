@@ -113,6 +113,7 @@ struct VsnActs {
   float* weights = nullptr;     // softmax(logits)
   std::vector<GrnActs> vars;    // per variable (categoricals use only .out); may share memory
   float* out = nullptr;
+  bool vars_kept = false;       // each variable's activations have their own memory (a trace, training)
 };
 // keep_vars=false: every variable's intermediates share one region (inference); true: all kept
 // (a trace; training, which also passes keep.train).

@@ -170,7 +170,7 @@ void Derived::update(const Model& m, const float* P, bool fold) {
   };
   lstm_bias(w.lstm_encoder, enc_bias);
   lstm_bias(w.lstm_decoder, dec_bias);
-  folds = fold ? nn::fold_network(w, P, kappa.data()) : nn::Folds{};
+  folds = fold ? nn::fold_network(w, P, kappa.data(), m.config().layer_norm_eps) : nn::Folds{};
 }
 
 nn::Prepared Derived::prepared(const Model& m, const float* P) const {
