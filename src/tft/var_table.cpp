@@ -30,6 +30,7 @@ struct Tabulator {
   const float *gamma, *beta;
   double eps;
   int hidden, out;
+  size_t max_intervals;
   std::vector<float> knot, coef;
 
   Sample sample(double x, double branch_x) const {
@@ -67,6 +68,7 @@ struct Tabulator {
   // in the middle, where a cubic's error on a smooth piece peaks. The middle's sample becomes the
   // halves' shared end, so an interval costs about two evaluations of ξ.
   void add(const Sample& a, const Sample& b) {
+    if (knot.size() >= max_intervals) return;  // given up: tabulate_var returns no table
     const double mid = double(float(0.5 * (a.x + b.x)));  // a knot is a float: fit the interval it starts
     const std::vector<double> c = cubic(a, b);
     if (b.x - a.x > kNarrowestInterval && mid > a.x && mid < b.x) {
@@ -123,7 +125,7 @@ void var_xi_double(const FoldedVar& f, const FoldedGlu& glu, const float* gamma,
 }
 
 VarTable tabulate_var(const FoldedVar& f, const FoldedGlu& glu, const float* gamma, const float* beta, float eps,
-                      int hidden, int out, float lo, float hi) {
+                      int hidden, int out, float lo, float hi, size_t max_intervals) {
   // the knots: a base grid, finer where the inputs usually are (ξ flattens far out), and where a
   // hidden unit's ELU switches branch
   std::vector<double> knots{lo};
@@ -138,7 +140,7 @@ VarTable tabulate_var(const FoldedVar& f, const FoldedGlu& glu, const float* gam
   std::sort(knots.begin(), knots.end());
   knots.erase(std::unique(knots.begin(), knots.end()), knots.end());
 
-  Tabulator t{f, glu, gamma, beta, double(eps), hidden, out, {}, {}};
+  Tabulator t{f, glu, gamma, beta, double(eps), hidden, out, max_intervals, {}, {}};
   Sample left = t.sample(knots[0], knots[0]);
   for (size_t i = 0; i + 1 < knots.size(); ++i) {
     Sample right = t.sample(knots[i + 1], knots[i + 1]);
@@ -146,6 +148,7 @@ VarTable tabulate_var(const FoldedVar& f, const FoldedGlu& glu, const float* gam
     left = std::move(right);
   }
   VarTable table;
+  if (t.knot.size() >= max_intervals) return table;  // out = 0: the exact path
   table.out = out;
   table.lo = float(knots.front());
   table.hi = float(knots.back());

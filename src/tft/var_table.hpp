@@ -70,9 +70,11 @@ struct VarTable {
 };
 
 // ξ of one folded real variable (its fc1 ∘ prescaler and skip in f, its Lin_glu ∘ fc2 in glu, its
-// gate LayerNorm's γ and β), tabulated on [lo, hi).
+// gate LayerNorm's γ and β), tabulated on [lo, hi); no table (out = 0, the exact path) if it would
+// take max_intervals or more: a badly conditioned model file must not cost gigabytes of tables
+// (the shipped models need at most 482 per variable).
 VarTable tabulate_var(const FoldedVar& f, const FoldedGlu& glu, const float* gamma, const float* beta, float eps,
-                      int hidden, int out, float lo, float hi);
+                      int hidden, int out, float lo, float hi, std::size_t max_intervals = 4096);
 
 // ξ(x) and dξ/dx in double, with every ELU on the branch it takes at `branch_x` (the exact function
 // on the piece between knots that holds branch_x). For the table and its tests.

@@ -71,6 +71,32 @@ TEST(VarTable, IsEachVariablesGrnToFloatPrecisionAcrossItsRange) {
   }
 }
 
+// A variable that needs more intervals than the cap gets no table (the forward then keeps the
+// exact path for it, folded_var_forward): here a cap below what a trained variable needs.
+TEST(VarTable, AVariableNeedingMoreIntervalsThanTheCapGetsNoTable) {
+  auto model = load_model_file(testing::golden("tft_tiny.safetensors"));
+  Derived derived(*model);
+  derived.update(*model, model->params(), true);
+  const VsnW& v = model->weights().encoder_vsn;
+  const nn::FoldedVsn* folded = derived.folds.vsn_of(v);
+  ASSERT_NE(folded, nullptr);
+  size_t i = 0;
+  while (v.vars[i].categorical) ++i;
+  const GrnW& g = v.vars[i].grn;
+  const float* P = model->params();
+  const nn::FoldedVar& f = folded->vars[i];
+  const size_t needed = f.table.intervals();
+  ASSERT_GT(needed, 10u);
+  auto tabulate = [&](size_t cap) {
+    return nn::tabulate_var(f, *derived.folds.glu_of(g), P + g.gate.norm.w, P + g.gate.norm.b,
+                            model->config().layer_norm_eps, g.hidden, g.out, -nn::kVarTableRange, nn::kVarTableRange, cap);
+  };
+  EXPECT_EQ(tabulate(needed + 1).intervals(), needed);
+  const nn::VarTable capped = tabulate(needed / 2);
+  EXPECT_EQ(capped.out, 0);
+  EXPECT_EQ(capped.intervals(), 0u);
+}
+
 // Inputs far outside the tables' range (|x| up to 30) in a third of the rows, the rest inside:
 // the folded engine (tables, and the exact path for the rows they miss) must agree with the
 // unfolded one as closely as on ordinary inputs (ForwardParity's tolerance for this model).
