@@ -298,7 +298,7 @@ inline void table_row(const float* c, float d, int out, float* xi, float* o, flo
   }
 #endif
   for (int j = 0; j < out; ++j) {
-    const float y = std::fma(std::fma(std::fma(c[3 * out + j], d, c[2 * out + j]), d, c[out + j]), d, c[j]);
+    const float y = VarTable::cubic(c, d, out, j);
     if (xi) xi[j] = y;
     if (o) o[j] = std::fma(w, y, o[j]);
   }
@@ -490,9 +490,8 @@ void folded_vsn_forward(VsnActs& a, const float* z, int rows, const float* conte
       continue;
     }
     const FoldedVar* fv = var.categorical ? nullptr : &f.vars[size_t(i)];
-    if (fv && fv->table.out > 0) {
-      tabulated_var_forward(&a, v, i, 0, grn_acts_rows(a.vars[size_t(i)], var, 0), z + f.z_offset[size_t(i)], K, rows,
-                            *fv, p, a.vars_kept);
+    if (fv && fv->table.out > 0) {  // all of the chunk's rows at once
+      folded_var_forward(&a, v, i, 0, a.vars[size_t(i)], z + f.z_offset[size_t(i)], K, rows, *fv, p);
       continue;
     }
     for (int r0 = 0; r0 < rows; r0 += kVsnRowBlock) {  // one block's intermediates stay in L2
