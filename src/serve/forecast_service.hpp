@@ -64,8 +64,12 @@ struct ServerForecast {
   // (ForecastService::assess_servers): their 4 KiB page faults were ~4 % of a cycle's CPU.
   std::span<const float> values;
   std::shared_ptr<const float[]> values_block;
-  // Gives a forecast built alone (tests, tools) its own copy of v as its values.
-  void own_values(const std::vector<float>& v);
+  // Whether `values_block` holds other servers' paths too (its cycle chunk's). A forecast carried
+  // into a later snapshot (its server was not forecast again) gets a block of its own, so that a
+  // server that stopped reporting does not keep its chunk's whole block (~19 MB) alive for ever.
+  bool shares_values_block = false;
+  // Gives a forecast its own copy of v as its values (forecasts built alone: tests, tools).
+  void own_values(std::span<const float> v);
   // Which forecaster serves each metric and horizon band, and how the server's served forecasts
   // have scored so far (forecast/skill_tracker.hpp); `served` is false without the tracker.
   bool served = false;

@@ -201,5 +201,48 @@ TEST(ForecastService, EachServersPathsAreItsOwnForecastAndOutliveLaterCycles) {
   EXPECT_NE(service.snapshot()->find(first->order[0])->values_block, any->values_block) << "each cycle a new block";
 }
 
+// A server that stops reporting keeps its last forecast in the snapshot, served as it was; it
+// must not keep the whole block of its cycle chunk (~19 MB for 512 servers) alive with it.
+TEST(ForecastService, AServerThatStopsReportingDoesNotKeepItsChunksBlockAlive) {
+  TempDir dir;
+  const EpochMs t0 = base_time();
+  StoreOptions options;
+  options.data_dir = dir.path;
+  auto store = FleetStore::open(options);
+  const std::vector<std::string> names = {"web01", "db01", "gone01"};
+  for (int i = 0; i <= 20; ++i)
+    for (size_t s = 0; s < names.size(); ++s) ingest_one(*store, names[s], t0 + i * kStep, 10.0 + i * (s + 1));
+  auto forecaster = std::make_unique<RecordingForecaster>();
+  RecordingForecaster& recorded = *forecaster;
+  ForecastService service(*store, std::move(forecaster), ModelStatus{});
+  service.start();
+  auto first = service.snapshot();
+  const ServerId gone = *store->windows().read([](const WindowStore& w) { return w.find("gone01"); });
+  const std::weak_ptr<const float[]> first_block = first->find(gone)->values_block;
+  ASSERT_EQ(first->find(first->order[0])->values_block, first_block.lock()) << "the chunk shares one block";
+  const std::vector<float> gone_values(first->find(gone)->values.begin(), first->find(gone)->values.end());
+  first.reset();
+
+  for (int i = 21; i <= 22; ++i) {  // two more steps of the others; gone01 is silent
+    FeedBatch next_step;
+    for (size_t s = 0; s < 2; ++s) {
+      FeedRecord& r = next_step.append(names[s], t0 + i * kStep, Status::healthy, -1);
+      for (int k = 0; k < kNumMetrics; ++k) r.values[k] = 50.0;
+    }
+    store->ingest(next_step);
+    service.wait_idle();
+  }
+  service.stop();
+
+  ASSERT_EQ(recorded.cycles.size(), 3u);
+  EXPECT_EQ(recorded.cycles[2].count(gone), 0u) << "gone01 was not forecast again";
+  const auto last = service.snapshot();
+  const ServerForecast* kept = last->find(gone);
+  ASSERT_NE(kept, nullptr) << "its last forecast is still served";
+  EXPECT_TRUE(std::equal(gone_values.begin(), gone_values.end(), kept->values.begin(), kept->values.end()));
+  EXPECT_TRUE(first_block.expired()) << "the first cycle's block went with its other servers' forecasts";
+  EXPECT_FALSE(kept->shares_values_block);
+}
+
 }  // namespace
 }  // namespace nordiq::serve
