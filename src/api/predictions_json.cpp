@@ -8,6 +8,7 @@
 #include <iterator>
 #include <vector>
 
+#include "core/shared_arena.hpp"
 #include "core/time.hpp"
 
 namespace nordiq::api {
@@ -103,10 +104,11 @@ void append_json_string(std::string& out, std::string_view s) {
 }
 
 void render_server_fragments(serve::ServerForecast& sf) {
-  // Appended into a per-thread buffer whose capacity outlives the call, then copied out once at its
-  // size: appending to sf.head itself reallocated and copied it ~7 times on its way to ~1.3 KB, on
-  // fresh pages every cycle (each cycle's forecasts are new).
+  // The head is appended into a per-thread buffer whose capacity outlives the call; head and series
+  // are then copied out once, together, into this thread's arena (core/shared_arena.hpp): a string
+  // each per server was two fresh heap allocations, on fresh pages, every cycle.
   thread_local std::string h;
+  thread_local SharedArena arena;
   h.clear();
   h += "\"server_name\":";
   append_json_string(h, sf.name);
@@ -151,7 +153,7 @@ void render_server_fragments(serve::ServerForecast& sf) {
     }
     h += '}';
   }
-  sf.head.assign(h);
+  const size_t head_bytes = h.size();
 
   // Servers whose last step is the same share the timestamp array: render it once per cycle
   // (per worker thread) instead of 96 ISO strings per server.
@@ -174,13 +176,14 @@ void render_server_fragments(serve::ServerForecast& sf) {
   }
   sf.timestamps = cached_timestamps;
 
-  // The fleet-wide quantiles' paths, written straight into a per-thread scratch buffer sized for
-  // the worst case (grown once), then copied out at their real size.
+  // The head, then the fleet-wide quantiles' paths written straight after it, in a per-thread
+  // scratch buffer sized for the worst case (grown once).
   const QuantileMask rendered = default_quantiles();
   const size_t worst = static_cast<size_t>(kNumMetrics) * rendered.count() * path_json_room(sf.horizon);
   thread_local std::vector<char> scratch;
-  if (scratch.size() < worst) scratch.resize(worst);
-  char* const base = scratch.data();
+  if (scratch.size() < head_bytes + worst) scratch.resize(head_bytes + worst);
+  std::memcpy(scratch.data(), h.data(), head_bytes);
+  char* const base = scratch.data() + head_bytes;
   char* p = base;
   sf.spans.fill({0, 0});
   for (int k = 0; k < kNumMetrics; ++k)
@@ -190,7 +193,10 @@ void render_server_fragments(serve::ServerForecast& sf) {
       p = write_path_json(p, sf.path(k, q), sf.horizon);
       sf.spans[k * kNumQuantiles + q] = {static_cast<uint32_t>(begin - base), static_cast<uint32_t>(p - begin)};
     }
-  sf.series.assign(base, p);
+  const size_t text_bytes = static_cast<size_t>(p - scratch.data());
+  const std::string_view text = arena.copy(std::string_view(scratch.data(), text_bytes), sf.text_block);
+  sf.head = text.substr(0, head_bytes);
+  sf.series = text.substr(head_bytes);
 }
 
 void append_server_object(std::string& out, const serve::ServerForecast& sf, const MetricMask& metrics,

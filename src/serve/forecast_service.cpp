@@ -137,7 +137,15 @@ void ServerForecast::own_values(std::span<const float> v) {
   std::copy(v.begin(), v.end(), block.get());
   values = std::span<const float>(block.get(), v.size());
   values_block = std::move(block);
-  shares_values_block = false;
+}
+
+void ServerForecast::own_text() {
+  std::shared_ptr<char[]> block(new char[head.size() + series.size()]);
+  std::copy(head.begin(), head.end(), block.get());
+  std::copy(series.begin(), series.end(), block.get() + head.size());
+  head = std::string_view(block.get(), head.size());
+  series = std::string_view(block.get() + head.size(), series.size());
+  text_block = std::move(block);
 }
 
 std::shared_ptr<ServerForecast> ForecastService::build_server(const forecast::ForecastBatch& batch, int b, size_t first,
@@ -158,7 +166,7 @@ std::shared_ptr<ServerForecast> ForecastService::build_server(const forecast::Fo
   std::memcpy(values, batch.values.data() + static_cast<size_t>(b) * stride, stride * sizeof(float));
   sf->values = std::span<const float>(values, stride);
   sf->values_block = values_block;
-  sf->shares_values_block = true;
+  sf->shares_blocks = true;
   if (served_ && !batch.served_by.empty()) {
     sf->served = true;
     const uint8_t* by = batch.served_by.data() + static_cast<size_t>(b) * kNumMetrics * forecast::kNumEvalHorizons;
@@ -365,14 +373,16 @@ std::shared_ptr<PredictionSnapshot> ForecastService::next_snapshot(std::vector<s
     snap->by_id[sf->id] = std::move(sf);
   }
   // A forecast carried over from the previous snapshot (its server was not forecast this cycle)
-  // leaves its cycle chunk's shared block for one of its own, once: the rest of that block then
-  // goes when its other servers' forecasts are replaced. A server that stopped reporting (an
-  // autoscaling group's replaced instance) would otherwise hold ~19 MB for as long as the daemon runs.
+  // leaves the blocks it shares for its own, once: the rest of those blocks then goes when their
+  // other servers' forecasts are replaced. A server that stopped reporting (an autoscaling group's
+  // replaced instance) would otherwise hold ~19 MB for as long as the daemon runs.
   for (size_t i = 0; i < previous->by_id.size(); ++i) {
     std::shared_ptr<const ServerForecast>& sf = snap->by_id[i];
-    if (!sf || sf != previous->by_id[i] || !sf->shares_values_block) continue;
+    if (!sf || sf != previous->by_id[i] || !sf->shares_blocks) continue;
     auto own = std::make_shared<ServerForecast>(*sf);
     own->own_values(own->values);
+    own->own_text();
+    own->shares_blocks = false;
     sf = std::move(own);
   }
   if (new_server || previous->order.empty()) {

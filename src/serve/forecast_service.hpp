@@ -64,12 +64,15 @@ struct ServerForecast {
   // (ForecastService::assess_servers): their 4 KiB page faults were ~4 % of a cycle's CPU.
   std::span<const float> values;
   std::shared_ptr<const float[]> values_block;
-  // Whether `values_block` holds other servers' paths too (its cycle chunk's). A forecast carried
-  // into a later snapshot (its server was not forecast again) gets a block of its own, so that a
-  // server that stopped reporting does not keep its chunk's whole block (~19 MB) alive for ever.
-  bool shares_values_block = false;
+  // Whether `values_block` and `text_block` hold other servers' paths and JSON too (its cycle
+  // chunk's, its renderer's). A forecast carried into a later snapshot (its server was not forecast
+  // again) gets blocks of its own, so that a server that stopped reporting does not keep whole
+  // blocks (~19 MB of paths per 512 servers, 4 MiB of JSON) alive for ever.
+  bool shares_blocks = false;
   // Gives a forecast its own copy of v as its values (forecasts built alone: tests, tools).
   void own_values(std::span<const float> v);
+  // Gives a forecast its own copy of its rendered head and series.
+  void own_text();
   // Which forecaster serves each metric and horizon band, and how the server's served forecasts
   // have scored so far (forecast/skill_tracker.hpp); `served` is false without the tracker.
   bool served = false;
@@ -82,7 +85,10 @@ struct ServerForecast {
   // `series` holds the [K][Q] arrays of the fleet-wide quantiles (p10, p50, p90), sliced by
   // `spans`. A compact snapshot: the other four quantiles (p02, p25, p75, p98: ~33 KB of JSON per
   // server) are rendered from `values` when a request asks for them (api/predictions_json.hpp).
-  std::string head, series;
+  // `head` and `series` are slices of one block that the servers rendered on a thread share
+  // (core/shared_arena.hpp), kept alive by `text_block`.
+  std::string_view head, series;
+  std::shared_ptr<const char[]> text_block;
   std::shared_ptr<const std::string> timestamps;
   std::array<std::pair<uint32_t, uint32_t>, kNumMetrics * forecast::kNumQuantiles> spans{};  // length 0: not rendered
   // The server's entry ("name":{...}) of the full GET /predictions/current as raw deflate ending

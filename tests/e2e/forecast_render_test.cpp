@@ -86,6 +86,38 @@ TEST(ForecastRender, EveryQuantileIsServedWhileOnlyTheFleetWideOnesAreKeptAsJson
     }
 }
 
+// A server's rendered JSON is a slice of a block its renderer shares with the servers rendered
+// after it (core/shared_arena.hpp): it must stay as rendered while later cycles render others, and
+// after those forecasts are gone.
+TEST(ForecastRender, AServersRenderedJsonOutlivesLaterRendersAndTheirForecasts) {
+  auto forecast_of = [](int i) {
+    auto sf = std::make_unique<serve::ServerForecast>();
+    sf->name = i == 0 ? "first" : "later";
+    sf->horizon = 96;
+    sf->last_step = 1736935200000 + int64_t{i} * 300000;
+    sf->step_ms = 300000;
+    std::vector<float> values(kNumMetrics * forecast::kNumQuantiles * 96);
+    for (size_t v = 0; v < values.size(); ++v) values[v] = static_cast<float>((v * 7 + static_cast<size_t>(i)) % 1013) * 0.25f;
+    sf->own_values(values);
+    render_server_fragments(*sf);
+    return sf;
+  };
+  auto first = forecast_of(0);
+  const std::string head(first->head), series(first->series);
+  // ~27 KB each: 600 of them fill several of the renderer's blocks, each dropped at once.
+  for (int i = 1; i <= 600; ++i) {
+    auto later = forecast_of(i);
+    ASSERT_EQ(later->head.find("\"later\""), 14u);
+  }
+  EXPECT_EQ(first->head, head);
+  EXPECT_EQ(first->series, series);
+  std::string out;
+  append_server_object(out, *first, MetricMask().set(), default_quantiles());
+  const auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["server_name"], "first");
+  EXPECT_EQ(j["forecast"]["cpu_user_pct"]["p90"][95].get<double>(), first->path(0, forecast::kP90)[95]);
+}
+
 TEST(ForecastRender, TimeRangesAreTheDocumentedOnes) {
   EXPECT_EQ(parse_time_range("30m"), 30 * 60'000);
   EXPECT_EQ(parse_time_range("1M"), 30LL * 86'400'000);

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/shared_arena.hpp"
 #include "forecast/baseline.hpp"
 #include "serve/forecast_service.hpp"
 #include "store/fleet_store.hpp"
@@ -136,6 +137,16 @@ TEST(ForecastService, APreparerThatFailsDoesNotStopThePublish) {
   EXPECT_EQ(service.snapshot()->order.size(), 1u) << "the cycle's forecasts were published all the same";
 }
 
+// A store in `dir` where each server has 20 closed steps from t0 (values apart per server), and the next one open.
+std::unique_ptr<FleetStore> store_with_servers(const TempDir& dir, EpochMs t0, const std::vector<std::string>& names) {
+  StoreOptions options;
+  options.data_dir = dir.path;
+  auto store = FleetStore::open(options);
+  for (int i = 0; i <= 20; ++i)
+    for (size_t s = 0; s < names.size(); ++s) ingest_one(*store, names[s], t0 + i * kStep, 10.0 + i * (s + 1));
+  return store;
+}
+
 // The baseline, keeping a copy of each cycle's forecast paths per server.
 class RecordingForecaster final : public forecast::Forecaster {
  public:
@@ -166,12 +177,8 @@ class RecordingForecaster final : public forecast::Forecaster {
 TEST(ForecastService, EachServersPathsAreItsOwnForecastAndOutliveLaterCycles) {
   TempDir dir;
   const EpochMs t0 = base_time();
-  StoreOptions options;
-  options.data_dir = dir.path;
-  auto store = FleetStore::open(options);
   const std::vector<std::string> names = {"web01", "db01", "app01"};
-  for (int i = 0; i <= 20; ++i)
-    for (size_t s = 0; s < names.size(); ++s) ingest_one(*store, names[s], t0 + i * kStep, 10.0 + i * (s + 1));
+  auto store = store_with_servers(dir, t0, names);
   auto forecaster = std::make_unique<RecordingForecaster>();
   RecordingForecaster& recorded = *forecaster;
   ForecastService service(*store, std::move(forecaster), ModelStatus{});
@@ -203,29 +210,38 @@ TEST(ForecastService, EachServersPathsAreItsOwnForecastAndOutliveLaterCycles) {
 
 // A server that stops reporting keeps its last forecast in the snapshot, served as it was; it
 // must not keep the whole block of its cycle chunk (~19 MB for 512 servers) alive with it.
-TEST(ForecastService, AServerThatStopsReportingDoesNotKeepItsChunksBlockAlive) {
+TEST(ForecastService, AServerThatStopsReportingDoesNotKeepSharedBlocksAlive) {
   TempDir dir;
   const EpochMs t0 = base_time();
-  StoreOptions options;
-  options.data_dir = dir.path;
-  auto store = FleetStore::open(options);
-  const std::vector<std::string> names = {"web01", "db01", "gone01"};
-  for (int i = 0; i <= 20; ++i)
-    for (size_t s = 0; s < names.size(); ++s) ingest_one(*store, names[s], t0 + i * kStep, 10.0 + i * (s + 1));
+  // gone01 first: rendered first, so its arena block is not also the one its arena fills next.
+  const std::vector<std::string> names = {"gone01", "web01", "db01"};
+  auto store = store_with_servers(dir, t0, names);
   auto forecaster = std::make_unique<RecordingForecaster>();
   RecordingForecaster& recorded = *forecaster;
   ForecastService service(*store, std::move(forecaster), ModelStatus{});
+  // Rendered JSON as the API renders it: slices of its thread's arena blocks (here one block per
+  // server, blocks being smaller than a server's text, so the test can see each one go).
+  service.set_renderer([](ServerForecast& sf) {
+    thread_local SharedArena arena(64);
+    const std::string text = "head of " + std::string(sf.name) + std::string(100, '.') + "series of " + std::string(sf.name);
+    const std::string_view piece = arena.copy(text, sf.text_block);
+    sf.head = piece.substr(0, text.find("series"));
+    sf.series = piece.substr(text.find("series"));
+  });
   service.start();
   auto first = service.snapshot();
   const ServerId gone = *store->windows().read([](const WindowStore& w) { return w.find("gone01"); });
   const std::weak_ptr<const float[]> first_block = first->find(gone)->values_block;
+  const std::weak_ptr<const char[]> first_text_block = first->find(gone)->text_block;
   ASSERT_EQ(first->find(first->order[0])->values_block, first_block.lock()) << "the chunk shares one block";
   const std::vector<float> gone_values(first->find(gone)->values.begin(), first->find(gone)->values.end());
+  const std::string gone_head(first->find(gone)->head), gone_series(first->find(gone)->series);
+  ASSERT_EQ(gone_series, "series of gone01");
   first.reset();
 
   for (int i = 21; i <= 22; ++i) {  // two more steps of the others; gone01 is silent
     FeedBatch next_step;
-    for (size_t s = 0; s < 2; ++s) {
+    for (size_t s = 1; s < names.size(); ++s) {
       FeedRecord& r = next_step.append(names[s], t0 + i * kStep, Status::healthy, -1);
       for (int k = 0; k < kNumMetrics; ++k) r.values[k] = 50.0;
     }
@@ -241,7 +257,10 @@ TEST(ForecastService, AServerThatStopsReportingDoesNotKeepItsChunksBlockAlive) {
   ASSERT_NE(kept, nullptr) << "its last forecast is still served";
   EXPECT_TRUE(std::equal(gone_values.begin(), gone_values.end(), kept->values.begin(), kept->values.end()));
   EXPECT_TRUE(first_block.expired()) << "the first cycle's block went with its other servers' forecasts";
-  EXPECT_FALSE(kept->shares_values_block);
+  EXPECT_EQ(kept->head, gone_head);
+  EXPECT_EQ(kept->series, gone_series);
+  EXPECT_TRUE(first_text_block.expired()) << "and the rendered JSON's block too";
+  EXPECT_FALSE(kept->shares_blocks);
 }
 
 }  // namespace
