@@ -242,26 +242,4 @@ void assemble_training_batch(std::span<const TrainingSlice> slices, const Featur
   }
 }
 
-void denormalize_outputs(const float* z, const FeatureBatch& features, std::span<const int> rows,
-                         std::span<const int> dest, ForecastBatch& out, const ForEachRow& for_each) {
-  const int horizon = std::min(out.horizon, features.decoder);
-  each_row(for_each, static_cast<int>(rows.size()), [&](int i) {
-    float v[kNumQuantiles];
-    const int r = rows[i];
-    const int d = dest[i];
-    const Normalization& norm = features.norms[r];
-    for (int t = 0; t < horizon; ++t) {
-      const float* zt = z + (static_cast<size_t>(r) * features.decoder + t) * kNumMetrics * kNumQuantiles;
-      for (int k = 0; k < kNumMetrics; ++k) {
-        const float offset = features.offset(r, t, k);
-        for (int q = 0; q < kNumQuantiles; ++q) v[q] = norm.denormalize(k, zt[k * kNumQuantiles + q], offset);
-        // The network does not enforce monotone quantiles (TFT.md §7.13); a tiny insertion sort.
-        for (int q = 1; q < kNumQuantiles; ++q)
-          for (int p = q; p > 0 && v[p] < v[p - 1]; --p) std::swap(v[p], v[p - 1]);
-        for (int q = 0; q < kNumQuantiles; ++q) out.path(d, k, q)[t] = v[q];
-      }
-    }
-  });
-}
-
 }  // namespace nordiq::forecast

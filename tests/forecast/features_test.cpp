@@ -333,3 +333,55 @@ TEST(AnchoredFeatures, ZeroOutputIsTheRobustForecastOfTheEncoderWindow) {
   for (int i : {0, 100, 287})
     for (int k = 0; k < kNumMetrics; ++k) EXPECT_EQ(anchored.cont_row(0, i)[col_anchor(k)], 0.f);
 }
+
+// The batched de-normalisation gives, for every server, metric, step and quantile, the rule value
+// by value: x = fma(z, scale, centre) + anchor offset, the inverse transform, the centre's value
+// where that is not finite, the metric's range, then the quantiles sorted. z from −40 to 40 (log1p
+// metrics overflow at the top), NaN, ±inf and 1e30; rows written to other forecast rows; a
+// forecast horizon longer and shorter than the decoder's. (Normalization::denormalize is the same
+// rule; g++ fuses its z·scale + centre in some call sites and not in others.)
+TEST(Denormalize, EveryValueIsWhatTheValueByValueRuleGives) {
+  const OwnedWindow a = OwnedWindow::make(300, nordiq::testing::plausible);
+  const OwnedWindow b = OwnedWindow::make(40, nordiq::testing::plausible);
+  const WindowView views[2] = {a.view(), b.view()};
+  uint32_t seed = 7;
+  const auto uniform = [&seed](float lo, float hi) {
+    seed = seed * 1664525u + 1013904223u;
+    return lo + (hi - lo) * static_cast<float>(seed >> 8) / static_cast<float>(1u << 24);
+  };
+  for (const auto& [decoder, horizon] : {std::pair{20, 96}, std::pair{96, 40}}) {
+    FeatureBatch features;
+    assemble_features(views, FeatureConfig{kMaxEncoderSteps, decoder}, features);
+    for (float& o : features.anchor_offset) o = uniform(-2.f, 2.f);
+    std::vector<float> z(static_cast<size_t>(2) * decoder * kNumMetrics * kNumQuantiles);
+    for (size_t i = 0; i < z.size(); ++i) {
+      const float special[4] = {std::nanf(""), INFINITY, -INFINITY, 1e30f};
+      z[i] = i % 53 == 0 ? special[(i / 53) % 4] : (i % 11 == 0 ? uniform(-40.f, 40.f) : uniform(-3.f, 3.f));
+    }
+    ForecastBatch out;
+    out.resize(2, horizon);
+    const int rows[2] = {1, 0}, dest[2] = {0, 1};
+    denormalize_outputs(z.data(), features, rows, dest, out);
+    for (int i = 0; i < 2; ++i)
+      for (int t = 0; t < std::min(decoder, horizon); ++t)
+        for (int k = 0; k < kNumMetrics; ++k) {
+          const Normalization& n = features.norms[rows[i]];
+          float v[kNumQuantiles];
+          for (int q = 0; q < kNumQuantiles; ++q) {
+            const float zq = z[((static_cast<size_t>(rows[i]) * decoder + t) * kNumMetrics + k) * kNumQuantiles + q];
+            const float x = inverse_transform(k, std::fma(zq, n.scale[k], n.center[k]) + features.offset(rows[i], t, k));
+            v[q] = clamp_to_range(k, std::isfinite(x) ? x : inverse_transform(k, n.center[k]), 0.f);
+          }
+          std::sort(v, v + kNumQuantiles);
+          for (int q = 0; q < kNumQuantiles; ++q) {
+            const float got = out.at(dest[i], t, k, q);
+            ASSERT_TRUE(std::isfinite(got)) << kMetrics[k].name << " t=" << t << " q=" << q;
+            // identity metrics: the same arithmetic, so the same bits; log1p ones: a vector expm1 (≤ 1e-6 relative)
+            if (kMetrics[k].transform == MetricTransform::identity)
+              ASSERT_EQ(got, v[q]) << kMetrics[k].name << " t=" << t << " q=" << q;
+            else
+              ASSERT_NEAR(got, v[q], 1e-6f * std::fabs(v[q])) << kMetrics[k].name << " t=" << t << " q=" << q;
+          }
+        }
+  }
+}

@@ -66,6 +66,30 @@ TEST(TftKernels, VectorExpSigmoidTanhMatchTheirLibmTwins) {
     }
 }
 
+TEST(TftKernels, VectorExpm1MatchesLibmAcrossItsRangeAndAroundZero) {
+  const std::vector<std::pair<float, float>> ranges = {{-87, 88}, {-10, 10}, {-0.6f, 0.6f}, {-1e-3f, 1e-3f}, {-1e-30f, 1e-30f}};
+  uint32_t seed = 11;
+  for (int n : {1, 7, 16, 17, 100})
+    for (const auto& [lo, hi] : ranges) {
+      auto x = uniform(size_t(n), lo, hi, seed++);
+      x[0] = n == 100 ? 0.5f : x[0];  // where the series hands over to exp − 1
+      std::vector<float> fast(x.size()), slow(x.size());
+      vm::expm1_n(fast.data(), x.data(), n);
+      vm::ref::expm1_n(slow.data(), x.data(), n);
+      for (int i = 0; i < n; ++i)  // relative everywhere: near 0 expm1(x) ≈ x, and exp − 1 would cancel
+        EXPECT_NEAR(fast[size_t(i)], slow[size_t(i)], 1e-6 * std::fabs(slow[size_t(i)])) << "expm1(" << x[size_t(i)] << ")";
+    }
+  const std::vector<float> edges = {std::nanf(""), 89.0f, INFINITY, -100.0f, -INFINITY, 0.0f};
+  std::vector<float> y(edges.size());
+  vm::expm1_n(y.data(), edges.data(), ptrdiff_t(edges.size()));
+  EXPECT_TRUE(std::isnan(y[0]));
+  EXPECT_EQ(y[1], INFINITY);  // an overflow is seen as one
+  EXPECT_EQ(y[2], INFINITY);
+  EXPECT_EQ(y[3], -1.0f);
+  EXPECT_EQ(y[4], -1.0f);
+  EXPECT_EQ(y[5], 0.0f);
+}
+
 TEST(TftKernels, MaxAndSoftmaxNumeratorMatchTheirTwins) {
   for (int n : {1, 5, 16, 31, 288}) {
     const auto x = uniform(size_t(n), -30, 30, uint32_t(n));
