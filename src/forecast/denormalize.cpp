@@ -8,6 +8,7 @@
 #include <cmath>
 #include <vector>
 
+#include "core/simd.hpp"
 #include "forecast/features.hpp"
 #include "tft/vmath.hpp"
 
@@ -16,10 +17,7 @@ namespace nordiq::forecast {
 namespace {
 
 #if defined(__AVX512F__)
-// g++ 12's AVX-512 intrinsics start from _mm512_undefined_ps(), which it then reports as "__Y may
-// be used uninitialized" once inlined here (GCC bug 105593, fixed in g++ 13): a false positive.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+NORDIQ_AVX512_BEGIN
 
 // Compare-exchange: a ← min, b ← max. min(b, a) / max(b, a) return a when the two are equal,
 // so equal values keep their order, as the insertion sort did.
@@ -77,7 +75,7 @@ void denormalize_row(const float* z, const float* offsets, const Normalization& 
     }
   }
 }
-#pragma GCC diagnostic pop
+NORDIQ_AVX512_END
 #else
 void denormalize_row(const float* z, const float* offsets, const Normalization& norm, int horizon, int stride,
                      float* paths, std::vector<float>&) {

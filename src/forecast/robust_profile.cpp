@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 
+#include "core/simd.hpp"
 #include "forecast/normalizer.hpp"
 #include "forecast/order_stats.hpp"
 
@@ -44,10 +45,8 @@ void change_offsets(const float* x, int begin, int end, RobustProfileScratch& s,
   }
 }
 
-// Every metric's 7 paths: p50 = level or last value (+ the seasonal shape); the other
-// quantiles add the h-step change offsets; clamped to the metric's range (monotone, so quantiles
-// never cross). Per-step lookups (hour bin, slot, anchor interpolation) are made once, not per
-// metric and quantile.
+// Which candidate write_paths writes: the robust profile, the level with the hourly shape only,
+// or the last value (persistence with the robust band).
 enum class PathBase { robust, hourly, last_value };
 
 float path_base(const RobustLevel& lv, int k, PathBase base) {
@@ -68,51 +67,98 @@ float path_shape(const RobustMetricFit& m, int bin, int slot, PathBase base) {
   return 0.f;
 }
 
+// Per forecast step, what every metric and quantile of write_paths reads: the hour bin, the slot,
+// and the anchor interpolation as lo/hi anchors, a fraction and a widening, so that one
+// expression covers all three cases: before the first anchor (lo = hi = 0), between two
+// (widen 1), beyond the last (lo = hi = last, frac 0), with the same rounding as each case's own.
+// One array per field, padded to whole blocks of 16 steps (the padding reads anchor 0).
+struct StepTable {
+  std::vector<int> bin, slot, lo, hi;
+  std::vector<float> frac, widen;
+};
+
+void lookup_steps(const RobustFit& fit, EpochMs last_step, int horizon, StepTable& s) {
+  const int last_anchor = static_cast<int>(kAnchors.size()) - 1;
+  const auto padded = static_cast<size_t>((horizon + 15) / 16 * 16);
+  for (auto* v : {&s.bin, &s.slot, &s.lo, &s.hi}) v->assign(padded, 0);
+  s.frac.assign(padded, 0.f);
+  s.widen.assign(padded, 1.f);
+  for (int t = 0; t < horizon; ++t) {
+    const EpochMs when = last_step + (t + 1) * fit.step_ms;
+    s.bin[t] = hour_bin(when);
+    s.slot[t] = fit.slot_of(when);
+    const int h = t + 1;
+    int anchor = 0;  // the upper one; 0 = before the first
+    while (anchor <= last_anchor && kAnchors[anchor] < h) ++anchor;
+    if (anchor > last_anchor) {
+      s.lo[t] = s.hi[t] = last_anchor;
+      s.widen[t] = std::sqrt(static_cast<float>(h) / static_cast<float>(kAnchors.back()));
+    } else if (anchor > 0) {
+      s.lo[t] = anchor - 1;
+      s.hi[t] = anchor;
+      s.frac[t] = static_cast<float>(h - kAnchors[anchor - 1]) / static_cast<float>(kAnchors[anchor] - kAnchors[anchor - 1]);
+    }
+  }
+}
+
+#if defined(__AVX512F__)
+NORDIQ_AVX512_BEGIN
+// One quantile's path from its p50 path, 16 steps at a time: each step's two anchors' offsets read
+// by a permute from the quantile's 8 (no gather), then the same operations, in the same order, as
+// the scalar loop in write_paths compiles to (so the values are the same bits).
+void write_offset_path(const RobustMetricFit& m, int q, int k, const StepTable& steps, const float* p50, int horizon,
+                       float* path) {
+  static_assert(kAnchors.size() <= 16, "one register holds every anchor's offset");
+  alignas(64) float table[16] = {};
+  for (size_t a = 0; a < kAnchors.size(); ++a) table[a] = m.offsets[a][q];
+  const __m512 offsets = _mm512_load_ps(table);
+  const __m512 range_lo = _mm512_set1_ps(static_cast<float>(kMetrics[k].min));
+  const __m512 range_hi = _mm512_set1_ps(static_cast<float>(kMetrics[k].max));
+  const __m512 inf = _mm512_set1_ps(INFINITY);
+  for (int t0 = 0; t0 < horizon; t0 += 16) {
+    const int n = std::min(16, horizon - t0);
+    const __mmask16 m16 = n == 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
+    const __m512 lo = _mm512_permutexvar_ps(_mm512_loadu_si512(steps.lo.data() + t0), offsets);
+    const __m512 hi = _mm512_permutexvar_ps(_mm512_loadu_si512(steps.hi.data() + t0), offsets);
+    const __m512 offset = _mm512_fmadd_ps(_mm512_sub_ps(hi, lo), _mm512_loadu_ps(steps.frac.data() + t0), lo);
+    __m512 v = _mm512_fmadd_ps(offset, _mm512_loadu_ps(steps.widen.data() + t0), _mm512_maskz_loadu_ps(m16, p50 + t0));
+    v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(_mm512_abs_ps(v), inf, _CMP_LT_OQ), v);  // not finite → 0
+    _mm512_mask_storeu_ps(path + t0, m16, _mm512_min_ps(range_hi, _mm512_max_ps(range_lo, v)));
+  }
+}
+NORDIQ_AVX512_END
+#endif
+
+// Every metric's 7 paths: p50 = level or last value (+ the seasonal shape), once per metric; the
+// other quantiles add the h-step change offsets; clamped to the metric's range (monotone, so
+// quantiles never cross). 3 candidates × 14 × 7 × 96 values per server and cycle.
 void write_paths(const RobustFit& fit, const RobustLevel& lv, int horizon, float* values, PathBase kind) {
   if (lv.empty || fit.empty) {
     std::fill(values, values + static_cast<size_t>(kNumMetrics) * kNumQuantiles * horizon, 0.f);
     return;
   }
-  struct StepLookup {
-    int bin, slot, anchor;  // anchor: the upper one; 0 = before the first
-    float frac, widen;
-  };
-  thread_local std::vector<StepLookup> steps;
-  steps.resize(static_cast<size_t>(horizon));
-  for (int t = 0; t < horizon; ++t) {
-    const EpochMs when = lv.last_step + (t + 1) * fit.step_ms;
-    StepLookup& l = steps[t];
-    l.bin = hour_bin(when);
-    l.slot = fit.slot_of(when);
-    const int h = t + 1;
-    l.anchor = 0;
-    l.frac = 0.f;
-    l.widen = 1.f;
-    while (l.anchor < static_cast<int>(kAnchors.size()) && kAnchors[l.anchor] < h) ++l.anchor;
-    if (l.anchor == static_cast<int>(kAnchors.size())) {
-      l.widen = std::sqrt(static_cast<float>(h) / static_cast<float>(kAnchors.back()));
-    } else if (l.anchor > 0) {
-      l.frac = static_cast<float>(h - kAnchors[l.anchor - 1]) /
-               static_cast<float>(kAnchors[l.anchor] - kAnchors[l.anchor - 1]);
-    }
-  }
-  const int last_anchor = static_cast<int>(kAnchors.size()) - 1;
+  thread_local StepTable steps;
+  thread_local std::vector<float> p50;
+  lookup_steps(fit, lv.last_step, horizon, steps);
+  p50.resize(static_cast<size_t>(horizon));
   for (int k = 0; k < kNumMetrics; ++k) {
     const RobustMetricFit& m = fit.metric[k];
     const float base = path_base(lv, k, kind);
+    for (int t = 0; t < horizon; ++t) p50[t] = base + path_shape(m, steps.bin[t], steps.slot[t], kind);
     for (int q = 0; q < kNumQuantiles; ++q) {
       float* path = values + (static_cast<size_t>(k) * kNumQuantiles + q) * horizon;
-      for (int t = 0; t < horizon; ++t) {
-        const StepLookup& l = steps[t];
-        const float p50 = base + path_shape(m, l.bin, l.slot, kind);
-        float offset = 0.f;
-        if (q != kP50) {
-          if (l.anchor == 0) offset = m.offsets[0][q];
-          else if (l.anchor > last_anchor) offset = m.offsets[last_anchor][q] * l.widen;
-          else offset = m.offsets[l.anchor - 1][q] + l.frac * (m.offsets[l.anchor][q] - m.offsets[l.anchor - 1][q]);
-        }
-        path[t] = clamp_to_range(k, p50 + offset, 0.f);
+      if (q == kP50) {
+        for (int t = 0; t < horizon; ++t) path[t] = clamp_to_range(k, p50[t], 0.f);
+        continue;
       }
+#if defined(__AVX512F__)
+      write_offset_path(m, q, k, steps, p50.data(), horizon, path);
+#else
+      for (int t = 0; t < horizon; ++t) {
+        const float lo = m.offsets[steps.lo[t]][q], hi = m.offsets[steps.hi[t]][q];
+        path[t] = clamp_to_range(k, p50[t] + (lo + steps.frac[t] * (hi - lo)) * steps.widen[t], 0.f);
+      }
+#endif
     }
   }
 }

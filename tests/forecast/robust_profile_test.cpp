@@ -5,6 +5,7 @@
 #include <cmath>
 #include <numbers>
 
+#include "forecast/normalizer.hpp"
 #include "forecast/robust_profile.hpp"
 #include "window_fixture.hpp"
 
@@ -113,4 +114,51 @@ TEST(RobustProfile, HourlyVariantHoldsTheNewLevelWithTheHourlyJobWhereTheDayProf
     EXPECT_NEAR(p50(hourly, t), job ? 70.f : 30.f, 0.5f) << "step " << t;
   }
   EXPECT_NEAR(p50(daily, 0), 50.f, 0.5f);  // the known limit of the daily profile
+}
+
+// The three candidates' paths, value by value, against their rule written out: p50 = the base
+// (level, hourly level or last value) + the shape at the step's hour and slot; every other quantile
+// adds its offset, interpolated between the two anchors around the step's horizon (the first
+// anchor's before it, the last's widened by √(h / 96) beyond it), clamped to the metric's range.
+// A horizon of 100 steps: anchors on both sides, beyond the last, and a part block of 16 steps.
+TEST(RobustProfile, EveryPathValueIsItsCandidatesRuleWrittenOut) {
+  const OwnedWindow w = OwnedWindow::make(
+      kDay, [](int k, int i) { return 30.f + 20.f * std::sin(i * 0.05f + k) + 8.f * noise(i * 31 + k) + (i % 12 == 3 ? 15.f : 0.f); },
+      kMidnight);
+  const WindowView v = w.view();
+  RobustProfileScratch s;
+  fit_robust_profile(v, s.fit, s.level, s);
+  constexpr int kH = 100;
+  std::vector<float> robust(kNumMetrics * kNumQuantiles * kH), hourly(robust.size()), last(robust.size());
+  write_robust_profile(s.fit, s.level, kH, robust.data());
+  write_robust_hourly(s.fit, s.level, kH, hourly.data());
+  write_last_value_band(s.fit, s.level, kH, last.data());
+  const auto& anchors = kRobustAnchors;
+  for (int k = 0; k < kNumMetrics; ++k) {
+    const RobustMetricFit& m = s.fit.metric[k];
+    for (int t = 0; t < kH; ++t) {
+      const EpochMs when = s.level.last_step + (t + 1) * v.step_ms;
+      const int bin = static_cast<int>(when / 3'600'000 % 24), slot = s.fit.slot_of(when);
+      const float p50[3] = {s.level.level[k] + m.seasonal(bin, slot),
+                            s.level.hourly_level[k] + (slot >= 0 ? m.hourly_slot[slot] : 0.f), s.level.last[k]};
+      const float* paths[3] = {robust.data(), hourly.data(), last.data()};
+      const int h = t + 1;
+      size_t up = 0;
+      while (up < anchors.size() && anchors[up] < h) ++up;
+      for (int q = 0; q < kNumQuantiles; ++q) {
+        float offset = 0.f;
+        if (q != kP50) {
+          if (up == 0) offset = m.offsets[0][q];
+          else if (up == anchors.size()) offset = m.offsets[up - 1][q] * std::sqrt(h / static_cast<float>(anchors.back()));
+          else offset = m.offsets[up - 1][q] + (m.offsets[up][q] - m.offsets[up - 1][q]) *
+                                                   static_cast<float>(h - anchors[up - 1]) / static_cast<float>(anchors[up] - anchors[up - 1]);
+        }
+        for (int c = 0; c < 3; ++c) {
+          const float want = clamp_to_range(k, p50[c] + offset, 0.f);
+          ASSERT_NEAR(paths[c][(static_cast<size_t>(k) * kNumQuantiles + q) * kH + t], want, 1e-5f * std::max(1.f, std::fabs(want)))
+              << kMetrics[k].name << " candidate " << c << " q=" << q << " t=" << t;
+        }
+      }
+    }
+  }
 }
