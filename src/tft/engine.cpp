@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <mutex>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "core/thread_priority.hpp"
 #include "core/worker_pool.hpp"
@@ -66,9 +68,10 @@ struct Engine::Impl {
     find(dec_shared, w.decoder_vsn, E, D, nullptr);
   }
 
-  void validate(const ForwardInputs& in) const {
+  // Everything (`values`), or the batch's shapes only, the values then checked per chunk.
+  void validate(const ForwardInputs& in, bool values = true) const {
     if (in.batch < 0) throw std::invalid_argument("tft forward: batch must be ≥ 0");
-    if (in.batch > 0) validate_inputs(model, in, "tft forward");
+    if (in.batch > 0) (values ? validate_inputs : validate_shapes)(model, in, "tft forward");
   }
 
   void set_threads(int threads) {
@@ -113,7 +116,7 @@ int Engine::chunk_servers(int batch, int encoder_steps, int decoder_steps) {
 
 void Engine::forward(const ForwardInputs& in, const ForwardOutputs& out) {
   std::lock_guard call(impl_->call_mu);
-  impl_->validate(in);
+  impl_->validate(in, /*values=*/false);
   if (in.batch == 0) return;
   if (out.prediction && !in.target_scale) throw std::invalid_argument("tft forward: target_scale is required for prediction");
   gemm::pin_library_threads_to_one();
@@ -122,12 +125,23 @@ void Engine::forward(const ForwardInputs& in, const ForwardOutputs& out) {
   const int chunks = (in.batch + per - 1) / per;
   const Model& m = impl_->model;
   impl_->find_shared_inputs(in);
+  // Each chunk's values are checked on its thread, just before its network reads the same rows;
+  // the error of the first bad chunk is thrown, whichever thread found one first.
+  std::vector<std::string> errors(static_cast<size_t>(chunks));
   impl_->pool.run(chunks, [&](int i, int worker) {
     Workspace& w = *impl_->ws[size_t(worker)];
     const int b0 = i * per, n = std::min(per, in.batch - b0);
+    try {
+      validate_values(m, in, "tft forward", b0, n);
+    } catch (const std::invalid_argument& e) {
+      errors[size_t(i)] = e.what();
+      return;
+    }
     w.ensure(m, impl_->der.folds, per, in.encoder_steps, in.decoder_steps, false);
     run_network(w, m, m.params(), impl_->der, impl_->prep, in, out, b0, n, &impl_->enc_shared, &impl_->dec_shared);
   });
+  for (const std::string& e : errors)
+    if (!e.empty()) throw std::invalid_argument(e);
 }
 
 void Engine::forward_traced(const ForwardInputs& in, const ForwardOutputs& out, const TraceSink& sink) {

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 #include <cstring>
+#include <vector>
 
 #include "core/grow.hpp"
 #include "tft/gemm.hpp"
@@ -82,37 +83,85 @@ const float* dropped(float* y, float* mask, const float* x, int rows, int n, con
 
 // ---- inputs -------------------------------------------------------------------------------------
 
+namespace {
+
+// Whether every float of x[0..n) is finite: exponent bits not all set, as integers, so the loop
+// vectorises (std::isfinite in a loop does not).
+bool all_finite(const float* x, size_t n) {
+  uint32_t all_ones = 0;
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, x + i, sizeof bits);
+    all_ones |= (bits & 0x7f800000u) == 0x7f800000u;
+  }
+  return all_ones == 0;
+}
+
+// A VSN's variables in order, all of them and the categorical ones.
+struct VarLists {
+  explicit VarLists(const VsnW& v) {
+    for (const auto& var : v.vars) {
+      all.push_back(&var);
+      if (var.categorical) categorical.push_back(&var);
+    }
+  }
+  std::vector<const VsnVarW*> all, categorical;
+};
+
+}  // namespace
+
 void validate_inputs(const Model& m, const ForwardInputs& in, const char* who) {
-  const ModelConfig& c = m.config();
+  validate_shapes(m, in, who);
+  validate_values(m, in, who, 0, in.batch);
+}
+
+void validate_shapes(const Model& m, const ForwardInputs& in, const char* who) {
   auto bad = [who](const std::string& msg) { throw std::invalid_argument(fmt::format("{}: {}", who, msg)); };
   if (in.encoder_steps < 1 || in.decoder_steps < 1)
     bad(fmt::format("encoder/decoder steps must be ≥ 1, got {}/{}", in.encoder_steps, in.decoder_steps));
-  if (!in.x_cat && c.n_cat() > 0) bad("x_cat is null");
+  if (!in.x_cat && m.config().n_cat() > 0) bad("x_cat is null");
   if (!in.x_cont || !in.encoder_lengths || !in.decoder_lengths) bad("x_cont, encoder_lengths and decoder_lengths are required");
-  const int T = in.encoder_steps + in.decoder_steps;
-  const TftWeights& w = m.weights();
   for (int b = 0; b < in.batch; ++b) {
     const int le = in.encoder_lengths[b], ld = in.decoder_lengths[b];
     if (le < 1 || le > in.encoder_steps) bad(fmt::format("encoder_lengths[{}] = {} outside 1..{}", b, le, in.encoder_steps));
     if (ld < 1 || ld > in.decoder_steps) bad(fmt::format("decoder_lengths[{}] = {} outside 1..{}", b, ld, in.decoder_steps));
-    // every cell the network reads must hold a valid code / a finite value
-    auto check_vsn = [&](const VsnW& v, int t0, int t1) {
+  }
+}
+
+void validate_values(const Model& m, const ForwardInputs& in, const char* who, int b0, int n) {
+  const ModelConfig& c = m.config();
+  auto bad = [who](const std::string& msg) { throw std::invalid_argument(fmt::format("{}: {}", who, msg)); };
+  const int T = in.encoder_steps + in.decoder_steps;
+  const size_t n_real = size_t(c.n_real());
+  const TftWeights& w = m.weights();
+  const VarLists static_vars(w.static_vsn), encoder_vars(w.encoder_vsn), decoder_vars(w.decoder_vsn);
+  for (int b = b0; b < b0 + n; ++b) {
+    const int le = in.encoder_lengths[b];
+    // Every real the network reads lies in the server's valid encoder rows and its decoder rows:
+    // when all of those rows' values are finite (always, in a healthy cycle), no cell needs a look.
+    const float* rows = in.x_cont + size_t(b) * T * n_real;
+    const bool reals_finite = all_finite(rows, size_t(le) * n_real) &&
+                              all_finite(rows + size_t(in.encoder_steps) * n_real, size_t(in.decoder_steps) * n_real);
+    // every cell the network reads must hold a valid code / a finite value (the first bad one in
+    // step order, then variable order, is named); with every real finite, the codes alone
+    auto check_vsn = [&](const VarLists& lists, int t0, int t1) {
+      const std::vector<const VsnVarW*>& vars = reals_finite ? lists.categorical : lists.all;
       for (int t = t0; t < t1; ++t) {
         const size_t cell = size_t(b) * T + size_t(t);
-        for (const auto& var : v.vars) {
-          if (var.categorical) {
-            const int code = in.x_cat[cell * size_t(c.n_cat()) + size_t(var.source)];
-            if (code < 0 || code >= var.classes)
-              bad(fmt::format("x_cat[{},{},{}] ({}) = {} outside 0..{}", b, t, var.source, var.name, code, var.classes - 1));
-          } else if (!std::isfinite(in.x_cont[cell * size_t(c.n_real()) + size_t(var.source)])) {
-            bad(fmt::format("x_cont[{},{},{}] ({}) is not finite", b, t, var.source, var.name));
+        for (const VsnVarW* var : vars) {
+          if (var->categorical) {
+            const int code = in.x_cat[cell * size_t(c.n_cat()) + size_t(var->source)];
+            if (code < 0 || code >= var->classes)
+              bad(fmt::format("x_cat[{},{},{}] ({}) = {} outside 0..{}", b, t, var->source, var->name, code, var->classes - 1));
+          } else if (!std::isfinite(in.x_cont[cell * n_real + size_t(var->source)])) {
+            bad(fmt::format("x_cont[{},{},{}] ({}) is not finite", b, t, var->source, var->name));
           }
         }
       }
     };
-    check_vsn(w.static_vsn, 0, 1);
-    check_vsn(w.encoder_vsn, 0, le);
-    check_vsn(w.decoder_vsn, in.encoder_steps, T);
+    check_vsn(static_vars, 0, 1);
+    check_vsn(encoder_vars, 0, le);
+    check_vsn(decoder_vars, in.encoder_steps, T);
   }
 }
 

@@ -65,7 +65,12 @@ struct Workspace {
 // Throws std::invalid_argument, its message starting with `who` and naming the bad field, unless
 // every window of `in` (batch ≥ 1) has steps and lengths in range and every cell the network
 // reads holds a valid code / a finite value. Serving and training check their batches with it.
+// It is the two below: the shapes of the whole batch, then the values of servers [b0, b0 + n)
+// (the first bad cell in step order, then variable order), which the engine checks per chunk on
+// its threads, just before the chunk's network reads the same rows.
 void validate_inputs(const Model& m, const ForwardInputs& in, const char* who);
+void validate_shapes(const Model& m, const ForwardInputs& in, const char* who);
+void validate_values(const Model& m, const ForwardInputs& in, const char* who, int b0, int n);
 
 // The network for servers [b0, b0 + n) of the batch into s (docs/TFT.md §7), with the parameters
 // P and the derived weights d (p: the blocks' view, with dropout when training). The outputs

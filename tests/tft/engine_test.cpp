@@ -1,6 +1,7 @@
 // Engine behaviour beyond the golden files: determinism over thread counts, other
 // configurations, input validation, and the GEMM backend against its slow reference twin.
 #include <gtest/gtest.h>
+#include <fmt/format.h>
 
 #include <cmath>
 #include <cstring>
@@ -154,6 +155,44 @@ TEST(TftEngine, InvalidInputsAreRefusedNamingTheField) {
   bad.enc[0] = 3;  // now step 5 is padding: NaN there is never read
   bad.x_cont[(size_t(0) * 36 + 5) * 50 + 40] = NAN;
   EXPECT_EQ(message(bad), "");
+  // a target's column at a decoder step: in a row the network reads, but not a cell it reads
+  bad = batch;
+  bad.x_cont[(size_t(1) * 36 + 30) * 50 + 40] = NAN;
+  EXPECT_EQ(message(bad), "");
+  // of two bad cells, the first in step order is named
+  bad = batch;
+  bad.x_cont[(size_t(1) * 36 + 9) * 50 + 36] = INFINITY;
+  bad.x_cont[(size_t(1) * 36 + 4) * 50 + 41] = NAN;
+  EXPECT_NE(message(bad).find("x_cont[1,4,41]"), std::string::npos) << message(bad);
+}
+
+// The engine checks each chunk's values on the chunk's thread; of bad cells in several chunks, the
+// first server's is named whichever thread finds its own first, and no chunk's bad cell is missed.
+TEST(TftEngine, OfBadCellsInSeveralChunksTheFirstServersIsNamedForAnyThreadCount) {
+  auto model = load_model_file(testing::golden("tft_tiny.safetensors"));
+  const int E = 24, D = 12, T = E + D, per = Engine::chunk_servers(1000, E, D);
+  const int B = 3 * per + 5;
+  auto batch = testing::random_batch(*model, B, E, D, 9, true);
+  const int first = per + 1, second = 2 * per + 2;  // in the second and third chunks
+  for (int b : {first, second}) batch.x_cont[(size_t(b) * T + E + 1) * 50 + 29] = NAN;  // hour_sin, decoder step 1
+  Outputs o(model->config(), model->weights(), B, E, D);
+  for (int threads : {1, 2, 3}) {
+    Engine engine(*model, threads);
+    try {
+      engine.forward(batch.inputs(), o.ptrs());
+      ADD_FAILURE() << "expected an exception with " << threads << " threads";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find(fmt::format("x_cont[{},{},29]", first, E + 1)), std::string::npos) << e.what();
+    }
+  }
+  batch.x_cont[(size_t(first) * T + E + 1) * 50 + 29] = 0.5f;  // the first mended: the second is found
+  Engine engine(*model, 2);
+  try {
+    engine.forward(batch.inputs(), o.ptrs());
+    ADD_FAILURE() << "expected an exception";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find(fmt::format("x_cont[{},{},29]", second, E + 1)), std::string::npos) << e.what();
+  }
 }
 
 struct GemmCase { int M, N, K, ldx, ldy; bool bias, acc; };
