@@ -32,6 +32,13 @@ float theil_sen(const float* x, int n) {
 
 Ramp detect(const float* hour, int n, const float* previous, int n_before, float noise_floor) {
   Ramp r;
+  // A ramp's thirds step up (or down) by at least σ ≥ the noise floor each (below): cheap to test
+  // first, and most windows fail it, so most never pay for the Theil–Sen slope's pairs.
+  const int third = n / 3;
+  const float m1 = median_of(hour, third), m2 = median_of(hour + third, third), m3 = median_of(hour + n - third, third);
+  const bool rising = m2 - m1 >= noise_floor && m3 - m2 >= noise_floor;
+  const bool falling = m1 - m2 >= noise_floor && m2 - m3 >= noise_floor;
+  if (!rising && !falling) return r;
   const float b = theil_sen(hour, n);
   std::array<float, kMaxRampFitSteps> resid{};
   for (int i = 0; i < n; ++i) resid[i] = hour[i] - b * static_cast<float>(i);
@@ -39,9 +46,7 @@ Ramp detect(const float* hour, int n, const float* previous, int n_before, float
   for (int i = 0; i < n; ++i) resid[i] = std::fabs(resid[i] - intercept);
   const float sigma = std::max(1.4826f * median_of(resid.data(), n), noise_floor);
   if (std::fabs(b) * static_cast<float>(n - 1) < 4.f * sigma) return r;
-  const int third = n / 3;
   const float sign = b > 0 ? 1.f : -1.f;
-  const float m1 = median_of(hour, third), m2 = median_of(hour + third, third), m3 = median_of(hour + n - third, third);
   if (sign * (m2 - m1) < sigma || sign * (m3 - m2) < sigma) return r;
   const float before = static_cast<float>(least_squares_line(previous, n_before).slope);  // the span before the fit
   if (sign * before < std::fabs(b) / 3.f) return r;
