@@ -128,7 +128,7 @@ void fill_row(const WindowView& view, int begin, int enc, int dec, const Feature
       row[col_center(k)] = statics[2 * k];
       row[col_scale(k)] = statics[2 * k + 1];
     }
-    time_features(view.first_step + step_index * view.step_ms, row + kColHourSin);
+    time_features_on_grid(view.first_step + step_index * view.step_ms, view.step_ms, row + kColHourSin);
     row[kColRelativeTime] = relative_time;
     out.cat_row(b, t)[0] = profile_code;
     return row;
@@ -180,6 +180,29 @@ void time_features(EpochMs t, float out[kNumTimeFeatures]) {
   out[3] = static_cast<float>(std::cos(kTwoPi * dow / 7.0));
   out[4] = dow >= 5 ? 1.f : 0.f;
   out[5] = (dow < 5 && hour >= 9.0 && hour < 17.0) ? 1.f : 0.f;
+}
+
+void time_features_on_grid(EpochMs t, int64_t step_ms, float out[kNumTimeFeatures]) {
+  constexpr int64_t kMsPerWeek = 7 * kMsPerDay;
+  // The features are a function of t modulo a week (UTC: no DST), so one week of a step grid is
+  // every value they take on it, and the table's entry e is time_features(e · step), bit for bit.
+  struct WeekTable {
+    int64_t step_ms = 0;
+    std::vector<float> values;  // [week / step, kNumTimeFeatures]
+  };
+  constexpr int64_t kMaxEntries = 20'160;  // 30-second steps: 484 KB a thread
+  thread_local WeekTable week;
+  if (step_ms <= 0 || kMsPerWeek % step_ms != 0 || kMsPerWeek / step_ms > kMaxEntries || t % step_ms != 0)
+    return time_features(t, out);
+  if (week.step_ms != step_ms) {
+    const int64_t entries = kMsPerWeek / step_ms;
+    week.values.resize(static_cast<size_t>(entries) * kNumTimeFeatures);
+    for (int64_t e = 0; e < entries; ++e) time_features(e * step_ms, week.values.data() + e * kNumTimeFeatures);
+    week.step_ms = step_ms;
+  }
+  const int64_t e = floor_div(t, step_ms) % (kMsPerWeek / step_ms);
+  const float* v = week.values.data() + (e < 0 ? e + kMsPerWeek / step_ms : e) * kNumTimeFeatures;
+  std::copy(v, v + kNumTimeFeatures, out);
 }
 
 void FeatureBatch::resize(int new_batch, int new_encoder, int new_decoder, int new_n_cont) {

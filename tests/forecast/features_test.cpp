@@ -385,3 +385,19 @@ TEST(Denormalize, EveryValueIsWhatTheValueByValueRuleGives) {
         }
   }
 }
+
+// The week table gives time_features' own bits on the step grid, before 1970 and decades on, and
+// time_features itself off the grid, for a step that does not divide the week, or a tiny one.
+TEST(TimeFeatures, OnTheStepGridTheWeekTableGivesTheDirectValuesBitForBit) {
+  for (const int64_t step : std::initializer_list<int64_t>{300'000, 60'000, 420'000, 660'000, 1'000}) {
+    for (int64_t i = -3000; i < 3000; i += 7) {
+      for (const int64_t t : {int64_t{1'735'689'600'000} + i * step, i * step, int64_t{4'102'444'800'000} + i * step,
+                              int64_t{4'102'444'800'000} + i * step + 17}) {
+        float direct[kNumTimeFeatures], table[kNumTimeFeatures];
+        time_features(t, direct);
+        time_features_on_grid(t, step, table);
+        ASSERT_EQ(0, std::memcmp(direct, table, sizeof direct)) << "step " << step << " t " << t;
+      }
+    }
+  }
+}
