@@ -27,6 +27,34 @@ TEST(ForecastRender, NumbersAreCompactFixedPointAndValidJson) {
     EXPECT_NEAR(nlohmann::json::parse(num(v)).get<double>(), v, 1e-3 * std::max(1.0, std::fabs(v) * 1e-12));
 }
 
+// The rendering of every number against its rule written plainly: rounded half away from zero to
+// thousandths, the integer part, then ".ddd" without trailing zeros; across signs, the tables'
+// edges (integer parts 999 and 1,000, fractions ending in zeros) and large values.
+TEST(ForecastRender, EveryNumberIsItsThousandthsRoundedHalfAwayWithoutTrailingZeros) {
+  auto reference = [](double v) {
+    const long long scaled = static_cast<long long>(v * 1000.0 + (v >= 0 ? 0.5 : -0.5));
+    const unsigned long long mag = scaled < 0 ? 0ULL - static_cast<unsigned long long>(scaled) : static_cast<unsigned long long>(scaled);
+    std::string s = (scaled < 0 ? "-" : "") + std::to_string(mag / 1000);
+    if (mag % 1000 != 0) {
+      std::string f = std::to_string(1000 + mag % 1000).substr(1);  // three digits, zeros kept
+      while (f.back() == '0') f.pop_back();
+      s += "." + f;
+    }
+    return s;
+  };
+  std::vector<double> values;
+  for (long long k = -1'200'003; k <= 1'200'003; k += 7) values.push_back(static_cast<double>(k) / 1000.0);
+  for (long long k = -1'200'003; k <= 1'200'003; k += 7) values.push_back(static_cast<double>(k) / 1000.0 + 0.0005);
+  for (const double v : {999.9995, 999.9994, 1000.0, -999.9995, 0.0005, -0.0005, 0.1, 0.01, 123456.789, 99999999999.999,
+                         -3650.25, 1e11, 4.2e-7})
+    values.push_back(v);
+  for (const double v : values) {
+    std::string s;
+    append_number(s, v);
+    ASSERT_EQ(s, reference(v)) << v;
+  }
+}
+
 TEST(ForecastRender, StringsAreEscaped) {
   std::string s;
   append_json_string(s, "a\"b\\c\n\x01");
