@@ -98,6 +98,11 @@ class CascadeDetector {
  public:
   explicit CascadeDetector(DetectorParams params = {}) : params_(params) {}
 
+  // Sizes the tracks for ids below n: observe for different ids below it may then run on several
+  // threads at once (each call writes its own server's track only).
+  void reserve(size_t n) {
+    if (n > tracks_.size()) tracks_.resize(n);
+  }
   // One server's window after its step closed (w is read during the call only).
   void observe(ServerId id, std::string_view name, const WindowView& w);
   // The fleet decision at data time `now`; appends started/ended cascades to `events`.

@@ -271,9 +271,15 @@ void ForecastService::gather_views(std::span<const ServerId> servers) {
     }
     copy_windows();
   });
-  for (size_t i = first; i < meta_.size(); ++i) {
-    Meta& m = meta_[i];
-    const WindowView& v = views_[i - first];
+  // Per server and independent of the others (the cascade detector's tracks are per server once
+  // sized): on the forecaster's threads. On the cycle's thread alone the detector's baselines were
+  // ~1 % of a 500-server cycle's CPU while the other thread waited.
+  ServerId largest = 0;
+  for (size_t i = first; i < meta_.size(); ++i) largest = std::max(largest, meta_[i].id);
+  if (meta_.size() > first) cascade_.reserve(static_cast<size_t>(largest) + 1);
+  forecast::each_row(forecaster_->for_each_row(), static_cast<int>(meta_.size() - first), [&](int j) {
+    Meta& m = meta_[first + static_cast<size_t>(j)];
+    const WindowView& v = views_[static_cast<size_t>(j)];
     if (m.steps > 0) cascade_.observe(m.id, m.name, v);
     for (int k = 0; k < kNumMetrics; ++k) m.current[k] = v.metric[k][v.length - 1];
     if (m.steps > 0 && alert_config_.rules.routine_over_share < 1.0f) {
@@ -281,7 +287,7 @@ void ForecastService::gather_views(std::span<const ServerId> servers) {
       for (int s = 0; s < risk::kNumSignals; ++s)
         m.over_share[s] = static_cast<float>(risk::share_over_threshold(static_cast<risk::Signal>(s), v, thresholds[s]));
     }
-  }
+  });
   forecaster_->prepare(views_, batch_);
 }
 

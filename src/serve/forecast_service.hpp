@@ -149,7 +149,8 @@ class ForecastService {
   std::shared_ptr<const PredictionSnapshot> snapshot() const;
   // Blocks until every step closed so far has been forecast (tests, benchmarks).
   void wait_idle();
-  // Runs one cycle synchronously on the calling thread (tests, benchmarks, start-up).
+  // Runs one cycle synchronously on the calling thread (tests, benchmarks, start-up). `servers`
+  // holds distinct ids (per-server work runs on several threads).
   void run_cycle(std::span<const ServerId> servers);
 
   // Called on the cycle's thread with each cycle's alert events (after they are recorded); set
