@@ -65,7 +65,7 @@ void denormalize_row(const float* z, const float* offsets, const Normalization& 
       __m512 v[kNumQuantiles];
       for (int q = 0; q < kNumQuantiles; ++q) {
         const __m512 zq = _mm512_maskz_loadu_ps(m, metric_paths + q * stride + t0);
-        // fused as g++ compiles the scalar rule (Normalization::denormalize) where it can
+        // the scalar rule's fused multiply-add (Normalization::denormalize): the same bits
         __m512 x = _mm512_add_ps(_mm512_fmadd_ps(zq, scale, center), off);
         if (log1p) x = tft::vm::expm1_16(x);
         x = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(_mm512_abs_ps(x), inf, _CMP_LT_OQ), fallback, x);

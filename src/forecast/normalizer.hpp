@@ -91,8 +91,11 @@ struct Normalization {
     return (t - center[k] - anchor_offset) / scale[k];
   }
   // z → raw units, clamped to the metric's range.
+  // z·scale + centre as one fused multiply-add, written out: so the rounding is the same in every
+  // build and call site (g++ fused it in some and not in others), and the batched de-normalisation
+  // (denormalize.cpp) gives these bits.
   float denormalize(int k, float z, float anchor_offset = 0.f) const {
-    const float v = inverse_transform(k, z * scale[k] + center[k] + anchor_offset);
+    const float v = inverse_transform(k, std::fma(z, scale[k], center[k]) + anchor_offset);
     // A diverging network's non-finite value falls back to the centre: its inverse transform
     // (an expm1 for log1p metrics) only then, not for every value.
     return clamp_to_range(k, std::isfinite(v) ? v : inverse_transform(k, center[k]), 0.f);

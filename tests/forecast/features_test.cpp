@@ -335,11 +335,10 @@ TEST(AnchoredFeatures, ZeroOutputIsTheRobustForecastOfTheEncoderWindow) {
 }
 
 // The batched de-normalisation gives, for every server, metric, step and quantile, the rule value
-// by value: x = fma(z, scale, centre) + anchor offset, the inverse transform, the centre's value
-// where that is not finite, the metric's range, then the quantiles sorted. z from −40 to 40 (log1p
-// metrics overflow at the top), NaN, ±inf and 1e30; rows written to other forecast rows; a
-// forecast horizon longer and shorter than the decoder's. (Normalization::denormalize is the same
-// rule; g++ fuses its z·scale + centre in some call sites and not in others.)
+// by value (Normalization::denormalize: fma(z, scale, centre) + anchor offset, the inverse
+// transform, the centre's value where that is not finite, the metric's range), the quantiles then
+// sorted. z from −40 to 40 (log1p metrics overflow at the top), NaN, ±inf and 1e30; rows written to
+// other forecast rows; a forecast horizon longer and shorter than the decoder's.
 TEST(Denormalize, EveryValueIsWhatTheValueByValueRuleGives) {
   const OwnedWindow a = OwnedWindow::make(300, nordiq::testing::plausible);
   const OwnedWindow b = OwnedWindow::make(40, nordiq::testing::plausible);
@@ -365,13 +364,10 @@ TEST(Denormalize, EveryValueIsWhatTheValueByValueRuleGives) {
     for (int i = 0; i < 2; ++i)
       for (int t = 0; t < std::min(decoder, horizon); ++t)
         for (int k = 0; k < kNumMetrics; ++k) {
-          const Normalization& n = features.norms[rows[i]];
           float v[kNumQuantiles];
-          for (int q = 0; q < kNumQuantiles; ++q) {
-            const float zq = z[((static_cast<size_t>(rows[i]) * decoder + t) * kNumMetrics + k) * kNumQuantiles + q];
-            const float x = inverse_transform(k, std::fma(zq, n.scale[k], n.center[k]) + features.offset(rows[i], t, k));
-            v[q] = clamp_to_range(k, std::isfinite(x) ? x : inverse_transform(k, n.center[k]), 0.f);
-          }
+          for (int q = 0; q < kNumQuantiles; ++q)
+            v[q] = features.denormalize_output(
+                rows[i], t, k, z[((static_cast<size_t>(rows[i]) * decoder + t) * kNumMetrics + k) * kNumQuantiles + q]);
           std::sort(v, v + kNumQuantiles);
           for (int q = 0; q < kNumQuantiles; ++q) {
             const float got = out.at(dest[i], t, k, q);
