@@ -139,13 +139,15 @@ void ServerForecast::own_values(std::span<const float> v) {
   values_block = std::move(block);
 }
 
-void ServerForecast::own_text() {
+void ServerForecast::leave_shared_blocks() {
+  own_values(values);
   std::shared_ptr<char[]> block(new char[head.size() + series.size()]);
   std::copy(head.begin(), head.end(), block.get());
   std::copy(series.begin(), series.end(), block.get() + head.size());
   head = std::string_view(block.get(), head.size());
   series = std::string_view(block.get() + head.size(), series.size());
   text_block = std::move(block);
+  shares_blocks = false;
 }
 
 std::shared_ptr<ServerForecast> ForecastService::build_server(const forecast::ForecastBatch& batch, int b, size_t first,
@@ -386,9 +388,7 @@ std::shared_ptr<PredictionSnapshot> ForecastService::next_snapshot(std::vector<s
     std::shared_ptr<const ServerForecast>& sf = snap->by_id[i];
     if (!sf || sf != previous->by_id[i] || !sf->shares_blocks) continue;
     auto own = std::make_shared<ServerForecast>(*sf);
-    own->own_values(own->values);
-    own->own_text();
-    own->shares_blocks = false;
+    own->leave_shared_blocks();
     sf = std::move(own);
   }
   if (new_server || previous->order.empty()) {

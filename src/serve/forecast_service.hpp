@@ -71,8 +71,9 @@ struct ServerForecast {
   bool shares_blocks = false;
   // Gives a forecast its own copy of v as its values (forecasts built alone: tests, tools).
   void own_values(std::span<const float> v);
-  // Gives a forecast its own copy of its rendered head and series.
-  void own_text();
+  // Gives a forecast its own copies of its paths and its rendered head and series, so that it holds
+  // no block shared with other servers (a forecast carried into a later snapshot).
+  void leave_shared_blocks();
   // Which forecaster serves each metric and horizon band, and how the server's served forecasts
   // have scored so far (forecast/skill_tracker.hpp); `served` is false without the tracker.
   bool served = false;
