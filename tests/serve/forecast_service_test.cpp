@@ -4,9 +4,11 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -147,6 +149,17 @@ std::unique_ptr<FleetStore> store_with_servers(const TempDir& dir, EpochMs t0, c
   return store;
 }
 
+// One post with a record of each of `names` at t, every metric of names[s] at value(s): it closes
+// their open steps, so the service runs one more cycle.
+void post_step(FleetStore& store, std::span<const std::string> names, EpochMs t, const std::function<double(size_t)>& value) {
+  FeedBatch batch;
+  for (size_t s = 0; s < names.size(); ++s) {
+    FeedRecord& r = batch.append(names[s], t, Status::healthy, -1);
+    for (int k = 0; k < kNumMetrics; ++k) r.values[k] = value(s);
+  }
+  store.ingest(batch);
+}
+
 // The baseline, keeping a copy of each cycle's forecast paths per server.
 class RecordingForecaster final : public forecast::Forecaster {
  public:
@@ -184,12 +197,7 @@ TEST(ForecastService, EachServersPathsAreItsOwnForecastAndOutliveLaterCycles) {
   ForecastService service(*store, std::move(forecaster), ModelStatus{});
   service.start();
   const auto first = service.snapshot();
-  FeedBatch next_step;  // one post closes every server's step: one more cycle
-  for (size_t s = 0; s < names.size(); ++s) {
-    FeedRecord& r = next_step.append(names[s], t0 + 21 * kStep, Status::healthy, -1);
-    for (int k = 0; k < kNumMetrics; ++k) r.values[k] = 90.0 - 20.0 * s;
-  }
-  store->ingest(next_step);
+  post_step(*store, names, t0 + 21 * kStep, [](size_t s) { return 90.0 - 20.0 * s; });
   service.wait_idle();
   service.stop();
 
@@ -240,12 +248,7 @@ TEST(ForecastService, AServerThatStopsReportingDoesNotKeepSharedBlocksAlive) {
   first.reset();
 
   for (int i = 21; i <= 22; ++i) {  // two more steps of the others; gone01 is silent
-    FeedBatch next_step;
-    for (size_t s = 1; s < names.size(); ++s) {
-      FeedRecord& r = next_step.append(names[s], t0 + i * kStep, Status::healthy, -1);
-      for (int k = 0; k < kNumMetrics; ++k) r.values[k] = 50.0;
-    }
-    store->ingest(next_step);
+    post_step(*store, std::span(names).subspan(1), t0 + i * kStep, [](size_t) { return 50.0; });
     service.wait_idle();
   }
   service.stop();
