@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+using nordiq::BlockPool;
 using nordiq::SharedArena;
 
 namespace {
@@ -20,14 +21,14 @@ TEST(SharedArena, EachPieceIsACopyThatItsOwnerKeepsAliveAfterTheArenaMovesOnAndI
   std::vector<std::string_view> pieces(40);
   std::vector<std::string> expected(40);
   {
-    SharedArena arena(1 << 16);  // 64 KiB blocks: 40 pieces of 5–15 KB fill several
+    SharedArena arena(std::make_shared<BlockPool>(1 << 16));  // 64 KiB blocks: 40 pieces of 5–15 KB fill several
     for (int i = 0; i < 40; ++i) {
       expected[i] = text_of(5000 + 250 * static_cast<size_t>(i), static_cast<char>(i));
       std::string source = expected[i];
       pieces[i] = arena.copy(source, owners[i]);
       source.assign(source.size(), '#');  // a copy, not a view of the source
     }
-    EXPECT_GT(arena.blocks_made(), 3u);
+    EXPECT_GT(arena.blocks_started(), 3u);
   }
   // Only the owners hold the blocks now (under ASan, a freed block would be reported here).
   for (int i = 0; i < 40; ++i) EXPECT_EQ(pieces[i], expected[i]) << i;
@@ -37,7 +38,7 @@ TEST(SharedArena, EachPieceIsACopyThatItsOwnerKeepsAliveAfterTheArenaMovesOnAndI
 }
 
 TEST(SharedArena, APieceLargerThanABlockGetsABlockOfItsOwn) {
-  SharedArena arena(1 << 12);
+  SharedArena arena(std::make_shared<BlockPool>(1 << 12));
   std::shared_ptr<const char[]> small_owner, big_owner, next_owner;
   const std::string small = text_of(100, 1), big = text_of(10'000, 2), next = text_of(100, 3);
   const std::string_view a = arena.copy(small, small_owner);
@@ -47,11 +48,11 @@ TEST(SharedArena, APieceLargerThanABlockGetsABlockOfItsOwn) {
   EXPECT_EQ(b, big);
   EXPECT_EQ(c, next);
   EXPECT_NE(small_owner.get(), big_owner.get());
-  EXPECT_EQ(arena.blocks_made(), 3u);  // the small piece after the big one needs a fresh block
+  EXPECT_EQ(arena.blocks_started(), 3u);  // the small piece after the big one needs a fresh block
 }
 
 TEST(SharedArena, AnEmptyPieceIsEmptyAndOwned) {
-  SharedArena arena(1 << 12);
+  SharedArena arena(std::make_shared<BlockPool>(1 << 12));
   std::shared_ptr<const char[]> owner;
   EXPECT_TRUE(arena.copy({}, owner).empty());
   EXPECT_NE(owner, nullptr);

@@ -230,7 +230,7 @@ TEST(ForecastService, AServerThatStopsReportingDoesNotKeepSharedBlocksAlive) {
   // Rendered JSON as the API renders it: slices of its thread's arena blocks (here one block per
   // server, blocks being smaller than a server's text, so the test can see each one go).
   service.set_renderer([](ServerForecast& sf) {
-    thread_local SharedArena arena(64);
+    thread_local SharedArena arena(std::make_shared<BlockPool>(64));
     const std::string text = "head of " + std::string(sf.name) + std::string(100, '.') + "series of " + std::string(sf.name);
     const std::string_view piece = arena.copy(text, sf.text_block);
     sf.head = piece.substr(0, text.find("series"));
