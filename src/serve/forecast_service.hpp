@@ -192,6 +192,8 @@ class ForecastService {
   void replace_model(std::unique_ptr<forecast::Forecaster> model, ModelStatus status);
   const LatencyHistogram& cycle_latency() const { return cycle_latency_; }
   uint64_t cycles() const { return cycles_.load(std::memory_order_relaxed); }
+  // Steps of window the cycle's copies have room for (the largest chunk times the store's capacity).
+  size_t window_copy_steps() const { return window_status_.size(); }
   uint64_t forecasts(forecast::ModelKind m) const {
     return forecasts_[static_cast<int>(m)].load(std::memory_order_relaxed);
   }
@@ -210,6 +212,7 @@ class ForecastService {
   // The phases of run_cycle, in order. The first three run per chunk of kCycleChunk servers, so
   // the batch buffers (network inputs and outputs, ~150 KiB a server) hold one chunk, not the fleet.
   void gather_views(std::span<const ServerId> servers);  // appends to meta_
+  void size_window_copies(size_t servers);  // before the lock: room for a chunk's longest windows
   void copy_windows();  // re-points views_ at window_values_ / window_status_
   void assess_servers(size_t first, std::vector<std::shared_ptr<ServerForecast>>& fresh);
   void track_alerts_and_cascades(std::span<const ServerId> forecast_ids);

@@ -216,6 +216,25 @@ TEST(ForecastService, EachServersPathsAreItsOwnForecastAndOutliveLaterCycles) {
   EXPECT_NE(service.snapshot()->find(first->order[0])->values_block, any->values_block) << "each cycle a new block";
 }
 
+// The cycle copies the windows under the store's lock; the room for those copies is made before
+// it, for every window at its longest, so no later cycle grows it (faulting in fresh pages) while
+// a POST that closes a step waits for the lock.
+TEST(ForecastService, RoomForTheWindowCopiesIsMadeOnceForTheLongestWindows) {
+  TempDir dir;
+  const EpochMs t0 = base_time();
+  const std::vector<std::string> names = {"web01", "db01", "app01"};
+  auto store = store_with_servers(dir, t0, names);  // 20 closed steps each
+  ForecastService service(*store, std::make_unique<RecordingForecaster>(), ModelStatus{});
+  service.start();
+  const size_t longest = names.size() * static_cast<size_t>(store->windows().config().capacity);
+  EXPECT_EQ(service.window_copy_steps(), longest) << "sized for the windows as they are (60 steps), not at their longest";
+  post_step(*store, names, t0 + 21 * kStep, [](size_t) { return 50.0; });
+  service.wait_idle();
+  EXPECT_EQ(service.cycles(), 2u);
+  EXPECT_EQ(service.window_copy_steps(), longest);
+  service.stop();
+}
+
 // A server that stops reporting keeps its last forecast in the snapshot, served as it was; it
 // must not keep the whole block of its cycle chunk (~19 MB for 512 servers) alive with it.
 TEST(ForecastService, AServerThatStopsReportingDoesNotKeepSharedBlocksAlive) {
