@@ -192,7 +192,8 @@ class ForecastService {
   void replace_model(std::unique_ptr<forecast::Forecaster> model, ModelStatus status);
   const LatencyHistogram& cycle_latency() const { return cycle_latency_; }
   uint64_t cycles() const { return cycles_.load(std::memory_order_relaxed); }
-  // Steps of window the cycle's copies have room for (the largest chunk times the store's capacity).
+  // Steps of window the cycle's copies have room for (the largest chunk times the store's capacity);
+  // read it between cycles.
   size_t window_copy_steps() const { return window_status_.size(); }
   uint64_t forecasts(forecast::ModelKind m) const {
     return forecasts_[static_cast<int>(m)].load(std::memory_order_relaxed);
