@@ -9,6 +9,8 @@
 #include <new>
 #include <vector>
 
+#include "core/huge_pages.hpp"
+
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
 #define NORDIQ_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
@@ -21,7 +23,7 @@
 namespace nordiq {
 
 namespace {
-constexpr uintptr_t kHugePage = uintptr_t{2} << 20;
+constexpr uintptr_t kHugePage = kHugePageBytes;
 
 size_t whole_pages(size_t bytes) {
   const auto page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));

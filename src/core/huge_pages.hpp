@@ -10,8 +10,10 @@
 
 namespace nordiq {
 
+inline constexpr size_t kHugePageBytes = size_t{2} << 20;  // a transparent huge page on x86-64
+
 // Buffers smaller than this are left alone (a huge page is 2 MiB; small ones reuse the heap).
-inline constexpr size_t kHugePageWorthBytes = size_t{4} << 20;
+inline constexpr size_t kHugePageWorthBytes = 2 * kHugePageBytes;
 
 // Advises huge pages for the 2 MiB-aligned interior of [data, data + bytes); does nothing for
 // small ranges or where THP is off (the advice is then refused, which is fine).

@@ -14,12 +14,13 @@
 #include <string_view>
 
 #include "core/block_pool.hpp"
+#include "core/huge_pages.hpp"
 
 namespace nordiq {
 
 class SharedArena {
  public:
-  static constexpr size_t kDefaultBlockBytes = size_t{2} << 20;  // one huge page
+  static constexpr size_t kDefaultBlockBytes = kHugePageBytes;  // one huge page
 
   // Blocks of kDefaultBlockBytes from one pool that every default arena of the process shares, so
   // a block freed on one thread serves the next render on another.
@@ -31,7 +32,6 @@ class SharedArena {
   std::string_view copy(std::string_view text, std::shared_ptr<const char[]>& owner);
 
   size_t blocks_started() const { return blocks_started_; }
-  const BlockPool& pool() const { return *pool_; }
 
  private:
   std::shared_ptr<BlockPool> pool_;
