@@ -166,8 +166,12 @@ std::vector<TrackedAlert> AlertStore::load_open() {
 void AlertStore::record_cycle(std::span<const AlertEvent> events, const FleetSnapshotRow* snapshot,
                               std::span<const ServerRiskRow> risks) {
   auto lock = db_.lock();
+  // Each event (with its open-alert row) and each risk row is a consistent part on its own, so a
+  // collector's post waiting for the database goes in between them (after a row and a commit)
+  // instead of after the whole record (3–10 ms for 500 servers with ~160 events).
   Transaction tx(db_);
   for (const AlertEvent& e : events) {
+    tx.let_urgent_in(lock);
     const TrackedAlert& t = e.state;
     const Alert& a = t.alert;
     Statement& ins = st_->insert_event;
@@ -227,6 +231,7 @@ void AlertStore::record_cycle(std::span<const AlertEvent> events, const FleetSna
     q.run();
   }
   for (const ServerRiskRow& r : risks) {
+    tx.let_urgent_in(lock);
     Statement& q = st_->upsert_risk;
     q.bind(1, r.server_name)
         .bind(2, int64_t{r.step})

@@ -9,8 +9,12 @@
 //
 // Threading: one connection; use it from one thread at a time. Hold `lock()` around any
 // statement or transaction when several threads share the Database (the ingest path does).
+// A writer whose latency matters (a collector's post) takes it with `lock_urgent()`; a long
+// write made of independent parts (a forecast cycle's record) lets such a writer in between
+// its parts (`Transaction::let_urgent_in`) instead of making it wait for the whole.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -73,6 +77,13 @@ class Database {
   std::vector<std::string> quick_check(int max_findings = 5);
   int changes() const;              // rows changed by the last INSERT/UPDATE/DELETE
   std::unique_lock<std::mutex> lock() { return std::unique_lock<std::mutex>(mutex_); }
+  // lock(), counted as urgent while it waits: long writers yield to it between their parts.
+  std::unique_lock<std::mutex> lock_urgent();
+  bool urgent_waiting() const { return urgent_waiting_.load(std::memory_order_acquire) > 0; }
+  // Releases `lock` (this Database's) until the urgent writers waiting now hold the mutex, then
+  // takes it back, behind them. std::mutex is not fair: unlocking and locking again would
+  // usually win the mutex back before a woken waiter runs.
+  void yield_to_urgent(std::unique_lock<std::mutex>& lock);
   void checkpoint();  // WAL checkpoint (TRUNCATE): called on clean shutdown
   // SQLite's page cache for this connection, in bytes (PRAGMA cache_size). The file is also in
   // the kernel's page cache, so a page SQLite does not hold costs a read() from memory, not disk.
@@ -101,6 +112,7 @@ class Database {
   sqlite3* db_;
   std::filesystem::path path_;
   std::mutex mutex_;
+  std::atomic<int> urgent_waiting_{0};
   struct Checkpointer;
   std::unique_ptr<Checkpointer> checkpointer_;
 };
@@ -146,6 +158,10 @@ class Transaction {
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
   void commit();
+  // Between independent parts of a long write, under `lock` (the Database's): when an urgent
+  // writer waits (Database::lock_urgent), commits what is written, lets it in, and begins a new
+  // transaction. Returns whether it did. Each part must leave the tables consistent on its own.
+  bool let_urgent_in(std::unique_lock<std::mutex>& lock);
 
  private:
   Database& db_;

@@ -229,7 +229,7 @@ IngestOutcome FleetStore::ingest(FeedBatch& batch) {
 
   // 2. One transaction: new servers, raw records (duplicates ignored), step aggregates.
   {
-    auto db_lock = db_->lock();
+    auto db_lock = db_->lock_urgent();  // a cycle's record lets it in between its rows
     prune_if_due(now);
     size_page_cache(known + new_servers.size());
     Transaction tx(*db_);
