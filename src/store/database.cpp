@@ -254,6 +254,20 @@ void Database::checkpoint() {
   if (rc != SQLITE_OK && rc != SQLITE_BUSY) fail("WAL checkpoint failed", rc);
 }
 
+std::unique_lock<std::mutex> Database::lock_urgent() {
+  urgent_waiting_.fetch_add(1, std::memory_order_acq_rel);
+  std::unique_lock<std::mutex> lock(mutex_);
+  urgent_waiting_.fetch_sub(1, std::memory_order_acq_rel);
+  return lock;
+}
+
+void Database::yield_to_urgent(std::unique_lock<std::mutex>& lock) {
+  lock.unlock();
+  // A waiter counted here is queued on the mutex (or about to be): it takes it within a wake-up.
+  while (urgent_waiting()) std::this_thread::yield();
+  lock.lock();
+}
+
 // ---- Statement --------------------------------------------------------------------------------
 
 Statement::Statement(Database& db, std::string_view sql) : db_(db) {
@@ -319,28 +333,18 @@ bool Statement::column_is_null(int col) const {
 
 // ---- Transaction ------------------------------------------------------------------------------
 
-std::unique_lock<std::mutex> Database::lock_urgent() {
-  urgent_waiting_.fetch_add(1, std::memory_order_acq_rel);
-  std::unique_lock<std::mutex> lock(mutex_);
-  urgent_waiting_.fetch_sub(1, std::memory_order_acq_rel);
-  return lock;
-}
+Transaction::Transaction(Database& db) : db_(db) { begin(); }
 
-void Database::yield_to_urgent(std::unique_lock<std::mutex>& lock) {
-  lock.unlock();
-  // A waiter counted here is queued on the mutex (or about to be): it takes it within a wake-up.
-  while (urgent_waiting()) std::this_thread::yield();
-  lock.lock();
+void Transaction::begin() {
+  db_.exec("BEGIN IMMEDIATE");
+  done_ = false;
 }
-
-Transaction::Transaction(Database& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
 
 bool Transaction::let_urgent_in(std::unique_lock<std::mutex>& lock) {
   if (!db_.urgent_waiting()) return false;
   commit();
   db_.yield_to_urgent(lock);
-  db_.exec("BEGIN IMMEDIATE");
-  done_ = false;
+  begin();
   return true;
 }
 

@@ -164,6 +164,7 @@ class Transaction {
   bool let_urgent_in(std::unique_lock<std::mutex>& lock);
 
  private:
+  void begin();  // BEGIN IMMEDIATE: the write lock at once, not at the first write
   Database& db_;
   bool done_ = false;
 };
