@@ -48,24 +48,31 @@ class CountedCall {
   std::chrono::steady_clock::time_point start_{};
 };
 
+// One cached primitive per strided shape, with its memory objects; each call only swaps data
+// handles, so a warmed-up call allocates nothing. The forward's `linear` and the backward's
+// products (grad_gemm.cpp) share it.
 struct Key {
-  int M, N, K, ldx, ldy;
-  bool bias, acc;
-  bool operator==(const Key&) const = default;
+  Strided shape;
+  bool bias;
+  bool operator==(const Key& o) const {
+    const Strided &a = shape, &b = o.shape;
+    return a.M == b.M && a.N == b.N && a.K == b.K && a.a_rs == b.a_rs && a.a_cs == b.a_cs && a.b_rs == b.b_rs &&
+           a.b_cs == b.b_cs && a.ldc == b.ldc && a.accumulate == b.accumulate && bias == o.bias;
+  }
 };
 struct KeyHash {
   size_t operator()(const Key& k) const {
+    const Strided& s = k.shape;
     size_t h = 1469598103934665603ull;
-    for (int v : {k.M, k.N, k.K, k.ldx, k.ldy, int(k.bias) * 2 + int(k.acc)}) h = (h ^ static_cast<size_t>(v)) * 1099511628211ull;
+    for (int v : {s.M, s.N, s.K, s.a_rs, s.a_cs, s.b_rs, s.b_cs, s.ldc, int(k.bias) * 2 + int(s.accumulate)})
+      h = (h ^ static_cast<size_t>(v)) * 1099511628211ull;
     return h;
   }
 };
 
-// One cached primitive per shape, with its memory objects; each call only swaps data handles,
-// so a warmed-up call allocates nothing.
 struct Entry {
   dnnl::matmul prim;
-  dnnl::memory src, wei, bias, dst;
+  dnnl::memory a, b, bias, c;
 };
 
 struct ThreadContext {
@@ -85,24 +92,25 @@ Entry& entry_for(ThreadContext& ctx, const Key& k) {
   if (it != ctx.cache.end()) return it->second;
   using dt = dnnl::memory::data_type;
   using dims = dnnl::memory::dims;
-  const dnnl::memory::desc src_md(dims{k.M, k.K}, dt::f32, dims{k.ldx, 1});
-  const dnnl::memory::desc wei_md(dims{k.K, k.N}, dt::f32, dims{1, k.K});  // W[N,K] viewed as [K,N]
-  const dnnl::memory::desc bias_md = k.bias ? dnnl::memory::desc(dims{1, k.N}, dt::f32, dims{k.N, 1}) : dnnl::memory::desc();
-  const dnnl::memory::desc dst_md(dims{k.M, k.N}, dt::f32, dims{k.ldy, 1});
+  const Strided& s = k.shape;
+  const dnnl::memory::desc a_md(dims{s.M, s.K}, dt::f32, dims{s.a_rs, s.a_cs});
+  const dnnl::memory::desc b_md(dims{s.K, s.N}, dt::f32, dims{s.b_rs, s.b_cs});
+  const dnnl::memory::desc bias_md = k.bias ? dnnl::memory::desc(dims{1, s.N}, dt::f32, dims{s.N, 1}) : dnnl::memory::desc();
+  const dnnl::memory::desc c_md(dims{s.M, s.N}, dt::f32, dims{s.ldc, 1});
   dnnl::primitive_attr attr;
-  if (k.acc) {
+  if (s.accumulate) {
     dnnl::post_ops po;
     po.append_sum(1.0f);
     attr.set_post_ops(po);
   }
-  const dnnl::matmul::desc d(src_md, wei_md, bias_md, dst_md);
+  const dnnl::matmul::desc d(a_md, b_md, bias_md, c_md);
   const dnnl::matmul::primitive_desc pd(d, attr, ctx.eng);
   Entry e;
   e.prim = dnnl::matmul(pd);
-  e.src = dnnl::memory(src_md, ctx.eng, DNNL_MEMORY_NONE);
-  e.wei = dnnl::memory(wei_md, ctx.eng, DNNL_MEMORY_NONE);
+  e.a = dnnl::memory(a_md, ctx.eng, DNNL_MEMORY_NONE);
+  e.b = dnnl::memory(b_md, ctx.eng, DNNL_MEMORY_NONE);
   if (k.bias) e.bias = dnnl::memory(bias_md, ctx.eng, DNNL_MEMORY_NONE);
-  e.dst = dnnl::memory(dst_md, ctx.eng, DNNL_MEMORY_NONE);
+  e.c = dnnl::memory(c_md, ctx.eng, DNNL_MEMORY_NONE);
   return ctx.cache.emplace(k, std::move(e)).first->second;
 }
 
@@ -119,13 +127,17 @@ void linear(const Shape& s, const float* X, const float* W, const float* bias, f
       for (int n = 0; n < s.N; ++n) Y[size_t(m) * ldy + n] = (s.accumulate ? Y[size_t(m) * ldy + n] : 0.0f) + (bias ? bias[n] : 0.0f);
     return;
   }
+  strided_matmul(Strided{s.M, s.N, s.K, ldx, 1, 1, s.K, ldy, s.accumulate}, X, W, bias, Y);
+}
+
+void strided_matmul(const Strided& s, const float* A, const float* B, const float* bias, float* C) {
   ThreadContext& ctx = context();
-  Entry& e = entry_for(ctx, Key{s.M, s.N, s.K, ldx, ldy, bias != nullptr, s.accumulate});
-  e.src.set_data_handle(const_cast<float*>(X));
-  e.wei.set_data_handle(const_cast<float*>(W));
-  e.dst.set_data_handle(Y);
+  Entry& e = entry_for(ctx, Key{s, bias != nullptr});
+  e.a.set_data_handle(const_cast<float*>(A));
+  e.b.set_data_handle(const_cast<float*>(B));
+  e.c.set_data_handle(C);
   // C API with a stack argument array: the C++ execute() builds an unordered_map per call.
-  dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, e.src.get()}, {DNNL_ARG_WEIGHTS, e.wei.get()}, {DNNL_ARG_DST, e.dst.get()},
+  dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, e.a.get()}, {DNNL_ARG_WEIGHTS, e.b.get()}, {DNNL_ARG_DST, e.c.get()},
                              {DNNL_ARG_BIAS, nullptr}};
   int nargs = 3;
   if (bias) {

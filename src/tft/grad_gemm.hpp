@@ -1,7 +1,7 @@
 // Matrix products of the backward pass. A linear layer y = x Wᵀ + b needs two products besides
 // its forward: dx = dy · W and dW += dyᵀ · x. Both are one strided matmul; oneDNN takes the
-// transposes as strides, so nothing is copied. Primitives are cached per shape and thread, like
-// the forward's (tft/gemm.hpp); callers pin oneDNN to one thread per caller thread.
+// transposes as strides, so nothing is copied: gemm::strided_matmul, whose primitive cache (per shape
+// and thread) the forward's products share; callers pin oneDNN to one thread per caller thread.
 #pragma once
 
 #include "tft/model.hpp"
