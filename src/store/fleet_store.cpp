@@ -178,125 +178,133 @@ void FleetStore::on_steps_closed(StepsClosedCallback callback) {
 
 IngestOutcome FleetStore::ingest(FeedBatch& batch) {
   std::lock_guard ingest_lock(ingest_mutex_);
-  IngestOutcome outcome;
   const EpochMs now = now_ms();
+  NewServers fresh_servers;
+  resolve_server_ids(batch, fresh_servers);
+  reject_over_server_limit(batch);
+  IngestOutcome outcome;
+  {
+    auto db_lock = db_->lock_urgent();  // a cycle's record lets it in between its rows
+    prune_if_due(now);
+    size_page_cache(windows_.server_count() + fresh_servers.list.size());
+    store_batch(batch, fresh_servers, now, outcome);
+  }
+  apply_committed(batch, fresh_servers);
+  records_stored_.fetch_add(outcome.accepted, std::memory_order_relaxed);
+  if (!closed_scratch_.empty())
+    for (const auto& callback : subscribers_) callback(closed_scratch_);
+  return outcome;
+}
+
+// Known servers' ids under one shared lock; a new one gets the id it WILL be interned with after
+// the commit (ingest is serialised, so nobody else interns meanwhile). kNoServer past the limit.
+void FleetStore::resolve_server_ids(const FeedBatch& batch, NewServers& fresh) {
   const size_t n = batch.records.size();
   ids_scratch_.assign(n, kNoServer);
-  fresh_scratch_.assign(n, 0);
-
-  // 1. Server ids: known ones under one shared lock; new ones get the ids they WILL be interned
-  //    with after the commit (ingest is serialised, so nobody else interns meanwhile).
-  struct NewServer {
-    std::string_view name;
-    Profile profile;
-    bool override_profile;
-  };
-  std::vector<NewServer> new_servers;
-  std::unordered_map<std::string_view, ServerId> pending;
   const size_t known = windows_.server_count();
   windows_.read([&](const WindowStore& w) {
     for (size_t i = 0; i < n; ++i) {
       const std::string_view name = batch.name(batch.records[i]);
       if (auto id = w.find(name)) {
         ids_scratch_[i] = *id;
-      } else if (auto it = pending.find(name); it != pending.end()) {
+      } else if (auto it = fresh.id_of.find(name); it != fresh.id_of.end()) {
         ids_scratch_[i] = it->second;
-      } else if (known + new_servers.size() < options_.max_servers) {
+      } else if (known + fresh.list.size() < options_.max_servers) {
         const FeedRecord& r = batch.records[i];
         const bool override_profile = r.profile >= 0;
-        const Profile profile = override_profile ? static_cast<Profile>(r.profile)
-                                                 : profile_from_server_name(name);
-        const auto id = static_cast<ServerId>(known + new_servers.size());
-        new_servers.push_back(NewServer{name, profile, override_profile});
-        pending.emplace(name, id);
+        const Profile profile = override_profile ? static_cast<Profile>(r.profile) : profile_from_server_name(name);
+        const auto id = static_cast<ServerId>(known + fresh.list.size());
+        fresh.list.push_back({name, profile, override_profile, id});
+        fresh.id_of.emplace(name, id);
         ids_scratch_[i] = id;
       }
     }
   });
+}
 
-  bool limit_errors = false;
-  for (size_t i = 0; i < n; ++i) {
+// Records of servers past the limit (no id): an error each, the errors kept in record order.
+void FleetStore::reject_over_server_limit(FeedBatch& batch) const {
+  bool rejected = false;
+  for (size_t i = 0; i < batch.records.size(); ++i) {
     if (ids_scratch_[i] != kNoServer) continue;
     batch.add_error(batch.records[i].index, "server_name", "server_limit", [&] {
       return fmt::format("server limit reached ({} servers tracked)", options_.max_servers);
     });
     ++batch.rejected;
-    limit_errors = true;
+    rejected = true;
   }
-  if (limit_errors)
+  if (rejected)
     std::stable_sort(batch.errors.begin(), batch.errors.end(),
                      [](const RecordError& a, const RecordError& b) { return a.index < b.index; });
+}
 
-  // 2. One transaction: new servers, raw records (duplicates ignored), step aggregates.
-  {
-    auto db_lock = db_->lock_urgent();  // a cycle's record lets it in between its rows
-    prune_if_due(now);
-    size_page_cache(known + new_servers.size());
-    Transaction tx(*db_);
-    for (const auto& s : new_servers)
-      tables_->insert_server(static_cast<ServerId>(pending[s.name]), s.name, s.profile,
-                             s.override_profile, now);
-    if (last_step_.size() < known + new_servers.size()) {
-      last_step_.resize(known + new_servers.size(), kNoStep);
-      open_.resize(known + new_servers.size());
-    }
-    open_changed_in_.resize(open_.size(), 0);
-    ++ingest_count_;
-    raised_scratch_.clear();
-    open_undo_.clear();
-    try {
-      for (size_t i = 0; i < n; ++i) {
-        const ServerId id = ids_scratch_[i];
-        if (id == kNoServer) continue;
-        const FeedRecord& r = batch.records[i];
-        if (tables_->insert_record(id, r.timestamp, r.status, r.values)) {
-          const EpochMs step = windows_.step_of(r.timestamp);
-          if (step > last_step_[id]) {  // the server's newest step: it closes the open one
-            StepAggregate& open = open_for_change(id);
-            if (open.count > 0) tables_->put_step(id, open);
-            open = StepAggregate{.step_start = step};
-            raised_scratch_.push_back({id, last_step_[id]});
-            last_step_[id] = step;
-            tables_->set_last_step(id, step);  // restore starts from it
-          }
-          if (step == last_step_[id]) {
-            open_for_change(id).add(r.values, r.status);
-          } else {  // a late record: its (closed) step's row
-            tables_->add_to_step(id, step, r.status, r.values);
-          }
-          fresh_scratch_[i] = 1;
-          ++outcome.accepted;
-        } else {
-          ++outcome.duplicates;
-        }
-      }
-      tx.commit();
-    } catch (...) {
-      // rolled back: so are the last steps this batch raised (newest first, to their old values)
-      for (auto it = raised_scratch_.rbegin(); it != raised_scratch_.rend(); ++it) last_step_[it->id] = it->before;
-      for (const OpenBefore& o : open_undo_) open_[o.id] = o.before;
-      throw;
-    }
+// One transaction (under the database's lock): new servers, raw records (duplicates ignored), step
+// rows. If it fails, the in-memory steps it changed are put back before the error goes on.
+void FleetStore::store_batch(const FeedBatch& batch, const NewServers& fresh, EpochMs now, IngestOutcome& outcome) {
+  Transaction tx(*db_);
+  for (const auto& s : fresh.list) tables_->insert_server(s.id, s.name, s.profile, s.override_profile, now);
+  const size_t servers = windows_.server_count() + fresh.list.size();
+  if (last_step_.size() < servers) {
+    last_step_.resize(servers, kNoStep);
+    open_.resize(servers);
   }
+  open_changed_in_.resize(open_.size(), 0);
+  ++ingest_count_;
+  raised_scratch_.clear();
+  open_undo_.clear();
+  fresh_scratch_.assign(batch.records.size(), 0);
+  try {
+    for (size_t i = 0; i < batch.records.size(); ++i) {
+      if (ids_scratch_[i] == kNoServer) continue;
+      if (store_record(ids_scratch_[i], batch.records[i])) {
+        fresh_scratch_[i] = 1;
+        ++outcome.accepted;
+      } else {
+        ++outcome.duplicates;
+      }
+    }
+    tx.commit();
+  } catch (...) {
+    // rolled back: so are the last steps this batch raised (newest first, to their old values)
+    for (auto it = raised_scratch_.rbegin(); it != raised_scratch_.rend(); ++it) last_step_[it->id] = it->before;
+    for (const OpenBefore& o : open_undo_) open_[o.id] = o.before;
+    throw;
+  }
+}
 
-  // 3. Committed: now the in-memory state follows.
-  for (const auto& s : new_servers) {
+// One record into the open transaction; false for a duplicate. A record of a newer step closes the
+// server's open step (its row written) and opens its own; a late one adds to its closed step's row.
+bool FleetStore::store_record(ServerId id, const FeedRecord& r) {
+  if (!tables_->insert_record(id, r.timestamp, r.status, r.values)) return false;
+  const EpochMs step = windows_.step_of(r.timestamp);
+  if (step > last_step_[id]) {
+    StepAggregate& open = open_for_change(id);
+    if (open.count > 0) tables_->put_step(id, open);
+    open = StepAggregate{.step_start = step};
+    raised_scratch_.push_back({id, last_step_[id]});
+    last_step_[id] = step;
+    tables_->set_last_step(id, step);  // restore starts from it
+  }
+  if (step == last_step_[id]) open_for_change(id).add(r.values, r.status);
+  else tables_->add_to_step(id, step, r.status, r.values);
+  return true;
+}
+
+// Committed: the in-memory state follows (new servers interned, the fresh records into the windows;
+// closed_scratch_ gets the servers whose step closed).
+void FleetStore::apply_committed(const FeedBatch& batch, const NewServers& fresh) {
+  for (const auto& s : fresh.list) {
     const ServerId id = windows_.intern(s.name, s.profile);
-    if (id != pending[s.name]) spdlog::error("store: server '{}' interned as {}, stored as {}", s.name, id, pending[s.name]);
+    if (id != s.id) spdlog::error("store: server '{}' interned as {}, stored as {}", s.name, id, s.id);
   }
   samples_scratch_.clear();
-  for (size_t i = 0; i < n; ++i) {
+  for (size_t i = 0; i < batch.records.size(); ++i) {
     if (!fresh_scratch_[i]) continue;
     const FeedRecord& r = batch.records[i];
     samples_scratch_.push_back(WindowStore::Sample{ids_scratch_[i], r.timestamp, r.status, r.values});
   }
   closed_scratch_.clear();
   windows_.apply_batch(samples_scratch_, closed_scratch_);
-  records_stored_.fetch_add(outcome.accepted, std::memory_order_relaxed);
-
-  if (!closed_scratch_.empty())
-    for (const auto& callback : subscribers_) callback(closed_scratch_);
-  return outcome;
 }
 
 void FleetStore::prune_if_due(EpochMs now) {

@@ -20,6 +20,8 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/window.hpp"
@@ -97,6 +99,22 @@ class FleetStore {
   void restore();
   void restore_windows(int64_t span);  // every server's last `span` of steps, from last_step_
   void restore_open_steps();           // open_ from the records of every server's last_step
+  // An ingest's phases, in order (ingest() holds ingest_mutex_; store_batch the database's lock too).
+  struct NewServers {  // servers first seen in this batch, with the ids they get once committed
+    struct Entry {
+      std::string_view name;
+      Profile profile;
+      bool override_profile;
+      ServerId id;
+    };
+    std::vector<Entry> list;
+    std::unordered_map<std::string_view, ServerId> id_of;
+  };
+  void resolve_server_ids(const FeedBatch& batch, NewServers& fresh);  // → ids_scratch_
+  void reject_over_server_limit(FeedBatch& batch) const;
+  void store_batch(const FeedBatch& batch, const NewServers& fresh, EpochMs now, IngestOutcome& outcome);
+  bool store_record(ServerId id, const FeedRecord& r);
+  void apply_committed(const FeedBatch& batch, const NewServers& fresh);  // → closed_scratch_
   StepAggregate& open_for_change(ServerId id);  // open_[id], its value first kept for a rollback
   void write_open_steps();             // every open step's row, in a transaction (under the database's lock)
   void prune_if_due(EpochMs now);
