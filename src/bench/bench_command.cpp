@@ -167,6 +167,7 @@ ordered_json run_bench(const BenchFlags& f) {
                               {"training", "POST /admin/trigger-training {epochs 100, days 3}, default priority (SCHED_IDLE), 1 thread"}};
   out["settings"].update(ordered_json{{"feed_posts", http.feed_500.requests},
                      {"get_clients", http.clients}, {"get_requests", http.predictions_500.requests},
+                     {"get_reader", "keep-alive, each body counted and dropped as it arrives (curl -o /dev/null)"},
                      {"cycle_posts", plan.cycle_posts},
                      {"steady_servers", 20}, {"warmup_cycles", warmup},
                      {"training", fmt::format("{} servers x 3 days, H = 32, {} epochs of {} windows, batch 64, dropout 0.1",
@@ -199,7 +200,8 @@ void print_table(const ordered_json& r) {
   const auto& pr = r["predictions_500"];
   fmt::print("\nPOST /feed/data, 500 records: p50 {:.2f} ms, p99 {:.2f} ms, {:.0f} records/s\n", fd["p50_ms"].get<double>(),
              fd["p99_ms"].get<double>(), fd["records_per_s"].get<double>());
-  fmt::print("GET /predictions/current, 500 servers, {} clients: p50 {:.1f} ms, p99 {:.1f} ms, {:.1f} requests/s\n",
+  fmt::print("GET /predictions/current, 500 servers, {} clients (each body counted and dropped as it arrives, as curl "
+             "-o /dev/null): p50 {:.1f} ms, p99 {:.1f} ms, {:.1f} requests/s\n",
              r["settings"]["get_clients"].get<int>(), pr["p50_ms"].get<double>(), pr["p99_ms"].get<double>(),
              pr["requests_per_s"].get<double>());
   fmt::print("  the first request, alone, after cycles nobody polled: {:.1f} ms (rendered for it); the first asking for "

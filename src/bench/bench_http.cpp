@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/metrics.hpp"
+#include "bench/get_reader.hpp"
 #include "core/time.hpp"
 
 namespace nordiq::bench {
@@ -111,27 +112,27 @@ struct Reading {
   std::string etag;
 };
 
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
 // `clients` keep-alive readers, each on its own thread, GETting /predictions/current while
 // `more(its readings so far)` says so, with the headers `headers_for(the ETag it holds)` gives,
 // at most one request per `pace`. The readings of every reader, in no particular order.
-std::vector<Reading> read_concurrently(int port, int clients, bool decompress, std::chrono::milliseconds pace,
+std::vector<Reading> read_concurrently(int port, int clients, std::chrono::milliseconds pace,
                                        const std::function<bool(size_t)>& more,
-                                       const std::function<httplib::Headers(const std::string&)>& headers_for) {
+                                       const std::function<HeaderList(const std::string&)>& headers_for) {
   std::vector<std::vector<Reading>> per(static_cast<size_t>(clients));
   std::vector<std::thread> pool;
   for (int k = 0; k < clients; ++k)
     pool.emplace_back([&, k] {
-      httplib::Client cc("127.0.0.1", port);
-      cc.set_read_timeout(60, 0);
-      cc.set_decompress(decompress);
+      GetReader reader(port);
       std::vector<Reading>& mine = per[size_t(k)];
       std::string etag;
       while (more(mine.size())) {
         const auto s = Clock::now();
-        auto r = cc.Get("/predictions/current", headers_for(etag));
-        if (r && (r->status == 200 || r->status == 304)) {
-          etag = r->get_header_value("ETag");
-          mine.push_back({std::chrono::duration<double, std::milli>(Clock::now() - s).count(), r->status, etag});
+        const GetReader::Answer a = reader.get("/predictions/current", headers_for(etag));
+        if ((a.status == 200 && a.bytes > 0) || a.status == 304) {
+          etag = a.etag;
+          mine.push_back({std::chrono::duration<double, std::milli>(Clock::now() - s).count(), a.status, etag});
         }
         std::this_thread::sleep_until(s + pace);
       }
@@ -154,9 +155,9 @@ Latency summarize_readings(const std::vector<Reading>& readings, double seconds)
 Latency measure_predictions(int port, int requests, int clients, bool revalidate = false) {
   const auto t0 = Clock::now();
   const auto readings = read_concurrently(
-      port, clients, true, std::chrono::milliseconds(0), [&](size_t done) { return done < size_t(requests); },
+      port, clients, std::chrono::milliseconds(0), [&](size_t done) { return done < size_t(requests); },
       [&](const std::string& etag) {
-        return revalidate && !etag.empty() ? httplib::Headers{{"If-None-Match", etag}} : httplib::Headers{};
+        return revalidate && !etag.empty() ? HeaderList{{"If-None-Match", etag}} : HeaderList{};
       });
   Latency l = summarize_readings(readings, std::chrono::duration<double>(Clock::now() - t0).count());
   l.not_modified_share =
@@ -190,9 +191,9 @@ Latency measure_predictions_across_cycles(int port, httplib::Client& feeder, con
     std::this_thread::sleep_for(2 * kPostEvery);
     stop = true;
   });
-  const httplib::Headers headers = gzip ? httplib::Headers{{"Accept-Encoding", "gzip"}} : httplib::Headers{};
+  const HeaderList headers = gzip ? HeaderList{{"Accept-Encoding", "gzip"}} : HeaderList{};
   const auto readings = read_concurrently(
-      port, clients, false, kPollEvery, [&](size_t) { return !stop.load(); }, [&](const std::string&) { return headers; });
+      port, clients, kPollEvery, [&](size_t) { return !stop.load(); }, [&](const std::string&) { return headers; });
   collector.join();
   if (!posted) throw std::runtime_error("bench: POST /feed/data failed");
   std::vector<std::string> seen;
@@ -211,10 +212,9 @@ EpochMs measure_across_cycles(int port, httplib::Client& c, const std::vector<st
   next_free = (next_free / 300'000 + 1) * 300'000;
   for (bool gzip : {false, true}) {
     if (gzip) {
-      httplib::Client g("127.0.0.1", port);
-      g.set_decompress(false);
+      GetReader g(port);
       const auto started = Clock::now();
-      if (auto r = g.Get("/predictions/current", {{"Accept-Encoding", "gzip"}}); !r || r->status != 200)
+      if (const auto a = g.get("/predictions/current", {{"Accept-Encoding", "gzip"}}); a.status != 200 || !a.bytes)
         throw std::runtime_error("bench: GET /predictions/current (gzip) failed");
       out.predictions_500_first_gzip_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
     }
@@ -264,8 +264,10 @@ HttpResults measure_http(const fs::path& data_dir, const fs::path& models_dir, c
   const EpochMs from = last + 600'000;
   out.feed_500 = measure_feed(c, names, from, plan.feed_posts);
   EpochMs next_free = from + int64_t{plan.feed_posts} * 5'000;  // the feed's next step to post
+  GetReader first_reader(daemon.port());
   const auto first_started = Clock::now();
-  if (auto r = c.Get("/predictions/current"); !r || r->status != 200) throw std::runtime_error("bench: GET /predictions/current failed");
+  if (const auto a = first_reader.get("/predictions/current"); a.status != 200 || !a.bytes)
+    throw std::runtime_error("bench: GET /predictions/current failed");
   out.predictions_500_first_ms = std::chrono::duration<double, std::milli>(Clock::now() - first_started).count();
   out.predictions_500 = measure_predictions(daemon.port(), plan.get_requests_per_client, plan.clients);
   out.predictions_500_revalidated = measure_predictions(daemon.port(), plan.get_requests_per_client, plan.clients, true);
