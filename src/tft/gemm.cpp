@@ -54,11 +54,7 @@ class CountedCall {
 struct Key {
   Strided shape;
   bool bias;
-  bool operator==(const Key& o) const {
-    const Strided &a = shape, &b = o.shape;
-    return a.M == b.M && a.N == b.N && a.K == b.K && a.a_rs == b.a_rs && a.a_cs == b.a_cs && a.b_rs == b.b_rs &&
-           a.b_cs == b.b_cs && a.ldc == b.ldc && a.accumulate == b.accumulate && bias == o.bias;
-  }
+  bool operator==(const Key&) const = default;
 };
 struct KeyHash {
   size_t operator()(const Key& k) const {

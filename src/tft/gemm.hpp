@@ -17,6 +17,7 @@ struct Shape {
 };
 
 void linear(const Shape& s, const float* X, const float* W, const float* bias, float* Y);
+void linear_reference(const Shape& s, const float* X, const float* W, const float* bias, float* Y);
 
 // C[M,N] (+)= A[M,K] · B[K,N] (+ bias[N]) through oneDNN, where element (i,k) of A is A[i·a_rs + k·a_cs]
 // and element (k,j) of B is B[k·b_rs + j·b_cs]; C is row-major with leading dimension ldc. Transposes
@@ -27,9 +28,9 @@ struct Strided {
   int M = 0, N = 0, K = 0;
   int a_rs = 0, a_cs = 0, b_rs = 0, b_cs = 0, ldc = 0;
   bool accumulate = false;
+  bool operator==(const Strided&) const = default;
 };
 void strided_matmul(const Strided& s, const float* A, const float* B, const float* bias, float* C);
-void linear_reference(const Shape& s, const float* X, const float* W, const float* bias, float* Y);
 
 // Y[M,N] (+)= X[M,K] · WT[K,N] (+ bias) with W stored K-major (transposed): a register-blocked
 // AVX-512 kernel (6 rows × 64 columns) for the TFT's narrow layers (K ≤ 128), where a library
